@@ -1,0 +1,1 @@
+"""metricbench: distances, learned metrics and honest evaluation for embeddings."""

@@ -1,0 +1,345 @@
+"""Common interface of every metric in metricbench, fixed or learned.
+
+Conventions (scikit-learn's, and metric-learn's sign convention):
+
+* ``__init__`` only stores parameters; validation happens in ``fit``;
+  fitted attributes end in ``_``; ``fit`` returns ``self``.
+* ``pair_distance`` is lower for more alike pairs; ``pair_score`` is
+  ``-pair_distance``, so larger means more alike. The sign is defined here once.
+* Pairs are given either as an ``(n, 2, d)`` array (metric-learn's form), or as a
+  matrix ``X`` plus two index arrays (the competition's ``.npy`` + ``.csv`` form);
+  ``index2`` indexes ``Y`` when it is given, else ``X``.
+* Fitted metrics save to and load from a single ``.npz`` file holding the fitted
+  arrays and a JSON header (no pickle); loading checks the format version, the
+  class and the input width.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from metricbench.errors import InputError, NotFittedError
+
+FORMAT_VERSION = 1
+
+
+def _as_index(a, name: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim != 1:
+        raise InputError(f"{name} must be a 1-D array of row indices, got shape {a.shape}")
+    if a.size and not np.issubdtype(a.dtype, np.integer):
+        raise InputError(f"{name} must hold integer row indices, got dtype {a.dtype}")
+    return a.astype(np.int64, copy=False)
+
+
+def resolve_pairs(X, index1=None, index2=None, Y=None):
+    """Normalise the two pair forms to ``(X, index1, index2, Y)``.
+
+    ``X`` of shape ``(n, 2, d)`` with no indices is read as explicit pairs.
+    """
+    if index1 is None and index2 is None:
+        pairs = np.asarray(X)
+        if pairs.ndim != 3 or pairs.shape[1] != 2:
+            raise InputError(
+                f"pairs must have shape (n_pairs, 2, n_features), got {pairs.shape}; "
+                "or pass X, index1, index2"
+            )
+        n = pairs.shape[0]
+        idx = np.arange(n, dtype=np.int64)
+        return np.ascontiguousarray(pairs[:, 0]), idx, idx, np.ascontiguousarray(pairs[:, 1])
+    if index1 is None or index2 is None:
+        raise InputError("give both index1 and index2, or neither (pairs array form)")
+    i1 = _as_index(index1, "index1")
+    i2 = _as_index(index2, "index2")
+    if i1.shape != i2.shape:
+        raise InputError(f"index1 and index2 differ in length ({i1.size} vs {i2.size})")
+    return X, i1, i2, Y
+
+
+class BaseMetric:
+    """Base class: a distance between pairs of embeddings, possibly fitted on labelled data.
+
+    Subclasses implement ``_fit(X, y)`` (learned metrics) and
+    ``_pair_distance(X, index1, index2, Y)``.
+    """
+
+    #: whether ``fit`` learns anything from the data
+    learns: bool = True
+    #: registry name, filled in by :func:`metricbench.get_metric`
+    name: str | None = None
+
+    # -- scikit-learn-style parameter handling (no sklearn import at start-up) --
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        import inspect
+
+        sig = inspect.signature(cls.__init__)
+        return [
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {k: getattr(self, k) for k in self._param_names()}
+
+    def set_params(self, **params):
+        valid = set(self._param_names())
+        for k, v in params.items():
+            if k not in valid:
+                raise InputError(
+                    f"{type(self).__name__} has no parameter {k!r}; valid: {', '.join(sorted(valid)) or 'none'}"
+                )
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- fitting -------------------------------------------------------------
+    def fit(self, X, y=None, **fit_params):
+        """Fit on train embeddings ``X`` (n, d) with identity labels ``y`` (n,)."""
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise InputError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+        if self.learns:
+            if y is None:
+                raise InputError(f"{type(self).__name__} learns from labels: pass y")
+            y = np.asarray(y)
+            if y.shape[0] != X.shape[0]:
+                raise InputError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
+        self._fit(X, y, **fit_params)
+        self.n_features_in_ = int(X.shape[1])
+        return self
+
+    def _fit(self, X, y, **fit_params) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def check_is_fitted(self) -> None:
+        if not hasattr(self, "n_features_in_"):
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted yet: call fit(X, y) before scoring pairs"
+            )
+
+    def _check_width(self, X) -> None:
+        if X is not None and np.ndim(X) == 2 and X.shape[1] != self.n_features_in_:
+            raise InputError(
+                f"{type(self).__name__} was fitted on {self.n_features_in_}-D embeddings "
+                f"but got {X.shape[1]}-D ones"
+            )
+
+    # -- scoring -------------------------------------------------------------
+    def pair_distance(self, X, index1=None, index2=None, *, Y=None) -> np.ndarray:
+        """Distance of each pair (lower = more alike), shape ``(n_pairs,)``, float64."""
+        X, i1, i2, Y = resolve_pairs(X, index1, index2, Y)
+        if self.learns:
+            self.check_is_fitted()
+            self._check_width(X)
+            self._check_width(Y)
+        return np.asarray(self._pair_distance(X, i1, i2, Y), dtype=np.float64)
+
+    def pair_score(self, X, index1=None, index2=None, *, Y=None) -> np.ndarray:
+        """Similarity of each pair (larger = more alike): ``-pair_distance``."""
+        return -self.pair_distance(X, index1, index2, Y=Y)
+
+    def _pair_distance(self, X, index1, index2, Y):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """One line on what was fitted (chosen dimension, shrinkage, ...); empty if nothing."""
+        return ""
+
+    # -- persistence ---------------------------------------------------------
+    def _fitted_state(self) -> tuple[dict, dict]:
+        """Split fitted attributes (ending in ``_``) into arrays and JSON scalars."""
+        arrays, scalars = {}, {}
+        for k, v in vars(self).items():
+            if not k.endswith("_") or k.startswith("_"):
+                continue
+            if isinstance(v, np.ndarray):
+                if v.dtype == object:
+                    raise TypeError(f"cannot save object array attribute {k}")
+                arrays[k] = v
+            else:
+                scalars[k] = _jsonable(v)
+        return arrays, scalars
+
+    def save(self, path) -> Path:
+        """Write the fitted metric to ``path`` (``.npz``), atomically."""
+        from metricbench.io.atomic import atomic_path
+
+        self.check_is_fitted()
+        arrays, scalars = self._fitted_state()
+        header = {
+            "format": "metricbench-metric",
+            "format_version": FORMAT_VERSION,
+            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "name": self.name,
+            "params": {k: _jsonable(v) for k, v in self.get_params().items()},
+            "fitted": scalars,
+        }
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(path.suffix + ".npz")
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, __header__=np.array(json.dumps(header)), **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path, *, n_features: int | None = None):
+        """Read a metric saved by :meth:`save`; checks version, class and width."""
+        return load_metric(path, n_features=n_features, expected=cls)
+
+
+def _jsonable(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    return repr(v)
+
+
+def load_metric(path, *, n_features: int | None = None, expected: type | None = None) -> BaseMetric:
+    """Load any metric saved with :meth:`BaseMetric.save`."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such metric file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            header = json.loads(str(z["__header__"]))
+            arrays = {k: z[k] for k in z.files if k != "__header__"}
+    except (OSError, ValueError, KeyError) as e:
+        raise InputError(f"{path}: not a metricbench metric file ({e})") from None
+    if header.get("format") != "metricbench-metric":
+        raise InputError(f"{path}: not a metricbench metric file")
+    if header.get("format_version") != FORMAT_VERSION:
+        raise InputError(
+            f"{path}: metric file format version {header.get('format_version')} is not supported "
+            f"(this metricbench reads version {FORMAT_VERSION}); refit and save again"
+        )
+    modname, _, qual = header["class"].partition(":")
+    klass = getattr(importlib.import_module(modname), qual)
+    if expected is not None and not issubclass(klass, expected):
+        raise InputError(f"{path}: holds a {qual}, not a {expected.__name__}")
+    obj = klass(**header["params"])
+    obj.name = header.get("name")
+    for k, v in header["fitted"].items():
+        setattr(obj, k, v)
+    for k, v in arrays.items():
+        setattr(obj, k, v)
+    if n_features is not None and obj.n_features_in_ != n_features:
+        raise InputError(
+            f"{path}: metric was fitted on {obj.n_features_in_}-D embeddings, data is {n_features}-D"
+        )
+    return obj
+
+
+class DistanceMetric(BaseMetric):
+    """A fixed distance from :mod:`metricbench.distances` (nothing to learn).
+
+    Parameters
+    ----------
+    metric : str
+        Registered distance name.
+    **params
+        Distance parameters (``p`` for minkowski, ``V`` for seuclidean, ``VI`` for mahalanobis ...).
+    """
+
+    learns = False
+
+    def __init__(self, metric: str = "cosine", **params):
+        self.metric = metric
+        self.params = params
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {"metric": self.metric, **self.params}
+
+    def set_params(self, **params):
+        if "metric" in params:
+            self.metric = params.pop("metric")
+        self.params.update(params)
+        return self
+
+    def _fit(self, X, y, **fit_params) -> None:
+        pass
+
+    def _pair_distance(self, X, index1, index2, Y):
+        from metricbench.distances import paired_distances
+
+        return paired_distances(X, index1, index2, metric=self.metric, Y=Y, **self.params)
+
+
+class LinearMetric(BaseMetric):
+    """A learned linear map followed by a fixed distance.
+
+    ``transform(X) = (X - mean_) @ components_.T``; the distance ``base_metric``
+    (``"cosine"`` or ``"sqeuclidean"`` mostly) is taken between transformed rows.
+    Subclasses set ``components_`` (k, d) and optionally ``mean_`` (d,) in ``_fit``.
+    """
+
+    base_metric: str = "cosine"
+
+    def transform(self, X) -> np.ndarray:
+        """Project ``X`` (n, d) to the learned space (n, k), in row chunks."""
+        self.check_is_fitted()
+        X = np.asarray(X)
+        self._check_width(X)
+        mean = getattr(self, "mean_", None)
+        L = np.asarray(self.components_, dtype=np.float64)
+        out = np.empty((X.shape[0], L.shape[0]), dtype=np.float64)
+        step = max(1, int(2**26 // max(1, X.shape[1] * 8)))  # ~64 MB of rows at a time
+        for s in range(0, X.shape[0], step):
+            blk = np.asarray(X[s : s + step], dtype=np.float64)
+            if mean is not None:
+                blk = blk - mean
+            out[s : s + step] = blk @ L.T
+        return out
+
+    def get_mahalanobis_matrix(self) -> np.ndarray:
+        """``M = L.T @ L`` (meaningful for a squared-Euclidean base metric)."""
+        self.check_is_fitted()
+        L = np.asarray(self.components_, dtype=np.float64)
+        return L.T @ L
+
+    def _base_params(self) -> dict:
+        return {}
+
+    def _pair_distance(self, X, index1, index2, Y):
+        from metricbench.distances import paired_distances
+
+        ZX, j1 = _transform_used(self, X, index1)
+        if Y is None:
+            # one transform of the union of rows used on both sides
+            used = np.concatenate([index1, index2])
+            ZX, j = _transform_used(self, X, used)
+            j1, j2 = j[: index1.size], j[index1.size :]
+            return paired_distances(ZX, j1, j2, metric=self.base_metric, **self._base_params())
+        ZY, j2 = _transform_used(self, Y, index2)
+        return paired_distances(ZX, j1, j2, metric=self.base_metric, Y=ZY, **self._base_params())
+
+
+def _transform_used(metric: LinearMetric, X, index: np.ndarray):
+    """Transform only the rows of ``X`` that ``index`` uses; return them and remapped indices."""
+    n = X.shape[0]
+    if index.size and (index.min() < 0 or index.max() >= n):
+        bad = int(index[(index < 0) | (index >= n)][0])
+        raise InputError(f"pair index {bad} is out of range for a matrix of {n} rows")
+    if index.size >= n // 2:
+        return metric.transform(X), index
+    uniq, inv = np.unique(index, return_inverse=True)
+    return metric.transform(np.asarray(X)[uniq]), inv.astype(np.int64)
+
+
+__all__ = ["BaseMetric", "DistanceMetric", "LinearMetric", "load_metric", "resolve_pairs"]

@@ -1,0 +1,87 @@
+"""The one registry of metric names.
+
+Every name the CLI accepts, ``metricbench metrics`` lists, and an unknown-name
+error suggests comes from here. Fixed distances are taken from
+:data:`metricbench.distances.registry.DISTANCES`; learned metrics are listed in
+:data:`LEARNED` as ``name -> (module:Class, summary, default params)`` and
+imported only when asked for, so start-up stays fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass, field
+
+from metricbench.errors import UnknownMetricError
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str
+    summary: str
+    kind: str  # "distance" or "learned"
+    target: str  # "module:Class"
+    defaults: dict = field(default_factory=dict)
+
+
+#: learned metrics: name -> (target, one-line summary, default parameters)
+LEARNED: dict[str, tuple[str, str, dict]] = {
+    "cosine-whitened": (
+        "metricbench.learn.whitening:WhitenedCosine",
+        "PCA-whiten on train (centre, whiten, dimension/shrinkage chosen on held-out identities), then cosine",
+        {},
+    ),
+}
+
+
+def _distance_infos() -> dict[str, MetricInfo]:
+    from metricbench.distances.registry import DISTANCES
+
+    return {
+        name: MetricInfo(name, d.summary, "distance", "metricbench.learn.base:DistanceMetric", {"metric": name})
+        for name, d in DISTANCES.items()
+    }
+
+
+def registry() -> dict[str, MetricInfo]:
+    """All metrics by name: fixed distances first, then learned metrics."""
+    out = _distance_infos()
+    for name, (target, summary, defaults) in LEARNED.items():
+        out[name] = MetricInfo(name, summary, "learned", target, dict(defaults))
+    return out
+
+
+def metric_names() -> list[str]:
+    return list(registry())
+
+
+def metric_info(name: str) -> MetricInfo:
+    reg = registry()
+    if name not in reg:
+        close = difflib.get_close_matches(name, reg, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UnknownMetricError(
+            f"unknown metric {name!r}{hint} (run 'metricbench metrics' for the {len(reg)} names)"
+        )
+    return reg[name]
+
+
+def get_metric(name: str, **params):
+    """Build the metric registered as ``name`` with ``params`` (unfitted for learned ones).
+
+    >>> m = get_metric("cosine")
+    >>> m.fit(X_train, y_train).pair_distance(X_test, i1, i2)  # doctest: +SKIP
+    """
+    info = metric_info(name)
+    modname, _, clsname = info.target.partition(":")
+    cls = getattr(importlib.import_module(modname), clsname)
+    kwargs = {**info.defaults, **params}
+    try:
+        obj = cls(**kwargs)
+    except TypeError as e:
+        from metricbench.errors import InputError
+
+        raise InputError(f"metric {name!r}: bad parameters ({e})") from None
+    obj.name = name
+    return obj
