@@ -35,7 +35,7 @@ def extract(
     max_detect_side: Annotated[int, typer.Option(help="Images with a longer side are detected on a downscaled copy (landmarks and embedding still use full resolution).")] = 1024,
     onnx_model: Annotated[Optional[Path], typer.Option(help="Your ONNX embedding model (implies --backend onnx). Nothing is downloaded.")] = None,
     backend_param: Annotated[Optional[list[str]], typer.Option(help="Backend constructor parameter KEY=VALUE (JSON values), repeatable, e.g. landmarks=68.")] = None,
-    restart: Annotated[bool, typer.Option(help="Discard partial work in --out instead of resuming it.")] = False,
+    restart: Annotated[bool, typer.Option("--restart", help="Discard partial work in --out instead of resuming it.")] = False,
     progress: Annotated[bool, typer.Option(help="Progress line on stderr.")] = True,
 ) -> None:
     """Detect, align and embed every face image; resumable (a rerun embeds only new files)."""
