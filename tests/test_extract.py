@@ -55,12 +55,15 @@ class FakeBackend(FaceBackend):
 
     name = "fake"
 
-    def __init__(self, threshold=100.0, crash_width=-1, interrupt_after=-1):
+    def __init__(self, threshold=100.0, crash_width=-1, interrupt_after=-1, fail_load=False):
         self.threshold = threshold
         self.crash_width = crash_width
         self.interrupt_after = interrupt_after
+        self.fail_load = fail_load
 
     def load(self):
+        if self.fail_load:
+            raise RuntimeError("model file unreadable")
         self._n = 0
 
     @property
@@ -257,6 +260,14 @@ def test_jobs2_equals_jobs1_and_survives_a_worker_crash(folder, tmp_path):
     assert np.array_equal(X1[keep.to_numpy()], X2)
     assert lab1.loc[keep, ["class", "path", "detector"]].reset_index(drop=True).equals(lab2[["class", "path", "detector"]])
     assert s.skipped == [("cy/crash.png", "worker process died on this image (native crash or out of memory)")]
+
+
+@pytest.mark.slow
+def test_workers_failing_to_start_is_one_clear_error(folder, tmp_path):
+    from metricbench.extract.runner import ExtractError
+
+    with pytest.raises(ExtractError, match="failed to start.*rerun to resume"):
+        extract_folder(folder, tmp_path / "o", backend=FakeBackend(fail_load=True), jobs=2, progress=False)
 
 
 # --------------------------------------------------------------------------- images and degradation

@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from metricbench.errors import InputError
+from metricbench.errors import InputError, MetricbenchError
 from metricbench.extract.backends import FaceBackend, get_backend
 from metricbench.extract.images import DEGRADE_PRESETS, IMAGE_EXTENSIONS, Degrade
 from metricbench.extract.pipeline import FALLBACKS, MAX_DETECT_SIDE, Outcome, init_worker, process_chunk, process_file
@@ -37,6 +37,10 @@ from metricbench.io.atomic import atomic_path
 
 #: How many times a crashed worker pool is restarted before the run gives up (work is kept).
 MAX_POOL_RESTARTS = 50
+
+
+class ExtractError(MetricbenchError, RuntimeError):
+    """The run cannot go on (worker processes fail to start, crash again and again); finished work is kept."""
 
 
 @dataclass(frozen=True)
@@ -327,7 +331,7 @@ def _pool_outcomes(backend, options, root, todo, jobs, chunk_size):
                 for fut in [ex.submit(_ping) for _ in range(jobs)]:
                     fut.result()
             except BrokenProcessPool:
-                raise RuntimeError(
+                raise ExtractError(
                     "extraction worker processes failed to start (see the error printed above); "
                     "finished work is kept, rerun to resume"
                 ) from None
@@ -367,7 +371,7 @@ def _pool_outcomes(backend, options, root, todo, jobs, chunk_size):
                 inflight.clear()
                 restarts += 1
                 if restarts > MAX_POOL_RESTARTS:
-                    raise RuntimeError(
+                    raise ExtractError(
                         f"extraction workers crashed {restarts} times; finished work is kept, rerun to resume"
                     )
         finally:
