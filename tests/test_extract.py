@@ -339,6 +339,8 @@ def test_get_backend_errors():
         get_backend("no_such_module_xyz:Thing")
     with pytest.raises(InputError, match="does not accept"):
         get_backend("dlib", bogus=1)
+    with pytest.raises(InputError, match="must subclass"):
+        get_backend("pathlib:Path")
     b = get_backend("test_extract:FakeBackend", threshold=5)
     assert isinstance(b, FakeBackend) and b.threshold == 5
 

@@ -15,7 +15,7 @@ Shipped backends
     dlib detection and landmarks, then a user-supplied ONNX embedding network (e.g. an
     ArcFace ``.onnx`` file) run by onnxruntime. **The ONNX file is user-supplied.**
 
-Any other class with the same methods can be used as ``--backend package.module:Class``.
+Any subclass of :class:`FaceBackend` can be used as ``--backend package.module:Class``.
 """
 
 from __future__ import annotations
@@ -537,8 +537,8 @@ def get_backend(name="dlib", **params) -> FaceBackend:
         backend = obj(**params)
     except TypeError as exc:
         raise InputError(f"backend {name!r} does not accept these parameters: {exc}") from None
-    if not all(hasattr(backend, m) for m in ("load", "detect", "align", "embed")):
-        raise InputError(f"backend {target!r} lacks load/detect/align/embed methods")
+    if not isinstance(backend, FaceBackend):
+        raise InputError(f"backend {target!r} must subclass metricbench.extract.FaceBackend")
     return backend
 
 
