@@ -32,6 +32,22 @@ LEARNED: dict[str, tuple[str, str, dict]] = {
         "PCA-whiten on train (centre, whiten, dimension/shrinkage chosen on held-out identities), then cosine",
         {},
     ),
+    "learned-cosine": (
+        "metricbench.learn.learned_cosine:LearnedCosine",
+        "cosine after a linear map learned on same/different pairs (hard negatives, early stop on held-out "
+        "identities); with two train groups, a quality gate and two maps",
+        {},
+    ),
+    "verifier": (
+        "metricbench.learn.verifier:Verifier",
+        "logistic (or MLP) classifier on symmetric pair features [u*v, (u-v)^2, cos, norms] of LDA-reduced rows",
+        {},
+    ),
+    "fusion": (
+        "metricbench.learn.fusion:Fusion",
+        "z-normalised mean or logistic stacker of several metrics (metrics=a,b,c), weights from held-out identities",
+        {},
+    ),
 }
 
 
