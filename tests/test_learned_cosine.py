@@ -78,7 +78,7 @@ def test_whiten_init_matches_sklearn_pca_whitening():
     Z = m.transform(X)
     # same cosines (the global scale and per-axis signs are free)
     Z, ref = Z / np.linalg.norm(Z, axis=1, keepdims=True), ref / np.linalg.norm(ref, axis=1, keepdims=True)
-    np.testing.assert_allclose(Z @ Z.T, ref @ ref.T, atol=1e-6)
+    np.testing.assert_allclose(Z @ Z.T, ref @ ref.T, atol=1e-4)  # covariance products are float32
 
 
 def test_gated_fit_save_load_round_trip(tmp_path):
