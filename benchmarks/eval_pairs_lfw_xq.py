@@ -101,7 +101,7 @@ def evaluate(label, comp, holdout, seed, n_pairs):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(ROOT / "data" / "lfw-xq"))
-    ap.add_argument("--only", nargs="*", default=None, help="labels (or prefixes) of rows to run")
+    ap.add_argument("--only", nargs="*", default=None, help="labels (exact, else prefixes) of rows to run")
     ap.add_argument("--holdout", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--val-pairs", type=int, default=20000)
@@ -109,7 +109,10 @@ def main(argv=None):
     a = ap.parse_args(argv)
     comp = load_competition(a.data)
     rows, chosen = baselines(comp, a.holdout, a.seed, a.val_pairs)
-    labels = [c for c in CONFIGS if a.only is None or any(c.startswith(o) for o in a.only)]
+    def wanted(label):  # an exact label, or a prefix of labels when no label matches exactly
+        return any(label == o or (o not in CONFIGS and label.startswith(o)) for o in a.only)
+
+    labels = [c for c in CONFIGS if a.only is None or wanted(c)]
     print(f"{'metric':45s} {'val AUROC':>9s} {'test AUROC':>10s} {'fit s':>7s} {'score s':>7s}")
     for k, (v, t, f) in rows.items():
         print(f"{k:45s} {v:9.4f} {t:10.4f} {f:7.1f} {'':>7s}", flush=True)
