@@ -32,10 +32,13 @@ CONFIGS = [
     ("zca-cosine", {"shrinkage": 1.0}),  # = centring, then cosine
     ("zca-cosine", {}),
     ("wccn-cosine", {}),
+    ("wccn-cosine", {"within": "all"}),
     ("lda-cosine", {}),
     ("lda-cosine", {"within": "all"}),
     ("mahalanobis", {}),
+    ("mahalanobis", {"estimator": "oas"}),
     ("kissme", {}),
+    ("kissme", {"within": "all"}),
     ("plda", {}),
     ("plda", {"within": "all"}),
     ("plda", {"length_norm": True}),
