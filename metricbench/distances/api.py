@@ -317,7 +317,7 @@ def topk(
     indices : ndarray of shape (n_queries, k), int64, best first (ties: lower gallery index first)
     distances : ndarray of shape (n_queries, k), float64, exact values of ``metric``
     """
-    from metricbench.distances.topk import merge_topk
+    from metricbench.distances.merge import merge_topk
 
     dist = resolve_distance(metric)
     Q = as_float_matrix(Q, "query")
