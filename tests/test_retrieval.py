@@ -140,3 +140,31 @@ def test_bad_inputs():
         retrieval_metrics_from_embeddings(np.zeros((2, 3)), np.zeros((2, 4)), [1, 2], [1, 2])
     with pytest.raises(InputError, match="ks must be positive"):
         retrieval_metrics(np.zeros((1, 2), int), [1], [1, 2, 3], ks=(0,))
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "sqeuclidean"])
+def test_registered_distances_and_topk_agree_with_brute_force(metric):
+    from metricbench.distances.api import topk  # the package attribute is shadowed by the topk submodule
+
+    Q, G, ql, gl = _toy(5)
+    idx_ref, _ = brute_force_topk(Q, G, len(G), metric=metric)
+    ref = retrieval_metrics(idx_ref, ql, gl)
+    got = retrieval_metrics_from_embeddings(Q, G, ql, gl, metric=metric)
+    idx, _ = topk(Q, G, 40, metric=metric)
+    np.testing.assert_array_equal(idx, idx_ref[:, :40])
+    from_topk = retrieval_metrics(idx, ql, gl)
+    for k in KEYS:
+        assert got[k] == pytest.approx(ref[k], abs=1e-12), k
+        if k != "map":
+            assert from_topk[k] == pytest.approx(ref[k], abs=1e-12), k
+
+
+def test_metric_objects():
+    from metricbench.registry import get_metric
+
+    Q, G, ql, gl = _toy(6)
+    ref = retrieval_metrics_from_embeddings(Q, G, ql, gl, metric="cosine")
+    m = get_metric("cosine")
+    got = retrieval_metrics_from_embeddings(Q, G, ql, gl, metric=m)
+    for k in KEYS:
+        assert got[k] == pytest.approx(ref[k], abs=1e-12), k
