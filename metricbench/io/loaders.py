@@ -53,11 +53,17 @@ def load_embeddings(path, *, mmap: bool = True, check_finite: bool = True) -> np
     path = _need(path, "an .npy embedding matrix")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty; expected an .npy matrix of embeddings")
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if magic != b"\x93NUMPY":
+        if magic[:2] == b"PK":
+            raise InputError(f"{path}: is an .npz archive, not one .npy matrix; save one matrix with numpy.save")
+        raise InputError(f"{path}: not a valid .npy file (bad header); save it with numpy.save")
     try:
         X = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except ValueError as e:
         msg = str(e).splitlines()[0]
-        if "pickle" in msg.lower():
+        if "pickle" in msg.lower() or "python objects" in msg.lower():
             raise InputError(f"{path}: holds Python objects, not a numeric matrix; save a float32 array") from None
         raise InputError(f"{path}: not a valid .npy file ({msg}); save it with numpy.save") from None
     except (OSError, EOFError) as e:
@@ -118,7 +124,7 @@ def _int_column(df, col: str, path) -> np.ndarray:
     bad = num.isna() | (num != np.floor(num.fillna(0)))
     if bad.any():
         r = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{path}: column {col!r} row {r} holds {s.iloc[r]!r}, expected an integer row index")
+        raise InputError(f"{path}: column {col!r} row {r} holds {str(s.iloc[r])!r}, expected an integer row index")
     return num.to_numpy(dtype=np.int64)
 
 
