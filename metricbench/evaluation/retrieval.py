@@ -337,6 +337,63 @@ def retrieval_metrics_from_embeddings(
     return rep
 
 
+def search(Q, G, k: int = 10, *, metric="cosine", exclude_self: bool = False, working_memory=None):
+    """Exact top-k gallery rows of each query under ``metric``, best first.
+
+    Parameters
+    ----------
+    Q : ndarray of shape (n_queries, n_features)
+    G : ndarray of shape (n_gallery, n_features)
+    k : int
+        Neighbours per query (capped at the gallery size, minus one with ``exclude_self``).
+    metric : str or metric object
+        A registered distance name, or a fitted metricbench metric. Fixed distances and
+        linear learned metrics run :func:`metricbench.distances.topk` (chunked numba kernels,
+        in the transformed space for linear ones); any other metric is ranked from its
+        ``pair_distance`` over chunked query x gallery blocks.
+    exclude_self : bool
+        Query ``i`` never returns gallery row ``i``.
+    working_memory : float, optional
+        MiB budget of one distance block.
+
+    Returns
+    -------
+    indices : ndarray of int64, shape (n_queries, k); distances : ndarray of float64, same shape.
+    Ties go to the lower gallery index.
+    """
+    from metricbench.distances.api import topk
+
+    if int(k) < 1:
+        raise InputError(f"k must be >= 1, got {k}")
+    if isinstance(metric, str):
+        return topk(Q, G, k, metric=metric, working_memory=working_memory, exclude_self=exclude_self)
+    from metricbench.learn.base import DistanceMetric, LinearMetric
+
+    if isinstance(metric, DistanceMetric):
+        return topk(Q, G, k, metric=metric.metric, working_memory=working_memory,
+                    exclude_self=exclude_self, **metric.params)
+    if isinstance(metric, LinearMetric):
+        ZQ = metric.transform(Q)
+        ZG = ZQ if (exclude_self and Q is G) else metric.transform(G)
+        return topk(ZQ, ZG, k, metric=metric.base_metric, working_memory=working_memory,
+                    exclude_self=exclude_self, **metric._base_params())
+    Q, G = np.asarray(Q), np.asarray(G)
+    if exclude_self and Q.shape[0] != G.shape[0]:
+        raise InputError("exclude_self needs query and gallery to be the same rows")
+    k = min(int(k), G.shape[0] - (1 if exclude_self else 0))
+    idx = np.empty((Q.shape[0], k), dtype=np.int64)
+    dist = np.empty((Q.shape[0], k), dtype=np.float64)
+    for s, block in _distance_blocks(Q, G, metric, working_memory):
+        block = np.array(block, dtype=np.float64, copy=True)
+        c = block.shape[0]
+        if exclude_self:
+            block[np.arange(c), np.arange(s, s + c)] = np.inf
+        order = np.argsort(block, axis=1, kind="stable")[:, :k]
+        idx[s : s + c] = order
+        dist[s : s + c] = np.take_along_axis(block, order, axis=1)
+    return idx, dist
+
+
 def brute_force_topk(Q, G, k: int, *, metric: Callable | str = "euclidean", exclude_self: bool = False):
     """Reference top-k by a full numpy distance matrix and a stable sort (small data only).
 
@@ -365,6 +422,7 @@ def brute_force_topk(Q, G, k: int, *, metric: Callable | str = "euclidean", excl
 __all__ = [
     "DEFAULT_KS",
     "brute_force_topk",
+    "search",
     "retrieval_metrics",
     "retrieval_metrics_from_embeddings",
 ]
