@@ -142,3 +142,14 @@ def test_real_cross_quality_is_harder():
     Xq = np.load(REF / "dev_xq40_embeddings.npy")
     res = lfw_verification(Xq, REF / "dev_xq40_labels.csv", LFW / "pairs_dev.csv", metric=_euclid, n_boot=10)
     assert res["mean"] < 0.97
+
+
+@needs_lfw
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_real_with_registered_distance(metric):
+    X = np.load(REF / "dev_clean_embeddings.npy")
+    res = lfw_verification(X, REF / "dev_clean_labels.csv", LFW / "pairs_dev.csv", metric=metric, n_boot=10)
+    if metric == "euclidean":
+        ref = lfw_verification(X, REF / "dev_clean_labels.csv", LFW / "pairs_dev.csv", metric=_euclid, n_boot=10)
+        np.testing.assert_allclose(res["accuracies"], ref["accuracies"])
+    assert res["mean"] > 0.98
