@@ -20,7 +20,7 @@ from metricbench.errors import InputError
 
 Curves = Mapping[str, tuple]
 
-_DET_TICKS = [0.0001, 0.001, 0.01, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99]
+_DET_TICKS = [0.0001, 0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99]
 
 
 def _figure(w: float = 6.4, h: float = 4.8):
