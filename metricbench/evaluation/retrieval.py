@@ -314,22 +314,23 @@ def retrieval_metrics_from_embeddings(
         )
     if exclude_self and Q.shape[0] != G.shape[0]:
         raise InputError("exclude_self needs query and gallery to be the same rows")
+    if Q.shape[0] == 0 or G.shape[0] == 0:
+        raise InputError(f"need at least one query and one gallery row, got {Q.shape[0]} and {G.shape[0]}")
     ng = G.shape[0]
     R = _relevant_counts(qc, gc, counts, exclude_self)
     valid = R > 0
     width = int(R.max()) if R.size else 1
-    ranks = np.full((qc.size, max(1, width)), np.inf)
+    parts = []  # per-query measures of each block: memory stays O(block x max R)
     for s, block in _distance_blocks(Q, G, metric, working_memory):
         block = np.array(block, dtype=np.float64, copy=True)
         c = block.shape[0]
         rows = np.arange(s, s + c)
         if exclude_self:
             block[np.arange(c), rows] = np.inf
-        ranks[s : s + c] = _ranks_of_relevant(
-            block, qc[s : s + c], gc, width, rows if exclude_self else None
-        )
+        ranks = _ranks_of_relevant(block, qc[s : s + c], gc, width, rows if exclude_self else None)
+        parts.append(_per_query_from_ranks(ranks, R[s : s + c], ks))
     depth = ng - (1 if exclude_self else 0)
-    per_query = _per_query_from_ranks(ranks, R, ks)
+    per_query = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     rep = _summarise(per_query, R, valid, ks, depth, depth)
     rep["n_gallery"] = int(ng)
     if return_per_query:
