@@ -84,10 +84,11 @@ def evaluate(
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write ROC, DET and histogram PNGs.")] = True,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
-    """Compare METRICS: AUROC with a bootstrap interval, TAR@FAR, EER, fit and score time, on
-    identity-disjoint validation pairs and (with solution.csv) on the test pairs.
+    """Compare METRICS on identity-disjoint validation pairs and, with solution.csv, on the test pairs.
 
-    Writes evaluation.csv, evaluation.json and the plots into the run folder.
+    Per metric: AUROC with a bootstrap interval, TAR@FAR, EER, fit and score time.
+
+    Writes evaluation.csv, evaluation.json and ROC / DET / histogram PNGs into the run folder.
 
     Example: metricbench evaluate --metrics euclidean,cosine,cosine-whitened --out runs/demo
     """

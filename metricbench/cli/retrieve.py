@@ -62,13 +62,11 @@ def retrieve(
 ) -> None:
     """Rank the gallery for every query with METRIC (exact, chunked) and write the top k.
 
-    The CSV has one row per query: QueryId (row index, or path with --names) and Predicted,
-    the gallery rows (or paths) best first, space-separated. With --query-labels and
-    --gallery-labels, retrieval measures (top-1/5/10, precision@1, R-precision, mAP@R, mAP)
-    are computed exactly over the whole ranking and printed.
+    CSV rows: QueryId (row index, or path with --names), Predicted (gallery rows best first, space-separated).
 
-    Example: metricbench retrieve --metric cosine --query q.npy --gallery g.npy -k 10
-    --query-labels q.csv --gallery-labels g.csv --out top10.csv
+    With --query-labels and --gallery-labels, prints top-1/5/10 accuracy, precision@1, R-precision, mAP@R, mAP.
+
+    Example: metricbench retrieve -m cosine -q q.npy -g g.npy -k 10 --query-labels q.csv --gallery-labels g.csv
     """
     from metricbench.evaluation.retrieval import retrieval_metrics_from_embeddings, search
     from metricbench.io import atomic_write_text, load_competition, load_embeddings
