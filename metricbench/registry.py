@@ -32,6 +32,36 @@ LEARNED: dict[str, tuple[str, str, dict]] = {
         "PCA-whiten on train (centre, whiten, dimension/shrinkage chosen on held-out identities), then cosine",
         {},
     ),
+    "zca-cosine": (
+        "metricbench.learn.linear:ZCACosine",
+        "ZCA-whiten the train covariance (shrinkage chosen on held-out identities), then cosine",
+        {},
+    ),
+    "wccn-cosine": (
+        "metricbench.learn.linear:WCCNCosine",
+        "within-class covariance normalisation: centre, B = chol(inv(Sw)) with shrinkage, then cosine",
+        {},
+    ),
+    "lda-cosine": (
+        "metricbench.learn.linear:LDACosine",
+        "LDA to k dimensions (k chosen on held-out identities), then cosine",
+        {},
+    ),
+    "mahalanobis": (
+        "metricbench.learn.mahalanobis:Mahalanobis",
+        "squared Mahalanobis distance with the inverse within-class covariance (Ledoit-Wolf, OAS, ...)",
+        {},
+    ),
+    "plda": (
+        "metricbench.learn.plda:PLDA",
+        "two-covariance PLDA / joint Bayesian log-likelihood ratio on LDA-k (distance = -LLR)",
+        {},
+    ),
+    "kissme": (
+        "metricbench.learn.kissme:KISSME",
+        "KISSME: M = inv(S_same) - inv(S_diff) in a PCA subspace, clipped to PSD",
+        {},
+    ),
 }
 
 
