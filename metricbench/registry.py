@@ -62,6 +62,22 @@ LEARNED: dict[str, tuple[str, str, dict]] = {
         "KISSME: M = inv(S_same) - inv(S_diff) in a PCA subspace, clipped to PSD",
         {},
     ),
+    "learned-cosine": (
+        "metricbench.learn.learned_cosine:LearnedCosine",
+        "cosine after a linear map learned on same/different pairs (hard negatives, early stop on held-out "
+        "identities); with two train groups, a quality gate and two maps",
+        {},
+    ),
+    "verifier": (
+        "metricbench.learn.verifier:Verifier",
+        "logistic (or MLP) classifier on symmetric pair features [u*v, (u-v)^2, cos, norms] of LDA-reduced rows",
+        {},
+    ),
+    "fusion": (
+        "metricbench.learn.fusion:Fusion",
+        "z-normalised mean or logistic stacker of several metrics (metrics=a,b,c), weights from held-out identities",
+        {},
+    ),
 }
 
 
