@@ -29,6 +29,48 @@ def _parse_metric_params(items: list[str] | None, names: list[str]) -> dict:
     return out
 
 
+GROUPS = ("all", "distances", "learned")
+
+
+def expand_metric_names(text: str) -> list[str]:
+    """Comma-separated names; ``all``, ``distances`` and ``learned`` expand from the registry."""
+    from metricbench.registry import registry
+
+    reg = registry()
+    out: list[str] = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        if item in GROUPS:
+            kinds = {"all": ("distance", "learned"), "distances": ("distance",), "learned": ("learned",)}[item]
+            out.extend(n for n, m in reg.items() if m.kind in kinds and n not in out)
+        else:
+            out.append(item)
+    return out
+
+
+def summary_markdown(table) -> str:
+    """One row per metric: validation AUROC, test AUROC, fit and score seconds (markdown)."""
+    lines = [
+        "| metric | validation AUROC | test AUROC | fit s (validation / all train) | score s (validation / test) |",
+        "|---|---|---|---|---|",
+    ]
+    for name in dict.fromkeys(table["metric"]):
+        rows = {r["split"]: r for r in table[table["metric"] == name].to_dict(orient="records")}
+        v, t = rows.get("validation", {}), rows.get("test", {})
+
+        def f(r, key, fmt):
+            x = r.get(key)
+            return "n/a" if x is None or x != x else format(x, fmt)
+
+        lines.append(
+            f"| {name} | {f(v, 'auroc', '.4f')} | {f(t, 'auroc', '.4f')} | "
+            f"{f(v, 'fit_seconds', '.1f')} / {f(t, 'fit_seconds', '.1f')} | "
+            f"{f(v, 'score_seconds', '.2f')} / {f(t, 'score_seconds', '.2f')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _fmt(x, digits: int = 4) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
@@ -63,7 +105,7 @@ def format_tables(table, fars) -> str:
 @reports_errors
 def evaluate(
     metrics: Annotated[
-        str, typer.Option("--metrics", "-m", help="Comma-separated metric names (run 'metricbench metrics').")
+        str, typer.Option("--metrics", "-m", help="Comma-separated metric names (run 'metricbench metrics'), or all, distances, learned.")
     ] = DEFAULT_METRICS,
     data: Annotated[
         Optional[Path], typer.Option(help="Competition directory (default: the embedded data/lfw-xq).")
@@ -97,7 +139,7 @@ def evaluate(
     from metricbench.io import atomic_write_text, load_competition
     from metricbench.registry import metric_info
 
-    names = [m.strip() for m in metrics.split(",") if m.strip()]
+    names = expand_metric_names(metrics)
     if not names:
         fail("--metrics is empty; give comma-separated names such as euclidean,cosine")
     if len(set(names)) != len(names):
@@ -157,7 +199,11 @@ def evaluate(
                 f"  {n:<24} validation {a['validation']:.4f}  public {a['public']:.4f}  private {a['private']:.4f}"
             )
         typer.echo(f"verdict: {lb['verdict']}")
-    typer.echo(f"table: {csv_path}  {json_path}")
+    summary_path = run_dir / "summary.md"
+    atomic_write_text(summary_path, summary_markdown(ev.table))
+    typer.echo("")
+    typer.echo(summary_markdown(ev.table))
+    typer.echo(f"table: {csv_path}  {json_path}  {summary_path}")
     for key, p in plots.items():
         typer.echo(f"plot: {p}")
 
