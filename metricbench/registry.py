@@ -68,6 +68,12 @@ LEARNED: dict[str, tuple[str, str, dict]] = {
         "identities); with two train groups, a quality gate and two maps",
         {},
     ),
+    "lmnn": (
+        "metricbench.learn.lmnn:LMNN",
+        "large-margin nearest neighbour (native numba, scales to 454k x 512): linear map L, "
+        "squared Euclidean (or cosine via metric=cosine)",
+        {},
+    ),
     "verifier": (
         "metricbench.learn.verifier:Verifier",
         "logistic (or MLP) classifier on symmetric pair features [u*v, (u-v)^2, cos, norms] of LDA-reduced rows",
