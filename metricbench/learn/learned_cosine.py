@@ -34,6 +34,7 @@ from metricbench.errors import InputError
 from metricbench.learn._pairutils import (
     auroc,
     check_groups,
+    column_mean,
     class_codes,
     lda_basis,
     mean_and_scatter,
@@ -170,7 +171,7 @@ class QualityGate:
 class _BatchSampler:
     """Batches of ``P`` identities x up to ``K`` rows, the rows of each identity spread over groups."""
 
-    def __init__(self, codes, gcodes, rows, P, K, rng):
+    def __init__(self, codes, gcodes, rows, P, K, rng, min_per_group=1):
         self.rng = rng
         self.P, self.K = P, K
         codes_r = codes[rows]
@@ -181,30 +182,36 @@ class _BatchSampler:
         self.g = g[order]
         uniq, start, count = np.unique(self.codes, return_index=True, return_counts=True)
         keep = count >= 2
+        if min_per_group > 1:
+            # identities with at least min_per_group rows in every group present
+            n_g = int(self.g.max()) + 1 if self.g.size else 1
+            per = np.bincount(np.searchsorted(uniq, self.codes) * n_g + self.g, minlength=uniq.size * n_g)
+            keep &= per.reshape(uniq.size, n_g).min(1) >= min_per_group
         self.ids, self.start, self.count = uniq[keep], start[keep], count[keep]
         if self.ids.size < 2:
             raise InputError("learned-cosine needs at least 2 identities with 2+ train rows")
 
     def batch(self):
+        """Rows, identity codes and group codes of one batch (vectorised)."""
         rng = self.rng
         sel = rng.choice(self.ids.size, size=min(self.P, self.ids.size), replace=False)
-        out = []
-        for j in sel:
-            s, c = self.start[j], self.count[j]
-            k = min(self.K, c)
-            # random order within the identity, then interleave groups so the K rows span them
-            perm = rng.permutation(c)
-            gg = self.g[s + perm]
-            # rank of each row within its group, then sort by (rank, random) -> round-robin over groups
-            order = np.argsort(gg, kind="stable")
-            rank = np.empty(c, np.int64)
-            gs = gg[order]
-            first = np.r_[0, np.flatnonzero(np.diff(gs)) + 1]
-            run = np.repeat(first, np.diff(np.r_[first, c]))
-            rank[order] = np.arange(c) - run
-            pick = perm[np.argsort(rank, kind="stable")[:k]]
-            out.append(s + pick)
-        idx = np.concatenate(out)
+        start, count = self.start[sel], self.count[sel]
+        # every row of the chosen identities (rows are sorted by identity, then group)
+        owner = np.repeat(np.arange(sel.size), count)
+        pos = np.repeat(start - np.r_[0, np.cumsum(count)[:-1]], count) + np.arange(count.sum())
+        g = self.g[pos]
+        key = rng.random(pos.size)
+        # rank of each row within its (identity, group) in random order ...
+        o = np.lexsort((key, g, owner))
+        run_start = np.r_[True, (owner[o][1:] != owner[o][:-1]) | (g[o][1:] != g[o][:-1])]
+        first = np.maximum.accumulate(np.where(run_start, np.arange(o.size), 0))
+        rank = np.empty(o.size, np.int64)
+        rank[o] = np.arange(o.size) - first
+        # ... then take the first K of each identity by (rank, key): the K rows span the groups
+        o2 = np.lexsort((key, rank, owner))
+        id_first = np.searchsorted(owner[o2], np.arange(sel.size))
+        within = np.arange(o2.size) - id_first[owner[o2]]
+        idx = pos[o2[within < self.K]]
         return self.rows[idx], self.codes[idx], self.g[idx]
 
 
@@ -246,6 +253,10 @@ class LearnedCosine(LinearMetric):
         Hard negatives per row in the logistic loss (the hardest one in the margin loss).
     cross_groups : bool
         With train ``groups``: use only pairs of rows from different groups in the loss.
+    min_per_group : int
+        Batches draw only identities with at least this many rows in every group (with
+        ``groups``; else in total). 2 with clean / degraded copies of each image keeps
+        identities with two or more images, whose positives are not all the same image.
     gate : {"auto", "none"}
         ``"auto"``: learn the quality gate and two maps when ``groups`` has two values.
     reference_group : str or None
@@ -291,8 +302,9 @@ class LearnedCosine(LinearMetric):
         margin=0.2,
         n_identities=64,
         n_per_identity=4,
-        n_hard=4,
+        n_hard=64,
         cross_groups=True,
+        min_per_group=1,
         gate="auto",
         reference_group=None,
         restore_shrinkage=0.01,
@@ -306,7 +318,7 @@ class LearnedCosine(LinearMetric):
         patience=3,
         holdout=0.2,
         n_val_pairs=20000,
-        refit=False,
+        refit=True,
         shrinkage=1e-3,
         seed=0,
         verbose=False,
@@ -320,6 +332,7 @@ class LearnedCosine(LinearMetric):
         self.n_per_identity = n_per_identity
         self.n_hard = n_hard
         self.cross_groups = cross_groups
+        self.min_per_group = min_per_group
         self.gate = gate
         self.reference_group = reference_group
         self.restore_shrinkage = restore_shrinkage
@@ -363,7 +376,7 @@ class LearnedCosine(LinearMetric):
             k = min(k, max(1, n_classes - 1))
         if not 1 <= k <= d:
             raise InputError(f"learned-cosine: n_components must be between 1 and {d}, got {k}")
-        mean, _, _ = mean_and_scatter(_Rows(X, rows, None))
+        mean = column_mean(_Rows(X, rows, None))
         gate = None
         restore = None
         if gcodes is not None:
@@ -407,7 +420,7 @@ class LearnedCosine(LinearMetric):
         """Run the optimiser; with ``val`` keep the best parameters by validation AUROC."""
         mean, gate, P0 = start
         P, K = int(self.n_identities), int(self.n_per_identity)
-        sampler = _BatchSampler(codes, gcodes, rows, P, K, rng)
+        sampler = _BatchSampler(codes, gcodes, rows, P, K, rng, int(self.min_per_group))
         batch = P * K
         steps_per_epoch = max(1, int(np.ceil(rows.size / batch)))
         max_epochs = int(self.max_epochs)
@@ -417,6 +430,16 @@ class LearnedCosine(LinearMetric):
             cap = n_steps if cap is None else min(cap, n_steps)
         cross = bool(self.cross_groups) and gcodes is not None
         params = {k: v.copy() for k, v in P0.items()}
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(limits=1, user_api="blas")  # small products: 1 thread is fastest
+        try:
+            return self._loop(X, sampler, steps_per_epoch, max_epochs, cap, cross, params, P0, mean, gate,
+                              val, tag)
+        finally:
+            limiter.restore_original_limits()
+
+    def _loop(self, X, sampler, steps_per_epoch, max_epochs, cap, cross, params, P0, mean, gate, val, tag):
         b = 0.5
         lr = float(self.learning_rate)
         mom1 = {k: np.zeros_like(v) for k, v in params.items()}
@@ -683,9 +706,14 @@ class _Rows:
         self.X, self.rows, self.mean = X, rows, mean
         self.gate, self.restore = gate, restore
         self.shape = (rows.size, X.shape[1])
+        # all rows in order: read plain slices (fast on a memmap) instead of fancy indexing
+        self.contiguous = rows.size == X.shape[0] and (rows.size == 0 or (rows[0] == 0 and rows[-1] == rows.size - 1))
 
     def __getitem__(self, sl):
-        blk = np.asarray(self.X[self.rows[sl]], dtype=np.float64)
+        if self.contiguous and isinstance(sl, slice):
+            blk = np.asarray(self.X[sl], dtype=np.float64)
+        else:
+            blk = np.asarray(self.X[self.rows[sl]], dtype=np.float64)
         if self.mean is not None:
             blk = blk - self.mean
         if self.gate is not None:

@@ -206,7 +206,7 @@ def draw_cohort(X, y, *, size: int, kind: str = "means", seed: int = 0) -> np.nd
         starts = np.searchsorted(codes[order], pick, side="left")
         counts = np.searchsorted(codes[order], pick, side="right") - starts
         rows = order[starts + rng.integers(counts)]
-        return np.asarray(X[np.sort(rows)], dtype=np.float64)
+        return np.asarray(X[rows], dtype=np.float64)
     from scipy.sparse import csr_matrix
 
     sel = np.flatnonzero(np.isin(codes, pick))
