@@ -32,6 +32,52 @@ LEARNED: dict[str, tuple[str, str, dict]] = {
         "PCA-whiten on train (centre, whiten, dimension/shrinkage chosen on held-out identities), then cosine",
         {},
     ),
+    "zca-cosine": (
+        "metricbench.learn.linear:ZCACosine",
+        "ZCA-whiten the train covariance (shrinkage chosen on held-out identities), then cosine",
+        {},
+    ),
+    "wccn-cosine": (
+        "metricbench.learn.linear:WCCNCosine",
+        "within-class covariance normalisation: centre, B = chol(inv(Sw)) with shrinkage, then cosine",
+        {},
+    ),
+    "lda-cosine": (
+        "metricbench.learn.linear:LDACosine",
+        "LDA to k dimensions (k chosen on held-out identities), then cosine",
+        {},
+    ),
+    "mahalanobis": (
+        "metricbench.learn.mahalanobis:Mahalanobis",
+        "squared Mahalanobis distance with the inverse within-class covariance (Ledoit-Wolf, OAS, ...)",
+        {},
+    ),
+    "plda": (
+        "metricbench.learn.plda:PLDA",
+        "two-covariance PLDA / joint Bayesian log-likelihood ratio on LDA-k (distance = -LLR)",
+        {},
+    ),
+    "kissme": (
+        "metricbench.learn.kissme:KISSME",
+        "KISSME: M = inv(S_same) - inv(S_diff) in a PCA subspace, clipped to PSD",
+        {},
+    ),
+    "learned-cosine": (
+        "metricbench.learn.learned_cosine:LearnedCosine",
+        "cosine after a linear map learned on same/different pairs (hard negatives, early stop on held-out "
+        "identities); with two train groups, a quality gate and two maps",
+        {},
+    ),
+    "verifier": (
+        "metricbench.learn.verifier:Verifier",
+        "logistic (or MLP) classifier on symmetric pair features [u*v, (u-v)^2, cos, norms] of LDA-reduced rows",
+        {},
+    ),
+    "fusion": (
+        "metricbench.learn.fusion:Fusion",
+        "z-normalised mean or logistic stacker of several metrics (metrics=a,b,c), weights from held-out identities",
+        {},
+    ),
     # metric-learn 0.7.0's algorithms (through metricbench.learn.compat), each under a size budget
     "ml-lmnn": ("metricbench.learn.mlearn:MLLMNN",
                 "metric-learn LMNN (large-margin nearest neighbour); budget 1,500 rows, PCA to 64 dims", {}),
