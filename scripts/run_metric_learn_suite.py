@@ -111,14 +111,14 @@ def summarise(res: dict[str, tuple[str, str]], top: int = 10) -> str:
     per_file = collections.defaultdict(collections.Counter)
     reasons = collections.Counter()
     for tid, (state, msg) in res.items():
-        per_file[tid.split("::")[0]][state] += 1
+        per_file[".".join(tid.split("::")[0].split(".")[:2])][state] += 1
         if state == "failed":
             first = msg.splitlines()[0] if msg else "(no message)"
             reasons[re.sub(r"\d+", "N", first)[:110]] += 1
     lines = ["per file (passed / failed / skipped):"]
     for f in sorted(per_file):
         c = per_file[f]
-        lines.append(f"  {f:<45} {c['passed']:>5} {c['failed']:>5} {c['skipped']:>5}")
+        lines.append(f"  {f:<40} {c['passed']:>5} {c['failed']:>5} {c['skipped']:>5}")
     if reasons:
         lines.append(f"most common failure messages (top {top}):")
         lines += [f"  {n:>5}  {m}" for m, n in reasons.most_common(top)]

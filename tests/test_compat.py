@@ -154,3 +154,66 @@ def test_covariance_closed_form(patched, iris):
     X, _ = iris
     M = metric_learn.Covariance().fit(X).get_mahalanobis_matrix()
     np.testing.assert_allclose(M, np.linalg.inv(np.cov(X.T)), rtol=1e-6)
+
+
+def _new_sklearn_tags() -> bool:
+    from sklearn.base import BaseEstimator
+
+    return hasattr(BaseEstimator, "__sklearn_tags__")
+
+
+def test_estimator_types_survive_new_tags(patched):
+    """is_classifier / transformer tags as on scikit-learn < 1.6 (mixins before BaseEstimator)."""
+    from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, is_classifier
+    from sklearn.utils import get_tags
+
+    for cls in (metric_learn.ITML, metric_learn.MMC, metric_learn.SDML, metric_learn.LSML, metric_learn.SCML):
+        assert is_classifier(cls())
+        mro = cls.__mro__
+        assert mro.index(ClassifierMixin) < mro.index(BaseEstimator)
+    for cls in (metric_learn.NCA, metric_learn.LMNN, metric_learn.ITML_Supervised, metric_learn.Covariance):
+        mro = cls.__mro__
+        assert mro.index(TransformerMixin) < mro.index(BaseEstimator)
+        assert get_tags(cls()).transformer_tags is not None
+    # metric-learn's own methods still win over the mixins'
+    assert metric_learn.ITML.score is metric_learn.base_metric._PairsClassifierMixin.score
+
+
+def test_transform_rejects_wrong_width_with_sklearn_message(patched, iris):
+    X, y = iris
+    nca = metric_learn.NCA(max_iter=5, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="X has 2 features, but NCA is expecting 4 features as input"):
+        nca.transform(X[:, :2])
+    np.testing.assert_allclose(nca.transform(X.tolist()), X @ nca.components_.T)
+
+
+def test_init_only_stores_and_fit_validates(patched, iris):
+    X, y = iris
+    odd = np.array([1.0, 4.0])
+    lmnn = metric_learn.LMNN(k=odd, n_neighbors=odd)  # no error at construction (scikit-learn's rule)
+    assert lmnn.get_params()["n_neighbors"] is odd
+    with pytest.raises(ValueError, match="truth value of an array"):
+        lmnn.fit(X, y)
+    lfda = metric_learn.LFDA(embedding_type="nonsense")
+    with pytest.raises(ValueError, match="Invalid embedding_type: 'nonsense'"):
+        lfda.fit(X, y)
+    # fixed by set_params before fit: fits normally
+    lfda.set_params(embedding_type="plain")
+    assert lfda.fit(X, y).components_.shape[1] == 4
+    # valid parameters go through metric-learn's __init__ unchanged (deprecated alias included)
+    with pytest.warns(FutureWarning, match="renamed"):
+        assert metric_learn.LMNN(k=2).n_neighbors == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", [lambda: metric_learn.NCA(), lambda: metric_learn.LFDA(),
+                                  lambda: metric_learn.Covariance()], ids=["NCA", "LFDA", "Covariance"])
+def test_check_estimator_passes(patched, make):
+    """scikit-learn's own estimator checks (the ones metric-learn's suite runs)."""
+    import warnings
+
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_estimator(make())

@@ -282,7 +282,7 @@ class MLLMNN(MetricLearnMetric):
 
     estimator = "LMNN"
     budget = {"max_samples": 1500, "max_dim": 64}
-    overrides = {"max_iter": 100, "init": "pca"}
+    overrides = {"max_iter": 50, "init": "pca"}
 
     def _min_per_class(self, kw):
         return int(kw.get("n_neighbors", 3)) + 1
