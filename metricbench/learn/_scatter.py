@@ -62,6 +62,8 @@ def weighted_gram(X, mean, weights=None, rows=None) -> np.ndarray:
 
 def class_sums(X, codes, n_classes: int, mean, rows=None) -> np.ndarray:
     """Per-class sums of ``x - mean`` (n_classes, d), over ``rows`` (bool mask) if given."""
+    from scipy.sparse import csr_matrix
+
     S = np.zeros((n_classes, X.shape[1]))
     for a, blk in iter_blocks(X):
         c = codes[a : a + blk.shape[0]]
@@ -69,7 +71,9 @@ def class_sums(X, codes, n_classes: int, mean, rows=None) -> np.ndarray:
         if rows is not None:
             keep = rows[a : a + blk.shape[0]]
             B, c = B[keep], c[keep]
-        np.add.at(S, c, B)
+        # one sparse (n_classes x rows) indicator product instead of a slow np.add.at
+        ind = csr_matrix((np.ones(c.size), (c, np.arange(c.size))), shape=(n_classes, c.size))
+        S += ind @ B
     return S
 
 

@@ -244,13 +244,20 @@ class WCCNCosine(_ChosenOnValidation):
 
 def _wccn_factor(Sw: np.ndarray) -> np.ndarray:
     """Lower Cholesky factor ``B`` of ``inv(Sw)`` (so ``B B^T = inv(Sw)``)."""
-    w = np.linalg.eigvalsh(Sw)
-    if w.min() <= 1e-10 * max(w.max(), 1e-300):
-        raise InputError(
-            "within-class covariance is singular (too few rows per identity for the width); "
-            "use shrinkage > 0 (e.g. --param shrinkage=0.1)"
-        )
-    P = np.linalg.inv(Sw)
+    from scipy.linalg import cho_solve
+
+    d = Sw.shape[0]
+    msg = (
+        "within-class covariance is singular (too few rows per identity for the width); "
+        "use shrinkage > 0 (e.g. --param shrinkage=0.1)"
+    )
+    try:
+        L = np.linalg.cholesky(Sw)
+    except np.linalg.LinAlgError:
+        raise InputError(msg) from None
+    if np.min(np.diag(L)) ** 2 <= 1e-10 * max(np.max(np.diag(Sw)), 1e-300):
+        raise InputError(msg)
+    P = cho_solve((L, True), np.eye(d))
     return np.linalg.cholesky(0.5 * (P + P.T))
 
 
