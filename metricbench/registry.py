@@ -119,9 +119,18 @@ def _distance_infos() -> dict[str, MetricInfo]:
     }
 
 
+#: learned metrics that deliberately take the name of a fixed distance: ``mahalanobis`` learns its VI
+#: (inverse within-class covariance) from train; the fixed form stays reachable as
+#: ``paired_distances(..., metric="mahalanobis", VI=...)``
+SHADOWS = {"mahalanobis"}
+
+
 def registry() -> dict[str, MetricInfo]:
     """All metrics by name: fixed distances first, then learned metrics."""
     out = _distance_infos()
+    clash = (set(out) & set(LEARNED)) - SHADOWS
+    if clash:  # a programming error, caught by the test suite
+        raise RuntimeError(f"learned metric names clash with distances: {sorted(clash)}")
     for name, (target, summary, defaults) in LEARNED.items():
         out[name] = MetricInfo(name, summary, "learned", target, dict(defaults))
     return out
