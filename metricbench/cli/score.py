@@ -82,9 +82,12 @@ def score(
 
     if validate:
         with Stage(f"validating {metric} on held-out identities"):
-            val = validate_metric(build(), Xtr, ytr, holdout=holdout, seed=seed, n_pairs=val_pairs, groups=groups)
+            images = comp.train_images
+            val = validate_metric(
+                build(), Xtr, ytr, holdout=holdout, seed=seed, n_pairs=val_pairs, groups=groups, images=images
+            )
             base = validate_metric(
-                "sqeuclidean", Xtr, ytr, holdout=holdout, seed=seed, n_pairs=val_pairs, groups=groups
+                "sqeuclidean", Xtr, ytr, holdout=holdout, seed=seed, n_pairs=val_pairs, groups=groups, images=images
             )
         summary["validation"] = {
             "auroc": val.auroc,

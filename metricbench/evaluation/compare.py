@@ -107,7 +107,7 @@ def evaluate_metrics(
     params = params or {}
     Xtr, ytr, groups = comp.train_X, comp.train_y, comp.train_groups
     fit_mask, val_rows, i1, i2, same = validation_pairs(
-        ytr, holdout=holdout, seed=seed, n_pairs=val_pairs, groups=groups
+        ytr, holdout=holdout, seed=seed, n_pairs=val_pairs, groups=groups, images=comp.train_images
     )
     fit_rows = np.flatnonzero(fit_mask)
     Xfit, yfit = np.asarray(Xtr[fit_rows]), ytr[fit_rows]
