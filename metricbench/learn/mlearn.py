@@ -204,7 +204,8 @@ class MetricLearnMetric(LinearMetric):
         est.fit(X, codes)
         return est
 
-    def _fit(self, X, y, **fit_params) -> None:
+    def _fit(self, X, y, groups=None, **fit_params) -> None:
+        # ``groups`` (variant tags from train_meta.csv) is accepted and unused: metric-learn has no use for it
         if fit_params:
             raise InputError(f"{self.name or type(self).__name__}.fit takes no extra arguments, got {sorted(fit_params)}")
         cls = self._estimator_class()
