@@ -45,7 +45,7 @@ from metricbench.learn._scatter import (
     within_covariance,
 )
 from metricbench.learn._select import Holdout, int_grid
-from metricbench.learn.base import BaseMetric
+from metricbench.learn.base import BaseMetric, _transform_used
 from metricbench.learn.linear import lda_directions
 
 #: pairs scored per chunk
@@ -334,12 +334,12 @@ class PLDA(BaseMetric):
     def _pair_distance(self, X, index1, index2, Y):
         coef = llr_coefficients(self.phi_)
         if Y is None:
-            U, j = _transform_rows(self, X, np.concatenate([index1, index2]))
+            U, j = _transform_used(self, X, np.concatenate([index1, index2]))
             j1, j2 = j[: index1.size], j[index1.size :]
             U2 = U
         else:
-            U, j1 = _transform_rows(self, X, index1)
-            U2, j2 = _transform_rows(self, Y, index2)
+            U, j1 = _transform_used(self, X, index1)
+            U2, j2 = _transform_used(self, Y, index2)
         out = np.empty(index1.size)
         for a in range(0, index1.size, PAIR_CHUNK):
             b = a + PAIR_CHUNK
@@ -376,17 +376,6 @@ def _to_u(Z, white, mu, A):
     if white is not None:
         Z = _length_norm(Z, white)  # Z is already centred on the train mean by the reduction
     return (Z - mu) @ A.T
-
-
-def _transform_rows(metric, X, index):
-    n = X.shape[0]
-    if index.size and (index.min() < 0 or index.max() >= n):
-        bad = int(index[(index < 0) | (index >= n)][0])
-        raise InputError(f"pair index {bad} is out of range for a matrix of {n} rows")
-    if index.size >= n // 2:
-        return metric.transform(X), index
-    uniq, inv = np.unique(index, return_inverse=True)
-    return metric.transform(np.asarray(X)[uniq]), inv.astype(np.int64)
 
 
 __all__ = ["PLDA", "diagonal_llr", "llr_coefficients", "simultaneous_diagonalisation", "two_cov_em"]
