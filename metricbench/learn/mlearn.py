@@ -220,10 +220,13 @@ class MetricLearnMetric(LinearMetric):
         codes = codes.ravel().astype(np.int64)
         notes = []
         if rows.size < n:
-            notes.append(
-                f"{rows.size:,} of {n:,} rows ({np.unique(codes).size:,} identities, "
-                f"seed {seed}, budget max_samples={max_samples or 'none'})"
-            )
+            counts = np.unique(np.asarray(y), return_counts=True)[1]
+            min_pc = self._min_per_class(kw)
+            n_eligible = int(counts[counts >= min_pc].sum())
+            why = f"identities with < {min_pc} images left out"
+            if max_samples and n_eligible > max_samples:
+                why = f"budget max_samples={max_samples}" + (f", {why}" if n_eligible < n else "")
+            notes.append(f"{rows.size:,} of {n:,} rows ({np.unique(codes).size:,} identities, seed {seed}, {why})")
         proj = mean = None
         if max_dim and d > max_dim:
             from sklearn.decomposition import PCA
@@ -236,10 +239,11 @@ class MetricLearnMetric(LinearMetric):
         more, info = self._adjust(kw, Xs, codes)
         notes += more
 
-        line = f"{self.name or type(self).__name__}: metric-learn {cls.__name__} fitted on " + (
-            "; ".join(notes) if notes else f"all {n:,} rows, {d} dims"
-        )
-        if notes:
+        cut = bool(notes)
+        if rows.size == n:
+            notes.insert(0, f"all {n:,} rows")
+        line = f"{self.name or type(self).__name__}: metric-learn {cls.__name__} fitted on " + "; ".join(notes)
+        if cut:
             warnings.warn(line, BudgetWarning, stacklevel=4)
             logger.info(line)
         t0 = time.perf_counter()
@@ -272,8 +276,7 @@ class MetricLearnMetric(LinearMetric):
         if not hasattr(self, "components_"):
             return ""
         k, d = np.shape(self.components_)
-        head = f"metric-learn {self.estimator} -> {k}-D map of {d}-D input; fitted on "
-        head += self.budget_note_ or f"all {self.n_rows_used_:,} rows"
+        head = f"metric-learn {self.estimator} -> {k}-D map of {d}-D input; fitted on {self.budget_note_}"
         return f"{head}; {self.choices_note_}" if self.choices_note_ else head
 
 
@@ -281,8 +284,8 @@ class MLLMNN(MetricLearnMetric):
     """metric-learn's LMNN (large-margin nearest neighbour); n x n distances per iteration."""
 
     estimator = "LMNN"
-    budget = {"max_samples": 1500, "max_dim": 64}
-    overrides = {"max_iter": 50, "init": "pca"}
+    budget = {"max_samples": 600, "max_dim": 32}
+    overrides = {"max_iter": 30, "init": "pca"}
 
     def _min_per_class(self, kw):
         return int(kw.get("n_neighbors", 3)) + 1
@@ -292,7 +295,7 @@ class MLNCA(MetricLearnMetric):
     """metric-learn's NCA (neighbourhood components analysis); n x n softmax per iteration."""
 
     estimator = "NCA"
-    budget = {"max_samples": 2000, "max_dim": 64}
+    budget = {"max_samples": 1000, "max_dim": 64}
     overrides = {"max_iter": 100}
 
 
@@ -311,7 +314,7 @@ class MLMLKR(MetricLearnMetric):
     """
 
     estimator = "MLKR"
-    budget = {"max_samples": 1500, "max_dim": 64}
+    budget = {"max_samples": 1000, "max_dim": 32}
     overrides = {"max_iter": 100}
 
 
