@@ -194,6 +194,10 @@ def test_init_only_stores_and_fit_validates(patched, iris):
     assert lmnn.get_params()["n_neighbors"] is odd
     with pytest.raises(ValueError, match="truth value of an array"):
         lmnn.fit(X, y)
+    # inherited __init__ too (ITML's is _BaseITML's)
+    itml = metric_learn.ITML(convergence_threshold=odd)
+    with pytest.raises(ValueError, match="truth value of an array"):
+        itml.fit(np.stack([X[:10], X[10:20]], axis=1), np.r_[np.ones(5), -np.ones(5)])
     lfda = metric_learn.LFDA(embedding_type="nonsense")
     with pytest.raises(ValueError, match="Invalid embedding_type: 'nonsense'"):
         lfda.fit(X, y)

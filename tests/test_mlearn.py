@@ -164,3 +164,16 @@ def test_covariance_needs_no_labels(iris):
     X, _ = iris
     m = get_metric("ml-covariance").fit(X)
     np.testing.assert_allclose(m.get_mahalanobis_matrix(), np.linalg.inv(np.cov(X.T)), rtol=1e-6)
+
+
+def test_groups_are_accepted_and_unused(iris, pairs):
+    X, y = iris
+    i1, i2 = pairs
+    g = np.where(np.arange(150) % 2, "clean", "xq40")
+    a = _quiet_fit(get_metric("ml-lfda", k=2), X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = get_metric("ml-lfda", k=2).fit(X, y, groups=g)
+    np.testing.assert_allclose(a.pair_distance(X, i1, i2), b.pair_distance(X, i1, i2))
+    with pytest.raises(InputError, match="takes no extra arguments"):
+        get_metric("ml-lfda").fit(X, y, weights=np.ones(150))

@@ -186,8 +186,8 @@ def _patch_classes() -> list[str]:
             done.append(f"{cls.__module__}.{cls.__name__}.__bases__")
     for name in getattr(metric_learn, "__all__", ()):
         cls = getattr(metric_learn, name, None)
-        if isinstance(cls, type) and issubclass(cls, BaseEstimator) and "__init__" in cls.__dict__:
-            if not _MARK_ON(cls.__dict__["__init__"]):
+        if isinstance(cls, type) and issubclass(cls, BaseEstimator):
+            if not _MARK_ON(cls.__init__):
                 _defer_init_validation(cls)
             done.append(f"{cls.__module__}.{cls.__name__}.__init__")
     return done
@@ -204,7 +204,7 @@ def _defer_init_validation(cls) -> None:
     ``fit`` runs metric-learn's ``__init__`` on the current parameters first, so the
     same error is raised there, unless ``set_params`` has fixed them meanwhile.
     """
-    init = cls.__dict__["__init__"]
+    init = cls.__init__  # its own, or the metric-learn base's it inherits (ITML: _BaseITML's)
     sig = inspect.signature(init)
     names = [p for p in sig.parameters if p != "self"]
 

@@ -205,7 +205,8 @@ class MetricLearnMetric(LinearMetric):
         return est
 
     def _fit(self, X, y, groups=None, **fit_params) -> None:
-        # ``groups`` (variant tags from train_meta.csv) is accepted and unused: metric-learn has no use for it
+        # ``groups`` (clean / degraded variant tags) is accepted like every learned metric's, and unused:
+        # metric-learn's algorithms know nothing of variants.
         if fit_params:
             raise InputError(f"{self.name or type(self).__name__}.fit takes no extra arguments, got {sorted(fit_params)}")
         cls = self._estimator_class()
@@ -221,10 +222,13 @@ class MetricLearnMetric(LinearMetric):
         codes = codes.ravel().astype(np.int64)
         notes = []
         if rows.size < n:
-            notes.append(
-                f"{rows.size:,} of {n:,} rows ({np.unique(codes).size:,} identities, "
-                f"seed {seed}, budget max_samples={max_samples or 'none'})"
-            )
+            counts = np.unique(np.asarray(y), return_counts=True)[1]
+            min_pc = self._min_per_class(kw)
+            n_eligible = int(counts[counts >= min_pc].sum())
+            why = f"identities with < {min_pc} images left out"
+            if max_samples and n_eligible > max_samples:
+                why = f"budget max_samples={max_samples}" + (f", {why}" if n_eligible < n else "")
+            notes.append(f"{rows.size:,} of {n:,} rows ({np.unique(codes).size:,} identities, seed {seed}, {why})")
         proj = mean = None
         if max_dim and d > max_dim:
             from sklearn.decomposition import PCA
@@ -237,10 +241,11 @@ class MetricLearnMetric(LinearMetric):
         more, info = self._adjust(kw, Xs, codes)
         notes += more
 
-        line = f"{self.name or type(self).__name__}: metric-learn {cls.__name__} fitted on " + (
-            "; ".join(notes) if notes else f"all {n:,} rows, {d} dims"
-        )
-        if notes:
+        cut = bool(notes)
+        if rows.size == n:
+            notes.insert(0, f"all {n:,} rows")
+        line = f"{self.name or type(self).__name__}: metric-learn {cls.__name__} fitted on " + "; ".join(notes)
+        if cut:
             warnings.warn(line, BudgetWarning, stacklevel=4)
             logger.info(line)
         t0 = time.perf_counter()
@@ -273,8 +278,7 @@ class MetricLearnMetric(LinearMetric):
         if not hasattr(self, "components_"):
             return ""
         k, d = np.shape(self.components_)
-        head = f"metric-learn {self.estimator} -> {k}-D map of {d}-D input; fitted on "
-        head += self.budget_note_ or f"all {self.n_rows_used_:,} rows"
+        head = f"metric-learn {self.estimator} -> {k}-D map of {d}-D input; fitted on {self.budget_note_}"
         return f"{head}; {self.choices_note_}" if self.choices_note_ else head
 
 
@@ -282,8 +286,8 @@ class MLLMNN(MetricLearnMetric):
     """metric-learn's LMNN (large-margin nearest neighbour); n x n distances per iteration."""
 
     estimator = "LMNN"
-    budget = {"max_samples": 1500, "max_dim": 64}
-    overrides = {"max_iter": 50, "init": "pca"}
+    budget = {"max_samples": 600, "max_dim": 32}
+    overrides = {"max_iter": 30, "init": "pca"}
 
     def _min_per_class(self, kw):
         return int(kw.get("n_neighbors", 3)) + 1
@@ -293,7 +297,7 @@ class MLNCA(MetricLearnMetric):
     """metric-learn's NCA (neighbourhood components analysis); n x n softmax per iteration."""
 
     estimator = "NCA"
-    budget = {"max_samples": 2000, "max_dim": 64}
+    budget = {"max_samples": 1000, "max_dim": 64}
     overrides = {"max_iter": 100}
 
 
@@ -312,7 +316,7 @@ class MLMLKR(MetricLearnMetric):
     """
 
     estimator = "MLKR"
-    budget = {"max_samples": 1500, "max_dim": 64}
+    budget = {"max_samples": 1000, "max_dim": 32}
     overrides = {"max_iter": 100}
 
 
@@ -320,17 +324,22 @@ class MLITML(MetricLearnMetric):
     """metric-learn's ITML_Supervised (information-theoretic metric learning on pairs)."""
 
     estimator = "ITML_Supervised"
-    budget = {"max_samples": 5000, "max_dim": 64, "max_constraints": 2000}
+    budget = {"max_samples": 5000, "max_dim": 64, "max_constraints": 5000}
     overrides = {"max_iter": 100}
     uses_constraints = True
 
 
 class MLSDML(MetricLearnMetric):
-    """metric-learn's SDML_Supervised (sparse determinant metric learning, graphical lasso)."""
+    """metric-learn's SDML_Supervised (sparse determinant metric learning, graphical lasso).
+
+    With metric-learn's defaults (``balance_param=0.5``) scikit-learn's graphical lasso
+    fails on face embeddings ("not SPD"); the default here, ``balance_param=1e-5`` with
+    the identity prior, is the setting metric-learn's own tests use to keep SDML stable.
+    """
 
     estimator = "SDML_Supervised"
     budget = {"max_samples": 5000, "max_dim": 64, "max_constraints": 5000}
-    overrides = {"prior": "covariance", "balance_param": 1e-5}
+    overrides = {"prior": "identity", "balance_param": 1e-5}
     uses_constraints = True
 
 
@@ -338,8 +347,7 @@ class MLLSML(MetricLearnMetric):
     """metric-learn's LSML_Supervised (least-squares metric learning on quadruplets)."""
 
     estimator = "LSML_Supervised"
-    budget = {"max_samples": 5000, "max_dim": 64, "max_constraints": 2000}
-    overrides = {"max_iter": 100}
+    budget = {"max_samples": 5000, "max_dim": 64, "max_constraints": 5000}
     uses_constraints = True
 
 
@@ -363,7 +371,7 @@ class MLMMC(MetricLearnMetric):
     """metric-learn's MMC_Supervised (Xing et al.'s mahalanobis metric for clustering)."""
 
     estimator = "MMC_Supervised"
-    budget = {"max_samples": 5000, "max_dim": 32, "max_constraints": 1000}
+    budget = {"max_samples": 5000, "max_dim": 64, "max_constraints": 5000}
     overrides = {"max_iter": 50, "max_proj": 1000}
     uses_constraints = True
 
@@ -373,7 +381,6 @@ class MLSCML(MetricLearnMetric):
 
     estimator = "SCML_Supervised"
     budget = {"max_samples": 3000, "max_dim": 64}
-    overrides = {"max_iter": 2000}
 
     def _min_per_class(self, kw):
         return int(kw.get("k_genuine", 3)) + 1
