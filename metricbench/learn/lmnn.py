@@ -137,6 +137,12 @@ class LMNN(LinearMetric):
     init : {"pca", "identity"} or array-like of shape (k, d)
         Starting ``L``: the top-``k`` principal axes (orthonormal rows, so the scale
         of the data is kept), the first ``k`` rows of the identity, or a given matrix.
+    init_scale : "auto", float or None
+        Factor applied to the starting ``L``. ``"auto"`` scales it so that the median
+        over rows of the squared distance to the farthest target neighbour is 1: LMNN's
+        unit margin then means one typical target-neighbour distance whatever the scale
+        of the embeddings (ArcFace rows of norm 1 or 30 give the same fit, up to scale).
+        None keeps the starting map as it is (metric-learn's behaviour).
     max_iter : int
         Maximum number of L-BFGS iterations in total.
     tol : float
@@ -185,6 +191,8 @@ class LMNN(LinearMetric):
     ----------
     components_ : ndarray of shape (k, d)
     mean_ : ndarray of shape (d,)
+    init_scale_ : float
+        Factor applied to the starting map.
     n_iter_ : int
         L-BFGS iterations run.
     best_iter_ : int
@@ -215,6 +223,7 @@ class LMNN(LinearMetric):
         n_neighbors: int = 3,
         push_loss_weight: float = 0.5,
         init="pca",
+        init_scale="auto",
         max_iter: int = 50,
         tol: float = 1e-5,
         impostor_refresh: int = 10,
@@ -234,6 +243,7 @@ class LMNN(LinearMetric):
         self.n_neighbors = n_neighbors
         self.push_loss_weight = push_loss_weight
         self.init = init
+        self.init_scale = init_scale
         self.max_iter = max_iter
         self.tol = tol
         self.impostor_refresh = impostor_refresh
@@ -278,6 +288,13 @@ class LMNN(LinearMetric):
             raise InputError(f"LMNN: metric must be one of {', '.join(_METRICS)}, got {self.metric!r}")
         if float(self.tol) < 0:
             raise InputError(f"LMNN: tol must be >= 0, got {self.tol}")
+        if self.init_scale is not None and self.init_scale != "auto":
+            try:
+                ok = float(self.init_scale) > 0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise InputError(f"LMNN: init_scale must be 'auto', a positive number or None, got {self.init_scale!r}")
         if not isinstance(self.init, str):
             A = np.asarray(self.init, dtype=np.float64)
             if A.ndim != 2 or A.shape[1] != d or A.shape[0] < 1:
@@ -413,6 +430,16 @@ class LMNN(LinearMetric):
             timings["validation"] += time.perf_counter() - t1
             return score
 
+        self.init_scale_ = 1.0
+        if self.init_scale == "auto":
+            radius = np.empty(n, dtype=np.float64)
+            kern.margin_radius(prob.project(L), T, 1.0, radius)
+            med = float(np.median(radius[T[:, 0] >= 0])) - 1.0
+            if med > 0 and np.isfinite(med):
+                self.init_scale_ = 1.0 / np.sqrt(med)
+        elif self.init_scale is not None:
+            self.init_scale_ = float(self.init_scale)
+        L = L * self.init_scale_
         w = L.ravel().astype(np.float64)
         history = []
         best = {"w": w.copy(), "it": 0, "score": None}
