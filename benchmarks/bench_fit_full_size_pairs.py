@@ -47,7 +47,7 @@ def make_train(path: Path, n: int, d: int, n_classes: int, seed: int = 0):
     for s in range(0, n, step):
         yy = y[s : s + step]
         m = yy.size
-        blk = centres[yy] + 0.8 * rng.standard_normal((m, d)) / np.sqrt(d) * 8
+        blk = centres[yy] + 0.7 * rng.standard_normal((m, d))
         blk += rng.standard_normal((m, 32)) @ nuisance * 1.5
         X[s : s + step] = blk.astype(np.float32)
     X.flush()

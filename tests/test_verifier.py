@@ -67,3 +67,18 @@ def test_bad_parameters():
         Verifier(reduce="umap").fit(X, y)
     with pytest.raises(InputError, match="C must be numbers"):
         Verifier(C="a,b").fit(X, y)
+
+
+@pytest.mark.parametrize("C", [0.01, 1.0])
+def test_newton_logistic_matches_sklearn(C):
+    from sklearn.linear_model import LogisticRegression
+
+    from metricbench.learn.verifier import logistic_newton
+
+    r = np.random.default_rng(3)
+    F = r.standard_normal((800, 6))
+    y = (F @ r.standard_normal(6) + 0.5 * r.standard_normal(800) > 0.3).astype(int)
+    w, b = logistic_newton(F, y, C)
+    ref = LogisticRegression(C=C, tol=1e-10, max_iter=10000).fit(F, y)
+    np.testing.assert_allclose(w, ref.coef_[0], rtol=1e-4, atol=1e-6)
+    assert b == pytest.approx(ref.intercept_[0], rel=1e-4, abs=1e-6)
