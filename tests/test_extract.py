@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,7 @@ class FakeBackend(FaceBackend):
 
     name = "fake"
 
-    def __init__(self, threshold=100.0, crash_width=-1, interrupt_after=-1, fail_load=False):
+    def __init__(self, threshold=100.0, crash_width=-1, interrupt_after=0, fail_load=False):
         self.threshold = threshold
         self.crash_width = crash_width
         self.interrupt_after = interrupt_after
@@ -85,6 +86,8 @@ class FakeBackend(FaceBackend):
         self._n += 1
         if self._n == self.interrupt_after:
             raise KeyboardInterrupt
+        if self.interrupt_after < 0 and self._n == -self.interrupt_after:
+            os.kill(os.getpid(), signal.SIGTERM)
         m = aligned.reshape(-1, 3).mean(0)
         return np.array([m[0], m[1], m[2], aligned.shape[1], aligned.shape[0]], dtype=np.float32)
 
@@ -185,12 +188,15 @@ def test_resume_refuses_other_settings(folder, tmp_path):
     assert s.n_new == 5 and s.degrade == "xq40"
 
 
-def test_interrupt_keeps_finished_work(folder, tmp_path):
+@pytest.mark.parametrize(("after", "exc"), [(4, KeyboardInterrupt), (-4, SystemExit)], ids=["ctrl-c", "sigterm"])
+def test_interrupt_keeps_finished_work(folder, tmp_path, after, exc):
     out = tmp_path / "out"
-    with pytest.raises(KeyboardInterrupt):
-        extract_folder(folder, out, backend=FakeBackend(interrupt_after=4), progress=False, flush_every=2)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(exc):
+        extract_folder(folder, out, backend=FakeBackend(interrupt_after=after), progress=False, flush_every=2)
+    assert signal.getsignal(signal.SIGTERM) is before
     assert not (out / "embeddings.npy").exists()
-    s = extract_folder(folder, out, backend=FakeBackend(interrupt_after=4), progress=False)
+    s = extract_folder(folder, out, backend=FakeBackend(interrupt_after=after), progress=False)
     # three images were finished before the interrupt; a fresh run only does the other two
     assert (s.n_resumed, s.n_new) == (3, 2)
     X, lab = _read(out)

@@ -18,7 +18,9 @@ import collections
 import json
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -272,6 +274,7 @@ def extract_folder(
     bar = Progress(len(todo), enabled=progress)
     pending: list[Outcome] = []
     last_flush = time.perf_counter()
+    old_term = _terminate_cleanly()
     try:
         if jobs == 1 or len(todo) <= 1:
             stream = _serial_outcomes(be, options, root, todo) if todo else iter(())
@@ -286,9 +289,11 @@ def extract_folder(
                 pending = []
                 last_flush = time.perf_counter()
     finally:
-        # whatever happens (Ctrl-C, a bug, a dead pool), finished images are kept
+        # whatever happens (Ctrl-C, SIGTERM, a bug, a dead pool), finished images are kept
         store.append(pending)
         bar.close()
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
 
     summary = _assemble(out, listing, results, skipped, be, options, store)
     summary.n_new = len(todo)
@@ -298,6 +303,20 @@ def extract_folder(
     summary.degrade = None if degrade is None else degrade.name
     _write_info(out, summary, be, config)
     return summary
+
+
+def _raise_exit(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _terminate_cleanly():
+    """Turn SIGTERM into SystemExit while extracting, so ``finally`` saves the pending work.
+
+    Returns the previous handler, or None when not in the main thread (signals cannot be set).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_exit)
 
 
 def _serial_outcomes(backend, options, root, todo):

@@ -1,28 +1,40 @@
 """Make metric-learn 0.7.0 work on the scikit-learn that pip resolves today.
 
-metric-learn's last release (0.7.0, 2023-09) calls scikit-learn with arguments
-that scikit-learn has since removed:
+metric-learn's last release (0.7.0, 2023-09) breaks on newer scikit-learn in
+two ways, both found by running metric-learn's own test suite
+(``scripts/run_metric_learn_suite.py``, see ``docs/metric-learn.md``):
 
-* ``check_array`` / ``check_X_y(..., force_all_finite=...)``: renamed
-  ``ensure_all_finite`` in scikit-learn 1.6 and removed in 1.8, so every
-  metric-learn estimator fails on today's scikit-learn with
-  ``check_X_y() got an unexpected keyword argument 'force_all_finite'``
-  (the fix is merged upstream but unreleased);
-* ``graphical_lasso(..., cov_init=...)`` (SDML): removed from the public function
-  in scikit-learn 1.5, so SDML fails on 1.5 already; the private
-  ``_graphical_lasso`` still takes the starting point.
+1. It passes arguments scikit-learn has removed:
 
-Running metric-learn's own test suite (``scripts/run_metric_learn_suite.py``)
-against scikit-learn 1.9 finds no other breakage of the library itself: every
-other failure there also fails on scikit-learn 1.5.2 (see ``docs/metric-learn.md``).
+   * ``check_array`` / ``check_X_y(..., force_all_finite=...)``: renamed
+     ``ensure_all_finite`` in scikit-learn 1.6 and removed in 1.8, so every
+     estimator fails with ``check_X_y() got an unexpected keyword argument
+     'force_all_finite'`` (fixed upstream, unreleased);
+   * ``graphical_lasso(..., cov_init=...)`` (SDML): removed from the public
+     function in 1.5; the private ``_graphical_lasso`` still takes it.
 
-:func:`ensure_metric_learn_compat` therefore patches precisely: it replaces only
-the names that metric-learn's modules imported from scikit-learn
-(``metric_learn._util.check_array`` ...) by thin wrappers that translate the old
-arguments and call scikit-learn. scikit-learn itself is not modified, and each
-patch is applied only where the installed scikit-learn rejects the old argument,
-so on an old scikit-learn the call does nothing. It is idempotent and cheap; the
-``ml-*`` metrics call it before building a metric-learn estimator.
+   Patch: the names metric-learn's modules imported (``metric_learn._util.check_array``
+   ...) are replaced by thin wrappers that translate the old argument.
+
+2. It predates scikit-learn 1.6's estimator contract (``__sklearn_tags__``):
+
+   * its classes list scikit-learn's mixins after ``BaseEstimator``
+     (``class NCA(MahalanobisMixin, TransformerMixin)``), so ``BaseEstimator``'s
+     tags win: ``is_classifier(ITML())`` is False and NCA is not a transformer;
+   * ``transform`` does not reject a wrong input width with scikit-learn's message;
+   * ``__init__`` validates and compares deprecated aliases (``k != 'deprecated'``),
+     so it raises for values that scikit-learn requires ``__init__`` to just store.
+
+   Patch: mixins are moved before the ``BaseEstimator`` base (metric-learn's own
+   methods still win), ``MahalanobisMixin.transform`` checks the width first, and a
+   failing ``__init__`` stores its parameters and lets ``fit`` raise the same error.
+
+Nothing in scikit-learn is modified, and every patch is applied only where the
+installed scikit-learn needs it, so on an old scikit-learn the call changes
+nothing (the ``cov_init`` fix aside, which SDML needs from 1.5 on). With the layer,
+every test of metric-learn's suite that passes on scikit-learn 1.5.2 without it
+also passes on scikit-learn 1.9. :func:`ensure_metric_learn_compat` is
+idempotent and cheap; the ``ml-*`` metrics call it before building an estimator.
 """
 
 from __future__ import annotations
@@ -167,11 +179,11 @@ def _patch_classes() -> list[str]:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 
     done = []
+    if not hasattr(BaseEstimator, "__sklearn_tags__"):  # scikit-learn < 1.6: the old contract holds
+        return done
     if not _MARK_ON(MahalanobisMixin.__dict__.get("transform")):
         MahalanobisMixin.transform = _transform_checking_width(MahalanobisMixin.transform)
     done.append("metric_learn.base_metric.MahalanobisMixin.transform")
-    if not hasattr(BaseEstimator, "__sklearn_tags__"):  # scikit-learn < 1.6: tags follow the MRO
-        return done
     mixins = (ClassifierMixin, RegressorMixin, TransformerMixin)
     classes = [
         c
@@ -245,13 +257,15 @@ def _MARK_ON(func) -> bool:
 
 
 def needs_compat() -> bool:
-    """Whether the installed scikit-learn rejects arguments that metric-learn 0.7.0 passes."""
+    """Whether the installed scikit-learn is one metric-learn 0.7.0 needs the layer for."""
+    from sklearn.base import BaseEstimator
     from sklearn.covariance import graphical_lasso
     from sklearn.utils import validation
 
-    return not (
-        all(_accepts(getattr(validation, name), "force_all_finite") for name in _RENAMED_KW)
-        and _accepts(graphical_lasso, "cov_init")
+    return (
+        not all(_accepts(getattr(validation, name), "force_all_finite") for name in _RENAMED_KW)
+        or not _accepts(graphical_lasso, "cov_init")
+        or hasattr(BaseEstimator, "__sklearn_tags__")
     )
 
 
