@@ -64,7 +64,7 @@ def test_evaluate_embedded_default(tmp_path):
     from metricbench.io import load_competition
 
     c = load_competition(DATA)
-    v = validate_metric("cosine", c.train_X, c.train_y, n_pairs=4000, groups=c.train_groups)
+    v = validate_metric("cosine", c.train_X, c.train_y, n_pairs=4000, groups=c.train_groups, images=c.train_images)
     assert rows[("cosine", "validation")]["auroc"] == pytest.approx(v.auroc)
     assert out["settings"]["cross_groups"] == ["clean", "xq40"]
     for r in out["rows"]:
