@@ -40,7 +40,7 @@ def make_train(path: Path, n: int, d: int, n_classes: int, seed: int = 0):
     y = np.repeat(np.arange(n_classes), sizes)[:n]
     rng.shuffle(y)
     basis = np.linalg.qr(rng.standard_normal((d, 64)))[0].T  # (64, d)
-    centres = rng.standard_normal((n_classes, 64)) @ basis * 1.0
+    centres = rng.standard_normal((n_classes, 64)) @ basis * 0.35
     nuisance = np.linalg.qr(rng.standard_normal((d, 32)))[0].T
     X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
     step = 50000

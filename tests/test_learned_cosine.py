@@ -114,7 +114,9 @@ def test_registry_and_bad_parameters():
     X, y, _ = two_group_data(n_ids=10)
     with pytest.raises(InputError, match="loss must be one of"):
         m.fit(X, y)
-    with pytest.raises(InputError, match="n_components must be between"):
-        LearnedCosine(n_components=99, init="pca", holdout=0.0).fit(X, y)
+    with pytest.raises(InputError, match="n_components must be at least 1"):
+        LearnedCosine(n_components=0, init="pca", holdout=0.0).fit(X, y)
+    capped = LearnedCosine(n_components=99, init="pca", holdout=0.0, max_steps=0).fit(X, y)
+    assert capped.components_.shape == (X.shape[1], X.shape[1])
     with pytest.raises(InputError, match="reference_group 'hq' is not one of"):
         LearnedCosine(reference_group="hq", **FAST).fit(X, y, groups=np.where(np.arange(y.size) % 2, "a", "b"))

@@ -236,8 +236,8 @@ class LearnedCosine(LinearMetric):
     Parameters
     ----------
     n_components : int or None
-        Output dimension k (None: the input width, capped by ``n_classes - 1`` for
-        ``init="lda"``).
+        Output dimension k, capped at the input width and, for ``init="lda"``, at
+        ``n_classes - 1`` (None: the input width).
     init : {"lda", "whiten", "pca", "identity"}
         Starting map: LDA (within-class whitened), PCA whitening, PCA projection, or the
         first k rows of the identity.
@@ -372,10 +372,11 @@ class LearnedCosine(LinearMetric):
         """Mean, gate and starting parameters from the train rows ``rows``."""
         d = X.shape[1]
         k = d if self.n_components is None else int(self.n_components)
+        if k < 1:
+            raise InputError(f"learned-cosine: n_components must be at least 1, got {k}")
+        k = min(k, d)  # capped at the input width (and below for LDA): describe() reports k
         if self.init == "lda":
             k = min(k, max(1, n_classes - 1))
-        if not 1 <= k <= d:
-            raise InputError(f"learned-cosine: n_components must be between 1 and {d}, got {k}")
         mean = column_mean(_Rows(X, rows, None))
         gate = None
         restore = None
