@@ -228,7 +228,9 @@ def make_competition(
         np.save(tmp / "train_set.npy", Xtr)
         pd.DataFrame({"index": np.arange(len(ytr)), "class": ytr}).to_csv(tmp / "train_labels.csv", index=False)
         if len(names) > 1:
-            pd.DataFrame({"index": np.arange(len(ytr)), "group": grp_tr}).to_csv(tmp / "train_meta.csv", index=False)
+            pd.DataFrame({"index": np.arange(len(ytr)), "group": grp_tr, "image": img_tr}).to_csv(
+                tmp / "train_meta.csv", index=False
+            )
         np.save(tmp / "test_set.npy", Xte)
         pd.DataFrame({"index1": pairs[:, 0], "index2": pairs[:, 1], "Id": ids}).to_csv(
             tmp / "test_pairs.csv", index=False

@@ -126,3 +126,11 @@ def test_make_competition_is_identity_disjoint_and_seeded(tmp_path, rng):
     assert set(c.train_groups) == {"clean", "deg"}
     res = runner.invoke(app, args + ["--out", str(tmp_path / "c1")])
     _one_line_error(res, r"already exists; pass --overwrite")
+
+
+def test_score_learned_metric_with_train_groups(tmp_path):
+    """Every learned metric accepts the variant tags that score passes from train_meta.csv."""
+    out = tmp_path / "s.csv"
+    res = runner.invoke(app, ["score", "--metric", "ml-covariance", "--out", str(out), "--val-pairs", "2000"])
+    assert res.exit_code == 0, res.output
+    assert len(pd.read_csv(out)) == 4000

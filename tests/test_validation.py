@@ -63,3 +63,15 @@ def test_roc_auc_matches_sklearn_with_ties(rng):
     same = rng.integers(0, 2, 500)
     score = np.round(rng.standard_normal(500) + same, 1)  # many ties
     assert roc_auc(same, score) == pytest.approx(roc_auc_score(same, score), abs=1e-12)
+
+
+def test_same_pairs_never_join_two_variants_of_one_image():
+    y = np.repeat(np.arange(40), 4)  # 2 images per identity, each in two variants
+    images = np.repeat(np.arange(80), 2)
+    groups = np.tile(["clean", "xq"], 80)
+    i1, i2, same = sample_pairs(y, n_pairs=100, seed=0, groups=groups, cross_groups=("clean", "xq"), images=images)
+    assert same.sum() > 20
+    assert not (images[i1] == images[i2]).any()
+    # without image ids, own-copy pairs do occur (what the option prevents)
+    j1, j2, s2 = sample_pairs(y, n_pairs=100, seed=0, groups=groups, cross_groups=("clean", "xq"))
+    assert (images[j1] == images[j2]).any()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from metricbench.cli import make_competition, metrics, score
+from metricbench.cli import evaluate, extract, make_competition, metrics, retrieve, score
 
 app = typer.Typer(
     name="metricbench",
@@ -14,7 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (score, metrics, make_competition):
+for _module in (score, evaluate, retrieve, metrics, make_competition, extract):
     _module.register(app)
 
 

