@@ -4,8 +4,10 @@ Compares, in one run, against the issue's three-line scikit-learn recipe
 (``LinearDiscriminantAnalysis(n_components=k)`` fitted on train, then cosine, best
 of k in {16, 32, 64}) and against cosine / centred cosine:
 
-* validation: identity-disjoint (``metricbench.evaluation.validation.validate_metric``:
-  fit on 80 % of the train identities, AUROC on clean-vs-xq40 pairs of the other 20 %);
+* validation: identity-disjoint, as ``metricbench score`` reports it
+  (``metricbench.evaluation.validation.validate_metric``: fit on 80 % of the train
+  identities, AUROC on clean-vs-xq40 pairs of the other 20 %, never an image against its
+  own degraded copy, from ``train_meta.csv``'s ``image`` column);
 * test: fit on all train, AUROC of ``test_pairs.csv`` against ``solution.csv``.
 
 Usage::
@@ -56,7 +58,9 @@ def baselines(comp, holdout, seed, n_pairs):
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
     X, y, g = np.asarray(comp.train_X), comp.train_y, comp.train_groups
-    fit_mask, vrows, v1, v2, vs = validation_pairs(y, holdout=holdout, seed=seed, n_pairs=n_pairs, groups=g)
+    fit_mask, vrows, v1, v2, vs = validation_pairs(
+        y, holdout=holdout, seed=seed, n_pairs=n_pairs, groups=g, images=comp.train_images
+    )
     Xf, yf, Xv = X[fit_mask], y[fit_mask], X[vrows]
     T = np.asarray(comp.test_X)
     t1, t2 = comp.pairs["index1"].to_numpy(), comp.pairs["index2"].to_numpy()
@@ -88,7 +92,9 @@ def evaluate(label, comp, holdout, seed, n_pairs):
         m = get_metric(name, **params)
         return apply_norm(m, norm) if norm else m
 
-    val = validate_metric(build(), X, y, holdout=holdout, seed=seed, n_pairs=n_pairs, groups=g)
+    val = validate_metric(
+        build(), X, y, holdout=holdout, seed=seed, n_pairs=n_pairs, groups=g, images=comp.train_images
+    )
     m = build()
     t0 = time.perf_counter()
     m.fit(X, y, **({"groups": g} if g is not None and m.learns else {}))

@@ -22,7 +22,7 @@ import numpy as np
 
 from metricbench.errors import InputError
 from metricbench.learn._pairutils import class_codes
-from metricbench.learn.base import BaseMetric, LinearMetric, _transform_used
+from metricbench.learn.base import BaseMetric, LinearMetric
 
 NORMS = ("s-norm", "as-norm")
 
