@@ -1,1 +1,51 @@
-"""metricbench: distances, learned metrics and honest evaluation for embeddings."""
+"""metricbench: distances, learned metrics and honest evaluation for face-verification embeddings.
+
+Heavy modules (numba kernels, scikit-learn) load on first use, so ``import metricbench``
+and the CLI start fast.
+
+>>> import metricbench as mb
+>>> comp = mb.load_competition("data/lfw-xq")                       # doctest: +SKIP
+>>> m = mb.get_metric("cosine-whitened").fit(comp.train_X, comp.train_y)  # doctest: +SKIP
+>>> d = m.pair_distance(comp.test_X, comp.pairs.index1, comp.pairs.index2)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load_competition": "metricbench.io",
+    "Competition": "metricbench.io",
+    "load_embeddings": "metricbench.io",
+    "load_labels": "metricbench.io",
+    "load_pairs": "metricbench.io",
+    "write_submission": "metricbench.io",
+    "paired_distances": "metricbench.distances",
+    "pairwise_distances_chunked": "metricbench.distances",
+    "topk": "metricbench.distances",
+    "get_metric": "metricbench.registry",
+    "metric_names": "metricbench.registry",
+    "load_metric": "metricbench.learn.base",
+    "validate_metric": "metricbench.evaluation.validation",
+    "identity_split": "metricbench.evaluation.splits",
+    "sample_pairs": "metricbench.evaluation.splits",
+    "MetricbenchError": "metricbench.errors",
+    "InputError": "metricbench.errors",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str):
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'metricbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(mod), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

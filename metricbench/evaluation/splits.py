@@ -64,6 +64,7 @@ def sample_pairs(
     seed: int = 0,
     groups=None,
     cross_groups: tuple | None = None,
+    images=None,
 ):
     """Sample labelled pairs of rows: ``same_fraction`` same-identity, the rest different.
 
@@ -77,6 +78,10 @@ def sample_pairs(
         A variant tag per row (for example ``"clean"`` / ``"xq40"``). With
         ``cross_groups=(a, b)`` every pair joins a row of group ``a`` (first) with a
         row of group ``b`` (second), mimicking cross-quality test pairs.
+    images : array-like of shape (n_samples,), optional
+        Source image of each row (variants of one image share it). Same pairs never
+        join two rows of one image, as test pairs never pair an image with its own
+        degraded copy.
     seed : int
         Seed of every random draw.
 
@@ -87,6 +92,7 @@ def sample_pairs(
     """
     y = np.asarray(y)
     classes, codes = _codes(y)
+    images = None if images is None else np.asarray(images)
     rng = np.random.default_rng(seed)
     n_same = int(round(n_pairs * same_fraction))
     n_diff = n_pairs - n_same
@@ -121,7 +127,7 @@ def sample_pairs(
             a = int(cand[rng.integers(cand.size)])
             c = codes[a]
             b = int(rsorted[starts[c] + rng.integers(rcount[c])])
-            if a == b:
+            if a == b or (images is not None and images[a] == images[b]):
                 continue
             key = (min(a, b), max(a, b)) if left is right else (a, b)
             if key in seen:

@@ -159,7 +159,7 @@ class BaseMetric:
         """Split fitted attributes (ending in ``_``) into arrays and JSON scalars."""
         arrays, scalars = {}, {}
         for k, v in vars(self).items():
-            if not k.endswith("_") or k.startswith("_"):
+            if not k.endswith("_") or k.startswith("_") or _is_nested(v):
                 continue
             if isinstance(v, np.ndarray):
                 if v.dtype == object:
@@ -169,20 +169,42 @@ class BaseMetric:
                 scalars[k] = _jsonable(v)
         return arrays, scalars
 
-    def save(self, path) -> Path:
-        """Write the fitted metric to ``path`` (``.npz``), atomically."""
-        from metricbench.io.atomic import atomic_path
+    def _header_and_arrays(self) -> tuple[dict, dict]:
+        """JSON header and arrays of this metric, fitted sub-metrics included.
 
-        self.check_is_fitted()
+        A fitted attribute holding a metric (or a list of metrics) is saved in the same
+        file: its header goes under ``"nested"`` and its arrays under the keys
+        ``"<attr>@<i>@<key>"``.
+        """
         arrays, scalars = self._fitted_state()
         header = {
-            "format": "metricbench-metric",
-            "format_version": FORMAT_VERSION,
             "class": f"{type(self).__module__}:{type(self).__qualname__}",
             "name": self.name,
             "params": {k: _jsonable(v) for k, v in self.get_params().items()},
             "fitted": scalars,
         }
+        nested = {}
+        for k, v in vars(self).items():
+            if not k.endswith("_") or k.startswith("_") or not _is_nested(v):
+                continue
+            subs = [v] if isinstance(v, BaseMetric) else list(v)
+            heads = []
+            for i, sub in enumerate(subs):
+                h, arr = sub._header_and_arrays()
+                heads.append(h)
+                arrays.update({f"{k}@{i}@{a}": x for a, x in arr.items()})
+            nested[k] = {"list": not isinstance(v, BaseMetric), "metrics": heads}
+        if nested:
+            header["nested"] = nested
+        return header, arrays
+
+    def save(self, path) -> Path:
+        """Write the fitted metric to ``path`` (``.npz``), atomically."""
+        from metricbench.io.atomic import atomic_path
+
+        self.check_is_fitted()
+        body, arrays = self._header_and_arrays()
+        header = {"format": "metricbench-metric", "format_version": FORMAT_VERSION, **body}
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz")
@@ -197,6 +219,13 @@ class BaseMetric:
         return load_metric(path, n_features=n_features, expected=cls)
 
 
+def _is_nested(v) -> bool:
+    """A fitted metric, or a non-empty list of them (saved as nested metrics)."""
+    if isinstance(v, BaseMetric):
+        return True
+    return isinstance(v, (list, tuple)) and len(v) > 0 and all(isinstance(x, BaseMetric) for x in v)
+
+
 def _jsonable(v):
     if isinstance(v, np.generic):
         return v.item()
@@ -208,6 +237,10 @@ def _jsonable(v):
         return {str(k): _jsonable(x) for k, x in v.items()}
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
+    if isinstance(v, BaseMetric):
+        # a metric given as a parameter is recorded by its registry name; the fitted
+        # metric itself is saved as a nested metric by its owner
+        return v.name or type(v).__name__
     return repr(v)
 
 
@@ -233,16 +266,32 @@ def load_metric(path, *, n_features: int | None = None, expected: type | None = 
     klass = getattr(importlib.import_module(modname), qual)
     if expected is not None and not issubclass(klass, expected):
         raise InputError(f"{path}: holds a {qual}, not a {expected.__name__}")
+    obj = _build(header, arrays)
+    if n_features is not None and obj.n_features_in_ != n_features:
+        raise InputError(
+            f"{path}: metric was fitted on {obj.n_features_in_}-D embeddings, data is {n_features}-D"
+        )
+    return obj
+
+
+def _build(header: dict, arrays: dict) -> BaseMetric:
+    """Rebuild a metric (and its nested sub-metrics) from a header and its arrays."""
+    modname, _, qual = header["class"].partition(":")
+    klass = getattr(importlib.import_module(modname), qual)
     obj = klass(**header["params"])
     obj.name = header.get("name")
     for k, v in header["fitted"].items():
         setattr(obj, k, v)
     for k, v in arrays.items():
-        setattr(obj, k, v)
-    if n_features is not None and obj.n_features_in_ != n_features:
-        raise InputError(
-            f"{path}: metric was fitted on {obj.n_features_in_}-D embeddings, data is {n_features}-D"
-        )
+        if "@" not in k:
+            setattr(obj, k, v)
+    for k, spec in header.get("nested", {}).items():
+        subs = []
+        for i, h in enumerate(spec["metrics"]):
+            prefix = f"{k}@{i}@"
+            sub_arrays = {a[len(prefix) :]: x for a, x in arrays.items() if a.startswith(prefix)}
+            subs.append(_build(h, sub_arrays))
+        setattr(obj, k, subs if spec.get("list") else subs[0])
     return obj
 
 

@@ -1,0 +1,26 @@
+"""The ``metricbench`` command line: thin commands over the library."""
+
+from __future__ import annotations
+
+import typer
+
+from metricbench.cli import evaluate, extract, make_competition, metrics, retrieve, score
+
+app = typer.Typer(
+    name="metricbench",
+    help="Distances, learned metrics and honest evaluation for face-verification embeddings.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+for _module in (score, evaluate, retrieve, metrics, make_competition, extract):
+    _module.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # python -m metricbench.cli.main
+    main()

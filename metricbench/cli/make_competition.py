@@ -1,0 +1,75 @@
+"""``metricbench make-competition``: an identity-disjoint competition directory from embeddings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from metricbench.cli.common import fail, info, reports_errors
+
+
+@reports_errors
+def make_competition(
+    embeddings: Annotated[
+        list[str],
+        typer.Argument(help="Embedding .npy files of the same images row for row, each NAME=PATH or PATH."),
+    ],
+    labels: Annotated[Path, typer.Option(help="CSV with index,class for the rows of the embeddings.")],
+    out: Annotated[Path, typer.Option(help="Competition directory to create.")],
+    test_fraction: Annotated[float, typer.Option(help="Share of identities held out as test.")] = 0.2,
+    pairs: Annotated[int, typer.Option(help="Number of test pairs.")] = 4000,
+    same_fraction: Annotated[float, typer.Option(help="Share of same-identity test pairs.")] = 0.5,
+    negatives: Annotated[str, typer.Option(help="Different-identity partners: random or hard.")] = "random",
+    cross: Annotated[
+        Optional[str], typer.Option(help="Pair across variants LEFT,RIGHT, e.g. clean,xq40 (clean vs degraded).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of every random draw (written to manifest.json).")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Split labelled embeddings by identity into train_set.npy, train_labels.csv, test_set.npy,
+    test_pairs.csv and solution.csv (plus train_meta.csv and manifest.json).
+
+    Example: metricbench make-competition clean=clean.npy xq40=xq40.npy --labels labels.csv
+    --cross clean,xq40 --out data/lfw-xq
+    """
+    import hashlib
+
+    from metricbench.datasets import make_competition as build
+    from metricbench.io import load_embeddings, load_labels
+
+    variants = {}
+    source = {}
+    for item in embeddings:
+        name, sep, path = item.partition("=")
+        if not sep:
+            name, path = Path(item).stem, item
+        if name in variants:
+            fail(f"variant name {name!r} given twice; use NAME=PATH to name them")
+        X = load_embeddings(path, mmap=True)
+        variants[name] = X
+        source[name] = {"file": Path(path).name, "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+    n = next(iter(variants.values())).shape[0]
+    y = load_labels(labels, n_rows=n)
+    source["labels"] = {"file": Path(labels).name}
+    cross_t = None
+    if cross:
+        parts = [c.strip() for c in cross.split(",")]
+        if len(parts) != 2:
+            fail(f"--cross takes LEFT,RIGHT (two variant names), got {cross!r}")
+        cross_t = tuple(parts)
+    man = build(
+        variants, y, out,
+        test_fraction=test_fraction, n_pairs=pairs, same_fraction=same_fraction,
+        negatives=negatives, cross=cross_t, seed=seed, overwrite=overwrite, source=source,
+    )
+    info(
+        f"wrote {out}: train {man['n_train_rows']} rows / {man['n_train_identities']} identities, "
+        f"test {man['n_test_rows']} rows / {man['n_test_identities']} identities, "
+        f"{man['n_test_pairs']} pairs ({man['n_same_pairs']} same), seed {seed}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("make-competition")(make_competition)

@@ -1,0 +1,250 @@
+"""Build competition directories from labelled embeddings (``metricbench make-competition``).
+
+The split is identity-disjoint, as in the reference competition: test identities
+never appear in train. Every random draw uses ``seed``, and the seed is written
+to ``manifest.json`` beside the files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from metricbench.errors import InputError
+
+
+def _split_identities(codes, image_ids, test_fraction, rng):
+    """Test identities: ``test_fraction`` of those with 2+ distinct images and of the others."""
+    n_cls = codes.max() + 1
+    n_imgs = np.zeros(n_cls, dtype=np.int64)
+    # distinct images per identity
+    pairs = np.unique(np.stack([codes, image_ids], 1), axis=0)
+    np.add.at(n_imgs, pairs[:, 0], 1)
+    multi = np.flatnonzero(n_imgs >= 2)
+    single = np.flatnonzero(n_imgs < 2)
+    if multi.size < 2:
+        raise InputError("need at least 2 identities with 2 or more images to form same-identity test pairs")
+    t_multi = rng.choice(multi, size=max(1, int(round(test_fraction * multi.size))), replace=False)
+    t_single = rng.choice(single, size=int(round(test_fraction * single.size)), replace=False) if single.size else []
+    is_test = np.zeros(n_cls, dtype=bool)
+    is_test[t_multi] = True
+    is_test[np.asarray(t_single, dtype=np.int64)] = True
+    return is_test
+
+
+def _cos(A, B):
+    A = A / np.maximum(np.linalg.norm(A, axis=-1, keepdims=True), 1e-12)
+    B = B / np.maximum(np.linalg.norm(B, axis=-1, keepdims=True), 1e-12)
+    return (A * B).sum(-1)
+
+
+def sample_test_pairs(X, codes, image_ids, left, right, *, n_pairs, same_fraction, negatives, rng, n_candidates=32):
+    """Same pairs (distinct images of one identity) and different pairs, ``left`` x ``right`` rows."""
+    n_same = int(round(n_pairs * same_fraction))
+    n_diff = n_pairs - n_same
+    by_id: dict[int, np.ndarray] = {}
+    rc = codes[right]
+    order = np.argsort(rc, kind="stable")
+    bounds = np.flatnonzero(np.diff(rc[order])) + 1
+    for grp in np.split(right[order], bounds):
+        if grp.size:
+            by_id[int(codes[grp[0]])] = grp
+    lc = codes[left]
+    eligible_ids = [c for c in np.unique(lc) if c in by_id]
+    left_by_id = {int(c): left[lc == c] for c in eligible_ids}
+    # an identity qualifies if some left row has a right row of another image
+    ok_ids = [
+        c
+        for c in eligible_ids
+        if any((image_ids[by_id[c]] != image_ids[a]).any() for a in left_by_id[c][:50])
+    ]
+    if not ok_ids:
+        raise InputError("no identity has two distinct images across the chosen variants")
+    seen = set()
+    same_pairs = []
+    tries = 0
+    while len(same_pairs) < n_same and tries < 50 * max(1, n_same):
+        tries += 1
+        c = ok_ids[rng.integers(len(ok_ids))]
+        a = int(left_by_id[c][rng.integers(left_by_id[c].size)])
+        cand = by_id[c][image_ids[by_id[c]] != image_ids[a]]
+        if cand.size == 0:
+            continue
+        b = int(cand[rng.integers(cand.size)])
+        if (a, b) in seen:
+            continue
+        seen.add((a, b))
+        same_pairs.append((a, b))
+    diff_pairs = []
+    tries = 0
+    while len(diff_pairs) < n_diff and tries < 50 * max(1, n_diff):
+        tries += 1
+        a = int(left[rng.integers(left.size)])
+        if negatives == "hard":
+            cand = right[rng.integers(right.size, size=n_candidates)]
+            cand = cand[codes[cand] != codes[a]]
+            if cand.size == 0:
+                continue
+            b = int(cand[np.argmax(_cos(np.asarray(X[a], dtype=np.float64)[None], np.asarray(X[cand], dtype=np.float64)))])
+        else:
+            b = int(right[rng.integers(right.size)])
+            if codes[b] == codes[a]:
+                continue
+        if (a, b) in seen:
+            continue
+        seen.add((a, b))
+        diff_pairs.append((a, b))
+    pairs = np.array(same_pairs + diff_pairs, dtype=np.int64).reshape(-1, 2)
+    same = np.r_[np.ones(len(same_pairs), np.int8), np.zeros(len(diff_pairs), np.int8)]
+    perm = rng.permutation(len(pairs))
+    return pairs[perm], same[perm]
+
+
+def make_competition(
+    variants: dict,
+    labels,
+    out,
+    *,
+    test_fraction: float = 0.2,
+    n_pairs: int = 4000,
+    same_fraction: float = 0.5,
+    negatives: str = "random",
+    cross: tuple | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+    source: dict | None = None,
+) -> dict:
+    """Write an identity-disjoint competition directory.
+
+    Parameters
+    ----------
+    variants : dict of name -> ndarray (n_images, d)
+        One or more embedding matrices of the same images, row for row (for example
+        ``{"clean": A, "xq40": B}``). Every variant of a train image goes to train.
+    labels : array-like of shape (n_images,)
+        Identity of each image (int or str).
+    out : path-like
+        Directory to create (written to a temporary sibling and renamed, so it
+        appears complete or not at all).
+    cross : (left, right), optional
+        Test pairs join a ``left``-variant row with a ``right``-variant row of
+        another image (clean vs degraded). Default: the first variant on both sides.
+    negatives : "random" or "hard"
+        Different-identity partners drawn uniformly, or the most similar (cosine)
+        of 32 random candidates.
+
+    Returns
+    -------
+    dict: the manifest written to ``out/manifest.json``.
+    """
+    import pandas as pd
+
+    from metricbench.io.loaders import first_nonfinite_rows
+
+    if not variants:
+        raise InputError("give at least one embedding matrix")
+    names = list(variants)
+    mats = [np.asarray(variants[n]) for n in names]
+    n_img, d = mats[0].shape
+    for n, m in zip(names, mats):
+        if m.ndim != 2 or m.shape != (n_img, d):
+            raise InputError(f"variant {n!r} has shape {m.shape}, expected {(n_img, d)} like {names[0]!r}")
+        cnt, first = first_nonfinite_rows(m)
+        if cnt:
+            raise InputError(f"variant {n!r}: {cnt} row(s) contain NaN or inf (first rows {first})")
+    labels = np.asarray(labels)
+    if labels.shape[0] != n_img:
+        raise InputError(f"{labels.shape[0]} labels for {n_img} embeddings")
+    if not 0 < test_fraction < 1:
+        raise InputError(f"test fraction must be between 0 and 1, got {test_fraction}")
+    if negatives not in ("random", "hard"):
+        raise InputError(f"negatives must be 'random' or 'hard', got {negatives!r}")
+    if cross is None:
+        cross = (names[0], names[0])
+    for c in cross:
+        if c not in variants:
+            raise InputError(f"--cross names variant {c!r}, but the variants are {', '.join(names)}")
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise InputError(f"{out}: already exists; pass --overwrite to replace it")
+
+    rng = np.random.default_rng(seed)
+    classes, codes_img = np.unique(labels, return_inverse=True)
+    is_test = _split_identities(codes_img, np.arange(n_img), test_fraction, rng)
+    train_img = np.flatnonzero(~is_test[codes_img])
+    test_img = np.flatnonzero(is_test[codes_img])
+
+    # stacked rows: variant v of image i
+    def stack(imgs):
+        X = np.concatenate([m[imgs] for m in mats]).astype(np.float32)
+        img = np.tile(imgs, len(mats))
+        grp = np.repeat(np.array(names), imgs.size)
+        return X, img, grp
+
+    Xtr, img_tr, grp_tr = stack(train_img)
+    Xte, img_te, grp_te = stack(test_img)
+    # shuffle train rows so that row order carries no variant or identity information
+    p = rng.permutation(Xtr.shape[0])
+    Xtr, img_tr, grp_tr = Xtr[p], img_tr[p], grp_tr[p]
+    p = rng.permutation(Xte.shape[0])
+    Xte, img_te, grp_te = Xte[p], img_te[p], grp_te[p]
+    # integer class ids, as the competition's, numbered by sorted identity name
+    ytr = codes_img[img_tr]
+    codes_te = codes_img[img_te]
+    left = np.flatnonzero(grp_te == cross[0])
+    right = np.flatnonzero(grp_te == cross[1])
+    pairs, same = sample_test_pairs(
+        Xte, codes_te, img_te, left, right,
+        n_pairs=n_pairs, same_fraction=same_fraction, negatives=negatives, rng=rng,
+    )
+    ids = np.arange(len(pairs))
+
+    manifest = {
+        "seed": seed,
+        "test_fraction": test_fraction,
+        "n_pairs_requested": n_pairs,
+        "same_fraction": same_fraction,
+        "negatives": negatives,
+        "cross": list(cross),
+        "variants": names,
+        "n_train_rows": int(Xtr.shape[0]),
+        "n_train_identities": int(np.unique(ytr).size),
+        "n_test_rows": int(Xte.shape[0]),
+        "n_test_identities": int(np.unique(codes_te).size),
+        "n_test_pairs": int(len(pairs)),
+        "n_same_pairs": int(same.sum()),
+        "dim": int(d),
+        "source": source or {},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    os.chmod(tmp, 0o755)
+    try:
+        np.save(tmp / "train_set.npy", Xtr)
+        pd.DataFrame({"index": np.arange(len(ytr)), "class": ytr}).to_csv(tmp / "train_labels.csv", index=False)
+        if len(names) > 1:
+            pd.DataFrame({"index": np.arange(len(ytr)), "group": grp_tr, "image": img_tr}).to_csv(
+                tmp / "train_meta.csv", index=False
+            )
+        np.save(tmp / "test_set.npy", Xte)
+        pd.DataFrame({"index1": pairs[:, 0], "index2": pairs[:, 1], "Id": ids}).to_csv(
+            tmp / "test_pairs.csv", index=False
+        )
+        pd.DataFrame({"Id": ids, "Expected": same}).to_csv(tmp / "solution.csv", index=False)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, old / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest

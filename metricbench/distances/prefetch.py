@@ -1,0 +1,41 @@
+"""A numba intrinsic that asks the CPU to start loading a matrix row before it is needed.
+
+Random rows of a large embedding matrix cost a memory round trip each; issuing
+``llvm.prefetch`` hints a few pairs ahead overlaps those round trips with the
+arithmetic of the current pair. It is only a hint: results never depend on it.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+@intrinsic
+def prefetch_row(typingctx, arr, row):
+    """Hint a read of every 64-byte line of row ``row`` of the C-contiguous 2-D array ``arr``."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 2 and isinstance(row, types.Integer)):
+        return None
+    sig = types.void(arr, row)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        zero = context.get_constant(types.intp, 0)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1], zero])
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        itemsize = context.get_constant(types.intp, aryty.dtype.bitwidth // 8)
+        rowbytes = builder.mul(itemsize, builder.extract_value(ary.shape, 1))
+        base = builder.bitcast(ptr, i8p)
+        step = context.get_constant(types.intp, 64)
+        with cgutils.for_range_slice(builder, zero, rowbytes, step) as (off, _):
+            # read access, high temporal locality, data cache
+            builder.call(fn, [builder.gep(base, [off]), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen

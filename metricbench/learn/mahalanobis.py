@@ -1,0 +1,114 @@
+"""Mahalanobis distance with the inverse within-class covariance: ``mahalanobis``.
+
+``d(x, y) = (x - y)^T VI (x - y)`` with ``VI`` the inverse of the within-identity
+covariance, estimated by one of scikit-learn's covariance estimators (shrinkage keeps it
+invertible and well conditioned) from the residuals ``x_i - m_c(i)`` of the identities
+with 2+ rows. It is a :class:`~metricbench.learn.base.LinearMetric` with a squared-Euclidean
+base: ``components_ = L^T`` where ``VI = L L^T`` (Cholesky), so
+``||L^T (x - y)||^2 = (x - y)^T VI (x - y)`` (scipy's ``mahalanobis(x, y, VI)`` squared).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from metricbench.errors import InputError
+from metricbench.learn._scatter import class_codes, class_sums, row_mean
+from metricbench.learn.base import LinearMetric
+
+ESTIMATORS = ("ledoit-wolf", "oas", "shrunk", "empirical")
+
+
+def within_residuals(X, y, *, max_samples: int | None = None, seed: int = 0) -> np.ndarray:
+    """``x_i - m_c(i)`` (float64) for rows of identities with 2+ rows, optionally a seeded subsample."""
+    classes, codes, counts = class_codes(y)
+    mean = row_mean(X)
+    S = class_sums(X, codes, classes.size, mean)
+    M = S / np.maximum(counts, 1)[:, None] + mean  # class means
+    rows = np.flatnonzero(counts[codes] >= 2)
+    if rows.size < 2:
+        raise InputError("mahalanobis needs identities with 2 or more train rows")
+    if max_samples is not None and rows.size > int(max_samples):
+        rows = np.sort(np.random.default_rng(seed).choice(rows, size=int(max_samples), replace=False))
+    R = np.empty((rows.size, X.shape[1]))
+    for a in range(0, rows.size, 32768):
+        r = rows[a : a + 32768]
+        R[a : a + r.size] = np.asarray(X[r], dtype=np.float64) - M[codes[r]]
+    return R
+
+
+class Mahalanobis(LinearMetric):
+    """Squared Mahalanobis distance with a shrunk inverse within-class covariance.
+
+    Parameters
+    ----------
+    estimator : {"ledoit-wolf", "oas", "shrunk", "empirical"}
+        scikit-learn estimator of the within-class covariance: ``LedoitWolf``, ``OAS``,
+        ``ShrunkCovariance(shrinkage=shrinkage)`` or ``EmpiricalCovariance`` (default
+        "ledoit-wolf").
+    shrinkage : float in [0, 1]
+        Used by "shrunk" only.
+    max_samples : int or None
+        Estimate from at most this many residual rows (seeded subsample); None = all.
+    seed : int
+        Seed of that subsample.
+    """
+
+    base_metric = "sqeuclidean"
+
+    def __init__(self, estimator: str = "ledoit-wolf", shrinkage: float = 0.1, max_samples=None, seed: int = 0):
+        self.estimator = estimator
+        self.shrinkage = shrinkage
+        self.max_samples = max_samples
+        self.seed = seed
+
+    def _estimator(self):
+        from sklearn.covariance import OAS, EmpiricalCovariance, LedoitWolf, ShrunkCovariance
+
+        if self.estimator == "ledoit-wolf":
+            return LedoitWolf(assume_centered=True)
+        if self.estimator == "oas":
+            return OAS(assume_centered=True)
+        if self.estimator == "shrunk":
+            a = float(self.shrinkage)
+            if not 0.0 <= a <= 1.0:
+                raise InputError(f"shrinkage must be between 0 and 1, got {self.shrinkage!r}")
+            return ShrunkCovariance(shrinkage=a, assume_centered=True)
+        if self.estimator == "empirical":
+            return EmpiricalCovariance(assume_centered=True)
+        raise InputError(f"estimator must be one of {', '.join(ESTIMATORS)}; got {self.estimator!r}")
+
+    def _fit(self, X, y, groups=None):
+        est = self._estimator()
+        R = within_residuals(X, y, max_samples=self.max_samples, seed=self.seed)
+        est.fit(R)
+        cov = 0.5 * (est.covariance_ + est.covariance_.T)
+        try:
+            VI = np.linalg.inv(cov)
+            L = np.linalg.cholesky(0.5 * (VI + VI.T))
+        except np.linalg.LinAlgError:
+            raise InputError(
+                "within-class covariance is singular; use estimator=ledoit-wolf, oas or shrunk"
+            ) from None
+        self.n_residuals_ = int(R.shape[0])
+        self.covariance_ = cov
+        self.precision_ = 0.5 * (VI + VI.T)
+        self.shrinkage_ = float(getattr(est, "shrinkage_", getattr(est, "shrinkage", 0.0)))
+        self.components_ = np.ascontiguousarray(L.T)
+
+    def get_mahalanobis_matrix(self) -> np.ndarray:
+        """``VI`` (d, d), the inverse within-class covariance."""
+        self.check_is_fitted()
+        return self.precision_
+
+    def describe(self) -> str:
+        if not hasattr(self, "shrinkage_"):
+            return ""
+        sub = f", subsample seed {self.seed}" if self.max_samples is not None else ""
+        return (
+            f"inverse within-class covariance ({self.estimator}, shrinkage={self.shrinkage_:.4g}, "
+            f"{self.n_residuals_} residual rows{sub})"
+        )
+
+
+__all__ = ["ESTIMATORS", "Mahalanobis", "within_residuals"]

@@ -1,0 +1,427 @@
+"""metric-learn's algorithms as metricbench metrics (``ml-lmnn``, ``ml-nca``, ...).
+
+Each ``ml-<name>`` metric fits the named metric-learn 0.7.0 estimator (its
+supervised ``*_Supervised`` form where there is one, so every metric takes
+``(X, y)``) and keeps only its linear map: ``components_`` is metric-learn's
+``components_`` (composed with a PCA projection when the input was reduced), and
+``base_metric`` is ``"euclidean"``, so :meth:`pair_distance` equals metric-learn's
+own ``pair_distance`` (``sqrt((x - x')^T M (x - x'))``).
+
+metric-learn was written for small data: most of its learners hold n x n, or one
+d x d matrix per constraint, and draw ``20 * n_classes**2`` constraints by
+default (see ``docs/metric-learn.md`` for the measured failures). Every metric here
+therefore runs under a budget, applied automatically and reported in one line by
+:meth:`describe` and by a :class:`BudgetWarning` at fit time:
+
+* ``max_samples``: at most this many rows are used. Rows are drawn by identity
+  (seeded): identities with fewer than the algorithm's minimum images are left out,
+  the rest are visited in random order and each contributes up to
+  ``max(4, ceil(max_samples / n_identities))`` random images, so same-identity
+  structure survives the cut.
+* ``max_dim``: wider inputs are first projected by PCA (fitted on the rows used) to
+  this many dimensions.
+* ``max_constraints`` (pair / quadruplet learners): caps metric-learn's
+  ``n_constraints``.
+
+``0`` switches a budget off. metric-learn's own parameters pass through by name
+(``get_metric("ml-lmnn", n_neighbors=5, max_iter=200)``) and are checked
+against the estimator's signature at fit time. metric-learn is imported, and the
+scikit-learn compatibility layer (:mod:`metricbench.learn.compat`) applied, only
+when a metric is fitted.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import time
+import warnings
+
+import numpy as np
+
+from metricbench.errors import InputError
+from metricbench.learn.base import LinearMetric
+
+logger = logging.getLogger(__name__)
+
+
+class BudgetWarning(UserWarning):
+    """An ``ml-*`` metric fitted on fewer rows or dimensions than it was given."""
+
+
+def subsample_by_identity(y, max_samples: int, *, seed: int = 0, min_per_class: int = 2,
+                          min_take: int = 4) -> np.ndarray:
+    """Rows to keep: whole identities drawn at random, a few images each, seeded.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Identity labels.
+    max_samples : int
+        Budget of rows (0: no budget; only identities below ``min_per_class`` are dropped).
+    seed : int
+        Seed of the identity order and of the images drawn within an identity.
+    min_per_class : int
+        Identities with fewer rows are left out (they cannot form the same-identity
+        constraints the learner needs); every kept identity keeps at least this many.
+    min_take : int
+        Images taken per identity are ``max(min_per_class, min_take, ceil(max_samples / n_ids))``.
+
+    Returns
+    -------
+    rows : ndarray of int64, sorted
+        Selected row indices; all rows of eligible identities when they fit the budget.
+    """
+    y = np.asarray(y)
+    _, codes = np.unique(y, return_inverse=True)
+    codes = codes.ravel()
+    counts = np.bincount(codes)
+    eligible = np.flatnonzero(counts >= min_per_class)
+    keep = np.isin(codes, eligible)
+    n_eligible_rows = int(keep.sum())
+    if eligible.size == 0:
+        raise InputError(
+            f"no identity has {min_per_class} or more images; this metric needs same-identity rows"
+        )
+    if not max_samples or n_eligible_rows <= max_samples:
+        return np.flatnonzero(keep).astype(np.int64)
+    rng = np.random.default_rng(seed)
+    take = max(min_per_class, min_take, math.ceil(max_samples / eligible.size))
+    order = np.argsort(codes, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    chosen: list[np.ndarray] = []
+    total = 0
+    for c in rng.permutation(eligible):
+        left = max_samples - total
+        if left < min_per_class:
+            break
+        members = order[starts[c] : starts[c + 1]]
+        k = min(members.size, take, left)
+        chosen.append(rng.choice(members, size=k, replace=False))
+        total += k
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+class MetricLearnMetric(LinearMetric):
+    """Base of the ``ml-*`` metrics: a metric-learn estimator fitted within a budget.
+
+    Parameters
+    ----------
+    max_samples : int, optional
+        Most rows used for fitting (default: the algorithm's budget, :attr:`budget`);
+        0 uses every row of the identities with enough images.
+    max_dim : int, optional
+        Inputs wider than this are PCA-reduced first (default: the algorithm's
+        budget); 0 never reduces.
+    seed : int
+        Seed of the subsample, the PCA solver and metric-learn's ``random_state``.
+    **params
+        Parameters of the metric-learn estimator, by their metric-learn names;
+        ``max_constraints`` caps ``n_constraints`` for the pair/quadruplet learners.
+    """
+
+    base_metric = "euclidean"
+    #: metric-learn class fitted
+    estimator: str = ""
+    #: default budget: max_samples, max_dim, and max_constraints where it applies
+    budget: dict = {"max_samples": 2000, "max_dim": 64}
+    #: defaults that differ from metric-learn's, applied unless given
+    overrides: dict = {}
+    #: whether metric-learn draws ``n_constraints`` pairs (capped by ``max_constraints``)
+    uses_constraints: bool = False
+
+    def __init__(self, max_samples=None, max_dim=None, seed=0, **params):
+        self.max_samples = max_samples
+        self.max_dim = max_dim
+        self.seed = seed
+        self.params = params
+
+    # -- parameters: own ones plus metric-learn's, flat --------------------------
+    def get_params(self, deep: bool = True) -> dict:
+        return {"max_samples": self.max_samples, "max_dim": self.max_dim, "seed": self.seed, **self.params}
+
+    def set_params(self, **params):
+        for k in ("max_samples", "max_dim", "seed"):
+            if k in params:
+                setattr(self, k, params.pop(k))
+        self.params.update(params)
+        return self
+
+    def _estimator_class(self):
+        import metric_learn
+
+        from metricbench.learn.compat import ensure_metric_learn_compat
+
+        ensure_metric_learn_compat()
+        return getattr(metric_learn, self.estimator)
+
+    def _resolved(self, key: str) -> int:
+        own = {"max_samples": self.max_samples, "max_dim": self.max_dim}.get(key, self.params.get(key))
+        value = self.budget.get(key, 0) if own is None else own
+        if isinstance(value, bool) or int(value) != value or value < 0:
+            raise InputError(f"{self.name or type(self).__name__}: {key} must be an integer >= 0, got {value!r}")
+        return int(value)
+
+    def _estimator_params(self, cls) -> dict:
+        sig = inspect.signature(cls.__init__).parameters
+        # metric-learn's deprecated aliases (num_constraints, k, ...) default to 'deprecated'
+        valid = [p for p, v in sig.items() if p not in ("self", "preprocessor") and v.default != "deprecated"]
+        params = {k: v for k, v in self.params.items() if not (k == "max_constraints" and self.uses_constraints)}
+        bad = sorted(set(params) - set(valid))
+        if bad:
+            raise InputError(
+                f"{self.name or type(self).__name__}: metric-learn's {cls.__name__} has no parameter "
+                f"{', '.join(map(repr, bad))}; valid: max_samples, max_dim, seed"
+                + (", max_constraints" if self.uses_constraints else "")
+                + f", {', '.join(valid)}"
+            )
+        kw = {k: v for k, v in self.overrides.items() if k in valid}
+        kw.update(params)
+        if "random_state" in valid and "random_state" not in params:
+            kw["random_state"] = int(self.seed)
+        return kw
+
+    def _min_per_class(self, kw: dict) -> int:
+        return 2
+
+    def _adjust(self, kw: dict, X: np.ndarray, codes: np.ndarray) -> tuple[list[str], list[str]]:
+        """Last per-algorithm changes to metric-learn's parameters.
+
+        Returns notes for :meth:`describe`: budget cuts (also warned about) and other choices.
+        """
+        notes, info = [], []
+        if self.uses_constraints and kw.get("n_constraints") is None:
+            cap = self._resolved("max_constraints")
+            n_classes = int(np.unique(codes).size)
+            default = 20 * n_classes**2
+            if cap and default > cap:
+                kw["n_constraints"] = cap
+                notes.append(f"n_constraints {cap} (metric-learn's default 20*classes^2 = {default})")
+        return notes, info
+
+    def _run(self, est, X, codes):
+        est.fit(X, codes)
+        return est
+
+    def _fit(self, X, y, groups=None, **fit_params) -> None:
+        # ``groups`` (clean / degraded variant tags) is accepted like every learned metric's, and unused:
+        # metric-learn's algorithms know nothing of variants.
+        if fit_params:
+            raise InputError(f"{self.name or type(self).__name__}.fit takes no extra arguments, got {sorted(fit_params)}")
+        cls = self._estimator_class()
+        kw = self._estimator_params(cls)
+        n, d = X.shape
+        max_samples = self._resolved("max_samples")
+        max_dim = self._resolved("max_dim")
+        seed = int(self.seed)
+
+        rows = subsample_by_identity(y, max_samples, seed=seed, min_per_class=self._min_per_class(kw))
+        Xs = np.asarray(X[rows] if rows.size < n else X, dtype=np.float64)
+        _, codes = np.unique(np.asarray(y)[rows], return_inverse=True)
+        codes = codes.ravel().astype(np.int64)
+        notes = []
+        if rows.size < n:
+            counts = np.unique(np.asarray(y), return_counts=True)[1]
+            min_pc = self._min_per_class(kw)
+            n_eligible = int(counts[counts >= min_pc].sum())
+            why = f"identities with < {min_pc} images left out"
+            if max_samples and n_eligible > max_samples:
+                why = f"budget max_samples={max_samples}" + (f", {why}" if n_eligible < n else "")
+            notes.append(f"{rows.size:,} of {n:,} rows ({np.unique(codes).size:,} identities, seed {seed}, {why})")
+        proj = mean = None
+        if max_dim and d > max_dim:
+            from sklearn.decomposition import PCA
+
+            k = min(max_dim, Xs.shape[0] - 1)
+            pca = PCA(n_components=k, svd_solver="full", random_state=seed).fit(Xs)
+            proj, mean = pca.components_, pca.mean_
+            Xs = (Xs - mean) @ proj.T
+            notes.append(f"PCA {d}->{k} dims ({pca.explained_variance_ratio_.sum():.0%} of variance)")
+        more, info = self._adjust(kw, Xs, codes)
+        notes += more
+
+        cut = bool(notes)
+        if rows.size == n:
+            notes.insert(0, f"all {n:,} rows")
+        line = f"{self.name or type(self).__name__}: metric-learn {cls.__name__} fitted on " + "; ".join(notes)
+        if cut:
+            warnings.warn(line, BudgetWarning, stacklevel=4)
+            logger.info(line)
+        t0 = time.perf_counter()
+        try:
+            est = self._run(cls(**kw), Xs, codes)
+        except (ValueError, RuntimeError, np.linalg.LinAlgError) as e:
+            msg = " ".join(str(e).split())
+            raise InputError(
+                f"{self.name or type(self).__name__}: metric-learn {cls.__name__} failed on "
+                f"{Xs.shape[0]} x {Xs.shape[1]} ({msg}); try other max_samples / max_dim / parameters"
+            ) from None
+        L = np.asarray(est.components_, dtype=np.float64)
+        if not np.all(np.isfinite(L)):
+            raise InputError(
+                f"{self.name or type(self).__name__}: metric-learn {cls.__name__} returned non-finite "
+                "components; try a smaller max_dim or more samples"
+            )
+        self.components_ = L @ proj if proj is not None else L
+        if mean is not None:
+            self.mean_ = mean
+        self.n_rows_used_ = int(Xs.shape[0])
+        self.n_identities_used_ = int(np.unique(codes).size)
+        self.n_dims_used_ = int(Xs.shape[1])
+        self.fit_seconds_ = float(time.perf_counter() - t0)
+        self.budget_note_ = "; ".join(notes)
+        self.choices_note_ = "; ".join(info)
+        self.estimator_params_ = {k: v for k, v in kw.items() if isinstance(v, (bool, int, float, str, type(None)))}
+
+    def describe(self) -> str:
+        if not hasattr(self, "components_"):
+            return ""
+        k, d = np.shape(self.components_)
+        head = f"metric-learn {self.estimator} -> {k}-D map of {d}-D input; fitted on {self.budget_note_}"
+        return f"{head}; {self.choices_note_}" if self.choices_note_ else head
+
+
+class MLLMNN(MetricLearnMetric):
+    """metric-learn's LMNN (large-margin nearest neighbour); n x n distances per iteration."""
+
+    estimator = "LMNN"
+    budget = {"max_samples": 600, "max_dim": 32}
+    overrides = {"max_iter": 30, "init": "pca"}
+
+    def _min_per_class(self, kw):
+        return int(kw.get("n_neighbors", 3)) + 1
+
+
+class MLNCA(MetricLearnMetric):
+    """metric-learn's NCA (neighbourhood components analysis); n x n softmax per iteration."""
+
+    estimator = "NCA"
+    budget = {"max_samples": 1000, "max_dim": 64}
+    overrides = {"max_iter": 100}
+
+
+class MLLFDA(MetricLearnMetric):
+    """metric-learn's LFDA (local Fisher discriminant analysis); closed form."""
+
+    estimator = "LFDA"
+    budget = {"max_samples": 20000, "max_dim": 0}
+
+
+class MLMLKR(MetricLearnMetric):
+    """metric-learn's MLKR (kernel regression on the label codes); n x n per iteration.
+
+    MLKR regresses a real target; identity codes are used as that target, which
+    is arbitrary for identities. Kept for completeness.
+    """
+
+    estimator = "MLKR"
+    budget = {"max_samples": 1000, "max_dim": 32}
+    overrides = {"max_iter": 100}
+
+
+class MLITML(MetricLearnMetric):
+    """metric-learn's ITML_Supervised (information-theoretic metric learning on pairs)."""
+
+    estimator = "ITML_Supervised"
+    budget = {"max_samples": 5000, "max_dim": 64, "max_constraints": 5000}
+    overrides = {"max_iter": 100}
+    uses_constraints = True
+
+
+class MLSDML(MetricLearnMetric):
+    """metric-learn's SDML_Supervised (sparse determinant metric learning, graphical lasso).
+
+    With metric-learn's defaults (``balance_param=0.5``) scikit-learn's graphical lasso
+    fails on face embeddings ("not SPD"); the default here, ``balance_param=1e-5`` with
+    the identity prior, is the setting metric-learn's own tests use to keep SDML stable.
+    """
+
+    estimator = "SDML_Supervised"
+    budget = {"max_samples": 5000, "max_dim": 64, "max_constraints": 5000}
+    overrides = {"prior": "identity", "balance_param": 1e-5}
+    uses_constraints = True
+
+
+class MLLSML(MetricLearnMetric):
+    """metric-learn's LSML_Supervised (least-squares metric learning on quadruplets)."""
+
+    estimator = "LSML_Supervised"
+    budget = {"max_samples": 5000, "max_dim": 64, "max_constraints": 5000}
+    uses_constraints = True
+
+
+class MLRCA(MetricLearnMetric):
+    """metric-learn's RCA_Supervised (relevant components analysis on chunklets)."""
+
+    estimator = "RCA_Supervised"
+    budget = {"max_samples": 20000, "max_dim": 64}
+
+    def _adjust(self, kw, X, codes):
+        notes, info = super()._adjust(kw, X, codes)
+        if "n_chunks" not in self.params:
+            size = int(kw.get("chunk_size", 2))
+            possible = int((np.bincount(codes) // size).sum())
+            kw["n_chunks"] = int(min(possible, max(100, 10 * X.shape[1])))
+            info.append(f"{kw['n_chunks']} chunklets of {size}")
+        return notes, info
+
+
+class MLMMC(MetricLearnMetric):
+    """metric-learn's MMC_Supervised (Xing et al.'s mahalanobis metric for clustering)."""
+
+    estimator = "MMC_Supervised"
+    budget = {"max_samples": 5000, "max_dim": 64, "max_constraints": 5000}
+    overrides = {"max_iter": 50, "max_proj": 1000}
+    uses_constraints = True
+
+
+class MLSCML(MetricLearnMetric):
+    """metric-learn's SCML_Supervised (sparse compositional metric learning on triplets)."""
+
+    estimator = "SCML_Supervised"
+    budget = {"max_samples": 3000, "max_dim": 64}
+
+    def _min_per_class(self, kw):
+        return int(kw.get("k_genuine", 3)) + 1
+
+
+class MLCovariance(MetricLearnMetric):
+    """metric-learn's Covariance: M = inverse covariance of the data (labels unused)."""
+
+    estimator = "Covariance"
+    budget = {"max_samples": 0, "max_dim": 0}
+
+    def fit(self, X, y=None, **fit_params):
+        """Fit on ``X``; ``y`` is optional and unused (all rows are used)."""
+        X = np.asarray(X)
+        if y is None and X.ndim == 2:
+            y = np.zeros(X.shape[0], dtype=np.int64)
+        return super().fit(X, y, **fit_params)
+
+    def _min_per_class(self, kw):
+        return 1
+
+    def _run(self, est, X, codes):
+        est.fit(X)
+        return est
+
+
+#: registry name suffix -> class, for tests and docs
+ALGORITHMS: dict[str, type[MetricLearnMetric]] = {
+    "lmnn": MLLMNN,
+    "nca": MLNCA,
+    "lfda": MLLFDA,
+    "mlkr": MLMLKR,
+    "itml": MLITML,
+    "sdml": MLSDML,
+    "lsml": MLLSML,
+    "rca": MLRCA,
+    "mmc": MLMMC,
+    "scml": MLSCML,
+    "covariance": MLCovariance,
+}
+
+__all__ = ["ALGORITHMS", "BudgetWarning", "MetricLearnMetric", "subsample_by_identity"] + [
+    c.__name__ for c in ALGORITHMS.values()
+]

@@ -1,0 +1,45 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data" / "lfw-xq"
+LFW = Path(os.environ.get("METRICBENCH_LFW", ROOT.parent / "shared" / "data" / "lfw"))
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def lfw_dir():
+    if not (LFW / "reference").is_dir():
+        pytest.skip(f"LFW reference data not found at {LFW} (set METRICBENCH_LFW)")
+    return LFW
+
+
+def write_competition(path: Path, *, n_train=60, n_test=20, d=8, n_cls=6, n_pairs=30, seed=0):
+    """A small valid competition directory (synthetic)."""
+    import pandas as pd
+
+    r = np.random.default_rng(seed)
+    path.mkdir(parents=True, exist_ok=True)
+    centres = r.standard_normal((n_cls + 4, d)) * 3
+    ytr = np.arange(n_train) % n_cls
+    Xtr = (centres[ytr] + r.standard_normal((n_train, d))).astype(np.float32)
+    yte = n_cls + (np.arange(n_test) % 4)
+    Xte = (centres[yte] + r.standard_normal((n_test, d))).astype(np.float32)
+    np.save(path / "train_set.npy", Xtr)
+    pd.DataFrame({"index": np.arange(n_train), "class": ytr}).to_csv(path / "train_labels.csv", index=False)
+    np.save(path / "test_set.npy", Xte)
+    i1 = r.integers(0, n_test, n_pairs)
+    i2 = r.integers(0, n_test, n_pairs)
+    ids = r.permutation(n_pairs) + 100
+    pd.DataFrame({"index1": i1, "index2": i2, "Id": ids}).to_csv(path / "test_pairs.csv", index=False)
+    pd.DataFrame({"Id": ids, "Expected": (yte[i1] == yte[i2]).astype(int)}).to_csv(
+        path / "solution.csv", index=False
+    )
+    return path

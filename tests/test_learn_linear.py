@@ -1,0 +1,155 @@
+"""zca-cosine, wccn-cosine, lda-cosine against scikit-learn / numpy, and the scatter helpers by brute force."""
+
+import numpy as np
+import pytest
+from scipy.linalg import fractional_matrix_power
+from sklearn.covariance import LedoitWolf
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+from metricbench import get_metric
+from metricbench.errors import InputError
+from metricbench.learn import _scatter
+
+
+def _cos_dist(A, B):
+    return 1 - (A * B).sum(1) / np.linalg.norm(A, axis=1) / np.linalg.norm(B, axis=1)
+
+
+def labelled(rng, n_id=25, d=6, sizes=(1, 2, 3, 7)):
+    counts = np.resize(np.array(sizes), n_id)
+    y = np.repeat(np.arange(n_id), counts)
+    X = rng.standard_normal((n_id, d))[y] * 2 + rng.standard_normal((y.size, d)) @ rng.standard_normal((d, d))
+    return X, y
+
+
+# -- scatter helpers ---------------------------------------------------------------------------
+
+
+def test_scatter_matches_numpy(rng):
+    X, y = labelled(rng)
+    S = _scatter.scatter(X, y)
+    np.testing.assert_allclose(S.St, np.cov(X.T, bias=True), atol=1e-10)
+    Sw = sum(np.cov(X[y == c].T, bias=True) * (y == c).sum() for c in np.unique(y)) / y.size
+    np.testing.assert_allclose(S.Sw, Sw, atol=1e-10)
+    np.testing.assert_allclose(S.Sw_unbiased, Sw * y.size / (y.size - np.unique(y).size), atol=1e-10)
+    multi = [c for c in np.unique(y) if (y == c).sum() >= 2]
+    wc = sum(np.cov(X[y == c].T, bias=True) for c in multi) / len(multi)
+    np.testing.assert_allclose(_scatter.mean_class_covariance(X, y), wc, atol=1e-10)
+
+
+@pytest.mark.parametrize("cross", [False, True])
+@pytest.mark.parametrize("weight", ["pairs", "rows"])
+def test_pair_scatter_matches_enumerated_pairs(rng, cross, weight):
+    X, y = labelled(rng, n_id=12, d=4)
+    g = rng.choice(["a", "b"], size=y.size)
+    # cross: each pair (row of a, row of b) once; otherwise every ordered pair i != j
+    pairs = [(i, j) for i in range(y.size) for j in range(y.size) if i != j]
+    if cross:
+        pairs = [(i, j) for i, j in pairs if g[i] == "a" and g[j] == "b"]
+    same, every = np.zeros((4, 4)), np.zeros((4, 4))
+    n_same = 0.0
+    for i, j in pairs:
+        D = np.outer(X[i] - X[j], X[i] - X[j])
+        every += D
+        if y[i] == y[j]:
+            in_c = y == y[i]
+            na, nb = ((in_c & (g == "a")).sum(), (in_c & (g == "b")).sum()) if cross else (in_c.sum(), in_c.sum())
+            w = 1.0 if weight == "pairs" else 2.0 / (na + nb)
+            same += w * D
+            n_same += w
+    n_every = len(pairs)
+    got = _scatter.pair_scatter(X, y, groups=g if cross else None, cross=("a", "b") if cross else None, class_weight=weight)
+    np.testing.assert_allclose(got[0], same, atol=1e-9)
+    assert got[1] == pytest.approx(n_same)
+    np.testing.assert_allclose(got[2], every, atol=1e-9)
+    assert got[3] == pytest.approx(n_every)
+
+
+# -- LDA ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:Only one sample available")
+def test_lda_matches_sklearn_eigen_solver(rng):
+    X, y = labelled(rng, n_id=30, d=7)
+    k = 4
+    m = get_metric("lda-cosine", n_components=k, within="all").fit(X, y)
+    sk = LinearDiscriminantAnalysis(solver="eigen", n_components=k).fit(X, y)
+    Z_sk = (X - X.mean(0)) @ sk.scalings_[:, :k]  # scikit-learn's eigen transform does not centre
+    Z = m.transform(X)
+    for j in range(k):  # same directions up to sign
+        s = np.sign(Z[:, j] @ Z_sk[:, j])
+        np.testing.assert_allclose(Z[:, j], s * Z_sk[:, j], rtol=1e-6, atol=1e-8)
+    i1, i2 = rng.integers(0, y.size, 100), rng.integers(0, y.size, 100)
+    np.testing.assert_allclose(m.pair_distance(X, i1, i2), _cos_dist(Z_sk[i1], Z_sk[i2]), rtol=1e-6, atol=1e-9)
+    # the svd solver spans the same within-class-whitened space
+    Zs = LinearDiscriminantAnalysis(solver="svd", n_components=k).fit(X, y).transform(X)
+    np.testing.assert_allclose(np.abs(np.corrcoef(Z.T, Zs.T)[:k, k:]).max(0), 1.0, atol=1e-6)
+
+
+def test_lda_auto_chooses_on_validation(rng):
+    X, y = labelled(rng, n_id=60, d=10, sizes=(3, 4))
+    m = get_metric("lda-cosine", n_components_grid=(2, 4, 9, 50)).fit(X, y)
+    assert set(m.validation_) == {"2", "4", "9", "10"}  # 50 clipped to min(d, C - 1) = 10
+    assert m.n_components_ == int(max(m.validation_, key=m.validation_.get))
+    assert "chosen on identity-disjoint validation" in m.describe() and "seed 0" in m.describe()
+
+
+def test_lda_bad_n_components(rng):
+    X, y = labelled(rng)
+    with pytest.raises(InputError, match="n_components must be between 1 and 6"):
+        get_metric("lda-cosine", n_components=9).fit(X, y)
+
+
+# -- ZCA ---------------------------------------------------------------------------------------
+
+
+def test_zca_whitens_and_is_symmetric(rng):
+    X, y = labelled(rng)
+    m = get_metric("zca-cosine", shrinkage=0.0, eps=0.0).fit(X, y)
+    W = m.components_
+    np.testing.assert_allclose(W, W.T, atol=1e-10)
+    np.testing.assert_allclose(W @ np.cov(X.T, bias=True) @ W.T, np.eye(6), atol=1e-8)
+
+
+def test_zca_ledoit_wolf_equals_sklearn(rng):
+    X, y = labelled(rng, n_id=10)
+    m = get_metric("zca-cosine", shrinkage="ledoit-wolf", eps=0.0).fit(X, y)
+    lw = LedoitWolf().fit(X)
+    assert m.shrinkage_ == pytest.approx(lw.shrinkage_)
+    np.testing.assert_allclose(m.components_, fractional_matrix_power(lw.covariance_, -0.5).real, rtol=1e-6, atol=1e-9)
+
+
+def test_zca_shrinkage_one_is_centred_cosine(rng):
+    X, y = labelled(rng)
+    m = get_metric("zca-cosine", shrinkage=1.0).fit(X, y)
+    C = X - X.mean(0)
+    i1, i2 = rng.integers(0, y.size, 60), rng.integers(0, y.size, 60)
+    np.testing.assert_allclose(m.pair_distance(X, i1, i2), _cos_dist(C[i1], C[i2]), rtol=1e-6, atol=1e-9)
+
+
+def test_bad_shrinkage(rng):
+    X, y = labelled(rng)
+    with pytest.raises(InputError, match="shrinkage must be between 0 and 1"):
+        get_metric("zca-cosine", shrinkage=1.5).fit(X, y)
+
+
+# -- WCCN --------------------------------------------------------------------------------------
+
+
+def test_wccn_factor_is_cholesky_of_inverse_within(rng):
+    X, y = labelled(rng)
+    m = get_metric("wccn-cosine", shrinkage=0.0, within="all").fit(X, y)
+    multi = [c for c in np.unique(y) if (y == c).sum() >= 2]
+    Sw = sum(np.cov(X[y == c].T, bias=True) for c in multi) / len(multi)
+    Bt = m.components_  # B^T, B lower-triangular with B B^T = inv(Sw)
+    np.testing.assert_allclose(Bt, np.triu(Bt), atol=1e-12)
+    np.testing.assert_allclose(Bt.T @ Bt, np.linalg.inv(Sw), rtol=1e-6, atol=1e-8)
+    Z = (X - X.mean(0)) @ np.linalg.cholesky(np.linalg.inv(Sw))
+    i1, i2 = rng.integers(0, y.size, 60), rng.integers(0, y.size, 60)
+    np.testing.assert_allclose(m.pair_distance(X, i1, i2), _cos_dist(Z[i1], Z[i2]), rtol=1e-6, atol=1e-9)
+
+
+def test_wccn_singular_within_asks_for_shrinkage(rng):
+    X, y = labelled(rng, n_id=4, d=6, sizes=(2,))  # 4 within-class dof < 6 dims
+    with pytest.raises(InputError, match="shrinkage > 0"):
+        get_metric("wccn-cosine", shrinkage=0.0, within="all").fit(X, y)
