@@ -153,7 +153,8 @@ def main(argv=None) -> int:
     ap.add_argument("--junitxml", help="keep pytest's JUnit XML report here")
     ap.add_argument("--keep", action="store_true", help="keep the unpacked suite (path is printed)")
     ap.add_argument("--compare", nargs=2, metavar=("A.xml", "B.xml"), help="only compare two earlier reports")
-    ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --), e.g. -- -k LMNN")
+    ap.add_argument("pytest_args", nargs="*",
+                    help="extra pytest arguments (after --), e.g. -- -k LMNN, or -- test/test_constraints.py")
     args = ap.parse_args(argv)
     if args.compare:
         return compare(Path(args.compare[0]), Path(args.compare[1]))
@@ -169,8 +170,10 @@ def main(argv=None) -> int:
     try:
         root = unpack(fetch_sdist(args.python, work, args.sdist), work)
         junit = Path(args.junitxml).resolve() if args.junitxml else work / "report.xml"
-        cmd = [args.python, "-m", "pytest", "test", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-               f"--junitxml={junit}", "-rN"]
+        # a test file or node id among the extra arguments replaces the default target "test"
+        target = [] if any(a.startswith("test") for a in args.pytest_args) else ["test"]
+        cmd = [args.python, "-m", "pytest", *target, "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+               f"--junitxml={junit}", "-rN", *args.pytest_args]
         env = dict(os.environ)
         env.setdefault("OMP_NUM_THREADS", "1")
         env.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -208,6 +208,7 @@ def test_transform_rejects_wrong_width_with_sklearn_message(patched, iris):
 
 
 @new_contract_only
+@pytest.mark.filterwarnings("ignore:k >= N:RuntimeWarning")
 def test_init_only_stores_and_fit_validates(patched, iris):
     X, y = iris
     odd = np.array([1.0, 4.0])
