@@ -390,7 +390,7 @@ class LMNN(LinearMetric):
         # row's target neighbours and its identity's impostor candidates are then close
         order = rows[np.argsort(codes, kind="stable")]
         if n == n_all and np.array_equal(order, rows) and X.dtype == dtype and X.flags.c_contiguous:
-            Xs = X
+            Xs = np.asarray(X)  # a plain ndarray view (numba does not take np.memmap)
         else:
             Xs = np.empty((n, d), dtype=dtype)
             for s in range(0, n, step):
