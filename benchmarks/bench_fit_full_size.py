@@ -41,7 +41,7 @@ def class_sizes(n: int, n_classes: int, seed: int = 0) -> np.ndarray:
 
 
 def make_synthetic(n: int = N_FULL, d: int = D_FULL, n_classes: int = C_FULL, *, seed: int = 0,
-                   noise: float = 0.8):
+                   noise: float = 2.5):
     """Synthetic face-embedding-like data: ``(X float32 (n, d), y int64 (n,))``.
 
     Identity centres are Gaussian; within-identity noise is Gaussian with a

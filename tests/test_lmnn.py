@@ -210,6 +210,17 @@ def test_float32_input_and_cosine_scoring():
     np.testing.assert_allclose(mc.pair_distance(X, i1, i2), 1 - cos, atol=1e-10)
 
 
+def test_memmap_input_gives_the_same_map(tmp_path):
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(20), 10)  # already grouped by identity: fitted in place
+    X = (rng.normal(size=(20, 8))[y] + 0.3 * rng.normal(size=(200, 8))).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    Xm = np.load(tmp_path / "x.npy", mmap_mode="r")
+    a = LMNN(n_components=4, holdout=0, max_iter=5).fit(Xm, y)
+    b = LMNN(n_components=4, holdout=0, max_iter=5).fit(X, y)
+    np.testing.assert_array_equal(a.components_, b.components_)
+
+
 # -- metric interface -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def fitted():

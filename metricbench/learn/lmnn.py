@@ -63,6 +63,7 @@ from metricbench.learn.base import LinearMetric
 _SLACK = 0.25  # relative enlargement of the margin radius when storing impostors
 _METRICS = ("sqeuclidean", "cosine")
 _SERIAL_EDGES = 200_000  # below this many stored edges the kernels run on one thread
+_PCA_ROWS = 100_000  # rows used for the PCA start
 
 
 def _rows_per_chunk(row_bytes: int, working_memory: float) -> int:
@@ -135,8 +136,9 @@ class LMNN(LinearMetric):
         ``mu`` in ``(1 - mu) * pull + mu * push`` (metric-learn's ``regularization``
         is ``1 - mu``).
     init : {"pca", "identity"} or array-like of shape (k, d)
-        Starting ``L``: the top-``k`` principal axes (orthonormal rows, so the scale
-        of the data is kept), the first ``k`` rows of the identity, or a given matrix.
+        Starting ``L``: the top-``k`` principal axes (orthonormal rows; from at most
+        100,000 rows evenly spaced over the identities), the first ``k`` rows of the
+        identity, or a given matrix.
     init_scale : "auto", float or None
         Factor applied to the starting ``L``. ``"auto"`` scales it so that the median
         over rows of the squared distance to the farthest target neighbour is 1: LMNN's
@@ -227,10 +229,10 @@ class LMNN(LinearMetric):
         max_iter: int = 50,
         tol: float = 1e-5,
         impostor_refresh: int = 10,
-        max_impostors: int = 32,
+        max_impostors: int = 16,
         n_random_impostors: int = 16,
-        n_candidate_classes: int = 32,
-        max_candidates_per_class: int = 128,
+        n_candidate_classes: int = 16,
+        max_candidates_per_class: int = 64,
         holdout: float = 0.1,
         patience: int = 10,
         n_val_pairs: int = 20000,
@@ -370,7 +372,7 @@ class LMNN(LinearMetric):
                 i1, i2, same = validation_pairs(y[vrows], None if groups is None else groups[vrows],
                                                 n_pairs=n_pairs, seed=int(self.seed) + 1)
                 used, inv = np.unique(np.r_[i1, i2], return_inverse=True)
-                Xv = np.asarray(X[vrows[used]], dtype=np.float64)
+                Xv = np.asarray(X[vrows[used]], dtype=dtype)
                 if not np.isfinite(Xv).all():
                     bad = vrows[used][int(np.flatnonzero(~np.isfinite(Xv).all(axis=1))[0])]
                     raise InputError(f"LMNN: X row {bad} holds NaN or infinity; drop or repair that row")
@@ -388,7 +390,7 @@ class LMNN(LinearMetric):
         # row's target neighbours and its identity's impostor candidates are then close
         order = rows[np.argsort(codes, kind="stable")]
         if n == n_all and np.array_equal(order, rows) and X.dtype == dtype and X.flags.c_contiguous:
-            Xs = X
+            Xs = np.asarray(X)  # a plain ndarray view (numba does not take np.memmap)
         else:
             Xs = np.empty((n, d), dtype=dtype)
             for s in range(0, n, step):
@@ -425,7 +427,7 @@ class LMNN(LinearMetric):
         def val_score(w):
             t1 = time.perf_counter()
             Xv, j1, j2, same = val
-            Zv = (Xv - mean) @ w.reshape(k, d).T
+            Zv = ((Xv - mean.astype(dtype)) @ w.reshape(k, d).T.astype(dtype)).astype(np.float64)
             score = auroc(same, -_pair_dist(Zv, j1, j2, self.metric))
             timings["validation"] += time.perf_counter() - t1
             return score
@@ -530,12 +532,14 @@ class LMNN(LinearMetric):
             return np.asarray(self.init, dtype=np.float64).copy()
         if self.init == "identity":
             return np.eye(k, d)
-        # PCA through the d x d covariance (chunked, float64 accumulation)
+        # PCA through the d x d covariance (chunked, float64 accumulation), on at most
+        # _PCA_ROWS rows evenly spaced in the class-sorted order (every identity represented)
+        rows = np.arange(n) if n <= _PCA_ROWS else np.linspace(0, n - 1, _PCA_ROWS).astype(np.int64)
         C = np.zeros((d, d), dtype=np.float64)
-        for s in range(0, n, step):
-            blk = np.asarray(X[s : s + step]) - mean.astype(X.dtype)
+        for s in range(0, rows.size, step):
+            blk = np.asarray(X[rows[s : s + step]]) - mean.astype(X.dtype)
             C += (blk.T @ blk).astype(np.float64)
-        C /= n
+        C /= rows.size
         _, vecs = np.linalg.eigh(C)
         top = vecs[:, ::-1][:, :k].T
         # deterministic sign: largest-magnitude coordinate positive
@@ -569,8 +573,8 @@ class _Problem:
     ``starts[c]:starts[c] + counts[c]``) and ``T`` indexes that order.
     """
 
-    def __init__(self, Xs, T, starts, counts, mean, k, *, mu=0.5, max_impostors=32, n_random=16,
-                 n_candidate_classes=32, max_candidates_per_class=128, seed=0, step=None,
+    def __init__(self, Xs, T, starts, counts, mean, k, *, mu=0.5, max_impostors=16, n_random=16,
+                 n_candidate_classes=16, max_candidates_per_class=64, seed=0, step=None,
                  working_memory=1024.0):
         import numba
 
