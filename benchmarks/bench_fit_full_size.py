@@ -9,6 +9,7 @@ L2-normalised like ArcFace output. Then it times ``fit`` of each metric named.
 Usage::
 
     PYTHONPATH=. python benchmarks/bench_fit_full_size.py                  # lmnn, full size
+    PYTHONPATH=. python benchmarks/bench_fit_full_size.py --metrics all     # every learned metric, one table
     PYTHONPATH=. python benchmarks/bench_fit_full_size.py --metrics lmnn --n 45471 --classes 1057
     PYTHONPATH=. python benchmarks/bench_fit_full_size.py --param n_components=256
 
@@ -101,7 +102,8 @@ def _build(name, **params):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--metrics", default="lmnn", help="comma-separated registry names")
+    ap.add_argument("--metrics", default="lmnn",
+                    help="comma-separated registry names, or 'all' for every learned metric")
     ap.add_argument("--n", type=int, default=N_FULL)
     ap.add_argument("--d", type=int, default=D_FULL)
     ap.add_argument("--classes", type=int, default=C_FULL)
@@ -116,20 +118,45 @@ def main(argv=None):
     print(f"synthetic {X.shape[0]} x {X.shape[1]} float32, {np.unique(y).size} identities "
           f"(sizes {np.bincount(y).min()}..{np.bincount(y).max()}), built in {time.perf_counter() - t0:.1f}s")
     params = _parse_params(args.param)
-    for name in args.metrics.split(","):
+    if args.metrics == "all":
+        from metricbench.registry import LEARNED
+
+        names = list(LEARNED)
+    else:
+        names = args.metrics.split(",")
+    rows = []
+    for name in names:
         extra = dict(params)
         if args.verbose:
             extra["verbose"] = True
-        m = _build(name, **extra)
+        load0 = os.getloadavg()[0]
+        c0 = time.process_time()
         t0 = time.perf_counter()
-        m.fit(X, y)
+        try:
+            m = _build(name, **extra)
+            m.fit(X, y)
+        except Exception as exc:  # report and go on with the next metric
+            print(f"{name}: FAILED after {time.perf_counter() - t0:.1f}s: {type(exc).__name__}: {exc}", flush=True)
+            rows.append((name, float("nan"), float("nan"), float("nan"), f"failed: {type(exc).__name__}"))
+            continue
         dt = time.perf_counter() - t0
+        cpu = time.process_time() - c0
+        # ru_maxrss is the process's peak so far: it only grows along the list
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        print(f"{name}: fit {dt:.1f}s on {X.shape[0]} x {X.shape[1]} (peak RSS {peak:.2f} GiB)")
-        print(f"  {m.describe()}")
+        print(f"{name}: fit {dt:.1f}s wall, {cpu:.1f}s CPU on {X.shape[0]} x {X.shape[1]} "
+              f"(process peak RSS so far {peak:.2f} GiB, load {load0:.1f})", flush=True)
+        desc = m.describe()
+        print(f"  {desc}", flush=True)
         if hasattr(m, "timings_"):
             print(f"  timings: {m.timings_}")
+        rows.append((name, dt, cpu, load0, desc))
+        del m
     print(f"load average after: {os.getloadavg()}")
+    if len(rows) > 1:
+        print("\n| metric | fit wall (s) | fit CPU (s) | load at start | what was fitted |")
+        print("|---|---|---|---|---|")
+        for name, dt, cpu, load0, desc in rows:
+            print(f"| `{name}` | {dt:.1f} | {cpu:.1f} | {load0:.1f} | {desc} |")
 
 
 if __name__ == "__main__":

@@ -177,3 +177,14 @@ def test_groups_are_accepted_and_unused(iris, pairs):
     np.testing.assert_allclose(a.pair_distance(X, i1, i2), b.pair_distance(X, i1, i2))
     with pytest.raises(InputError, match="takes no extra arguments"):
         get_metric("ml-lfda").fit(X, y, weights=np.ones(150))
+
+
+def test_empty_map_is_a_clear_error(iris):
+    """A strong L1 penalty makes SCML keep no basis: an empty map must not pass as a metric."""
+    X, y = iris
+    m = get_metric("ml-scml", beta=1e6, **FAST["scml"])
+    with pytest.raises(InputError, match=r"learned an empty map .* smaller beta"):
+        _quiet_fit(m, X, y)
+    # the same data and settings with metric-learn's default penalty keep bases
+    ok = _quiet_fit(get_metric("ml-scml", **FAST["scml"]), X, y)
+    assert ok.components_.shape[0] > 0

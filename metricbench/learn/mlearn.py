@@ -263,6 +263,12 @@ class MetricLearnMetric(LinearMetric):
                 f"{self.name or type(self).__name__}: metric-learn {cls.__name__} returned non-finite "
                 "components; try a smaller max_dim or more samples"
             )
+        if L.ndim != 2 or L.shape[0] == 0:
+            raise InputError(
+                f"{self.name or type(self).__name__}: metric-learn {cls.__name__} learned an empty map on "
+                f"{Xs.shape[0]} x {Xs.shape[1]} (no component kept, every distance would be 0); "
+                "try other parameters (for ml-scml a smaller beta) or more samples"
+            )
         self.components_ = L @ proj if proj is not None else L
         if mean is not None:
             self.mean_ = mean
