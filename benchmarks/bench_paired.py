@@ -8,6 +8,9 @@ Contenders (squared Euclidean, results checked equal):
   numba-plain   a plain numba prange loop over the pairs in their given order (written here as the reference)
   numpy-gather  ((X[i] - X[j]) ** 2).sum(1), the vectorised gather
   python-loop   the competition baseline's per-row Python loop (timed on a subset, extrapolated)
+  l3-blocked    (timed in turns only) pairs ordered by blocks of the second side that fit the L3 cache
+                (``--block-mib``), by index1 within a block: the second side then comes from cache, but the
+                first is re-streamed once per block. Kept to show why metricbench does not do this.
   row-floor     not a contender: one random row read per pair and summed, no second row, no arithmetic
                 on pairs, pairs already sorted (ordering not timed). Any order that streams one side still
                 reads one random row a pair, so this is the fastest such a method can be on this machine;
@@ -67,11 +70,50 @@ def row_floor():
     return floor
 
 
-def worker(method: str, xpath: str, ipath: str, repeats: int) -> dict:
-    X = np.load(xpath)  # in memory, as a user would hold it
-    idx = np.load(ipath)
-    i1, i2 = idx[0], idx[1]
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def blocked_numba():
+    from numba import njit, prange
+
+    from metricbench.distances.prefetch import prefetch_row
+
+    @njit(parallel=True, fastmath=True, cache=False)
+    def blocked(X, a1, a2, order, starts, out):
+        for b in range(starts.shape[0] - 1):  # blocks one after the other, both threads in each
+            s0, s1 = starts[b], starts[b + 1]
+            for t in prange(s0, s1):
+                if t + 4 < s1:
+                    prefetch_row(X, a2[t + 4])
+                x = X[a1[t]]
+                y = X[a2[t]]
+                s = 0.0
+                for k in range(x.shape[0]):
+                    d = np.float64(x[k]) - np.float64(y[k])
+                    s += d * d
+                out[order[t]] = s
+
+    return blocked
+
+
+def make_run(method: str, X, i1, i2, block_mib: float = 16.0):
+    """A no-argument callable that computes the method's result on all pairs (or a subset: see python-loop)."""
+    if method == "l3-blocked":
+        from metricbench.distances.drivers import counting_order
+
+        blocked = blocked_numba()
+        rows = max(1, int(block_mib * 2**20 // (X.shape[1] * X.itemsize)))
+        nb = (X.shape[0] + rows - 1) // rows
+
+        def run():
+            o1 = counting_order(i1, X.shape[0])  # by index1, then stably by block of index2
+            o2 = counting_order(i2[o1] // rows, nb)
+            order = o1[o2]
+            a1, a2 = i1[order], i2[order]
+            starts = np.searchsorted(a2 // rows, np.arange(nb + 1))
+            out = np.empty(i1.size)
+            blocked(X, a1, a2, order, starts, out)
+            return out
+
+        return run
+
     if method == "metricbench":
         from metricbench.distances import paired_distances
 
@@ -105,6 +147,40 @@ def worker(method: str, xpath: str, ipath: str, repeats: int) -> dict:
             return out
     else:
         raise SystemExit(f"unknown method {method}")
+    return run
+
+
+def interleaved(xpath: str, ipath: str, rounds: int, block_mib: float) -> dict:
+    """The numba contenders timed in one process, in turns: each round runs each once.
+
+    This machine's memory speed drifts from minute to minute (other tenants of the host); taking turns puts every
+    contender under the same conditions, so the ratios are steadier than those of separate processes.
+    """
+    X = np.load(xpath)
+    idx = np.load(ipath)
+    i1, i2 = idx[0], idx[1]
+    names = ("metricbench", "numba-plain", "row-floor", "l3-blocked")
+    runs = {m: make_run(m, X, i1, i2, block_mib) for m in names}
+    ref = runs["metricbench"]()
+    for m, r in runs.items():
+        res = r()  # warm-up
+        if m == "l3-blocked" and not np.allclose(res, ref, rtol=1e-6):
+            raise SystemExit("l3-blocked disagrees with metricbench")
+    times = {m: [] for m in names}
+    for _ in range(rounds):
+        for m in names:
+            t0 = time.perf_counter()
+            runs[m]()
+            times[m].append(time.perf_counter() - t0)
+    return {m: {"best": min(v), "median": float(np.median(v))} for m, v in times.items()}
+
+
+def worker(method: str, xpath: str, ipath: str, repeats: int) -> dict:
+    X = np.load(xpath)  # in memory, as a user would hold it
+    idx = np.load(ipath)
+    i1, i2 = idx[0], idx[1]
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run = make_run(method, X, i1, i2)
     res = run()  # warm-up (numba compilation, page faults)
     times = []
     for _ in range(repeats if method != "python-loop" else 1):
@@ -139,10 +215,15 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--pairs", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=15, help="turns of the interleaved numba timing")
+    ap.add_argument("--block-mib", type=float, default=16.0, help="second-side block of l3-blocked (MiB)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--files", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.worker == "interleaved":
+        print(json.dumps(interleaved(a.files[0], a.files[1], a.rounds, a.block_mib)))
+        return
     if a.worker:
         print(json.dumps(worker(a.worker, a.files[0], a.files[1], a.repeats)))
         return
@@ -163,6 +244,14 @@ def main() -> None:
             if out.returncode != 0:
                 raise SystemExit(f"{method} failed:\n{out.stderr}")
             results[method] = json.loads(out.stdout.strip().splitlines()[-1])
+        out = subprocess.run(
+            [sys.executable, __file__, "--worker", "interleaved", "--files", str(xpath), str(ipath),
+             "--rounds", str(a.rounds), "--block-mib", str(a.block_mib)],
+            capture_output=True, text=True,
+        )
+        if out.returncode != 0:
+            raise SystemExit(f"interleaved timing failed:\n{out.stderr}")
+        turns = json.loads(out.stdout.strip().splitlines()[-1])
     mb = results["metricbench"]["seconds"]
     print(f"{'method':<14}{'seconds':>10}{'Mpairs/s':>10}{'extra peak MiB':>16}{'vs metricbench':>16}  correct")
     for m, r in results.items():
@@ -173,6 +262,15 @@ def main() -> None:
     print(f"metricbench speed-up: {results['numba-plain']['seconds'] / mb:.2f}x the plain numba loop "
           f"(target >= 2.5), {results['numpy-gather']['seconds'] / mb:.1f}x the numpy gather (target >= 10), "
           f"{results['python-loop']['seconds'] / mb:.0f}x the Python loop")
+    print(f"\nnumba contenders in turns, one process, {a.rounds} rounds (seconds, best / median):")
+    for m, r in turns.items():
+        print(f"  {m:<12} {r['best']:.3f} / {r['median']:.3f}")
+    tb = {m: r["best"] for m, r in turns.items()}
+    tm = {m: r["median"] for m, r in turns.items()}
+    print(f"in turns: metricbench {tb['numba-plain'] / tb['metricbench']:.2f}x the plain loop (best), "
+          f"{tm['numba-plain'] / tm['metricbench']:.2f}x (median); the plain loop takes "
+          f"{tb['numba-plain'] / tb['row-floor']:.2f}x the row floor, metricbench "
+          f"{tb['metricbench'] / tb['row-floor']:.2f}x")
     fl = results["row-floor"]["seconds"]
     print(f"attainable here: the plain loop takes {results['numba-plain']['seconds'] / fl:.2f}x the row floor "
           f"(one random row a pair, {a.pairs / fl / 1e6:.1f} M rows/s); metricbench runs at "
