@@ -2,7 +2,7 @@
 
 metric-learn's last release (0.7.0, 2023-09) breaks on newer scikit-learn in
 two ways, both found by running metric-learn's own test suite
-(``scripts/run_metric_learn_suite.py``, see ``docs/metric-learn.md``):
+(``scripts/run_metric_learn_suite.py``, see the README, "Checked against metric-learn's own test suite"):
 
 1. It passes arguments scikit-learn has removed:
 

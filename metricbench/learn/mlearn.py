@@ -9,7 +9,7 @@ own ``pair_distance`` (``sqrt((x - x')^T M (x - x'))``).
 
 metric-learn was written for small data: most of its learners hold n x n, or one
 d x d matrix per constraint, and draw ``20 * n_classes**2`` constraints by
-default (see ``docs/metric-learn.md`` for the measured failures). Every metric here
+default (see the README, "metric-learn's algorithms", for the measured failures). Every metric here
 therefore runs under a budget, applied automatically and reported in one line by
 :meth:`describe` and by a :class:`BudgetWarning` at fit time:
 
