@@ -21,6 +21,16 @@ def lfw_dir():
     return LFW
 
 
+def assert_one_line_error(res, pattern):
+    """A CLI result that failed with exactly one ``error:`` line matching ``pattern`` and no traceback."""
+    import re
+
+    assert res.exit_code != 0
+    lines = [ln for ln in res.output.strip().splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in res.output, res.output
+    assert re.search(pattern, lines[0]), lines[0]
+
+
 def write_competition(path: Path, *, n_train=60, n_test=20, d=8, n_cls=6, n_pairs=30, seed=0):
     """A small valid competition directory (synthetic)."""
     import pandas as pd

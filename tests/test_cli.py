@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from metricbench.cli.main import app
 from metricbench.registry import metric_names
-from tests.conftest import DATA, write_competition
+from tests.conftest import DATA, assert_one_line_error, write_competition
 
 runner = CliRunner()
 
@@ -47,16 +47,6 @@ def test_score_similarity_and_params(tmp_path):
     np.testing.assert_allclose(pd.read_csv(a).Predicted, -pd.read_csv(b).Predicted)
 
 
-def _one_line_error(res, pattern):
-    assert res.exit_code != 0
-    lines = [ln for ln in res.output.strip().splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, res.output
-    assert "Traceback" not in res.output
-    import re
-
-    assert re.search(pattern, lines[0]), lines[0]
-
-
 def test_pair_index_out_of_range_leaves_no_file(tmp_path):
     d = write_competition(tmp_path / "c")
     pairs = pd.read_csv(d / "test_pairs.csv")
@@ -64,7 +54,7 @@ def test_pair_index_out_of_range_leaves_no_file(tmp_path):
     pairs.to_csv(d / "test_pairs.csv", index=False)
     out = tmp_path / "out.csv"
     res = runner.invoke(app, ["score", "--metric", "cosine", "--data", str(d), "--out", str(out)])
-    _one_line_error(res, r"test_pairs\.csv: column 'index2' row 3 = 999 is out of range")
+    assert_one_line_error(res, r"test_pairs\.csv: column 'index2' row 3 = 999 is out of range")
     assert not out.exists() and list(tmp_path.glob("*.tmp")) == []
 
 
@@ -75,18 +65,18 @@ def test_nan_rows_exit_non_zero_and_leave_no_file(tmp_path):
     np.save(d / "test_set.npy", X)
     out = tmp_path / "out.csv"
     res = runner.invoke(app, ["score", "--metric", "cosine-whitened", "--data", str(d), "--out", str(out)])
-    _one_line_error(res, r"test_set\.npy: 2 row\(s\) contain NaN or inf \(rows 4, 7\)")
+    assert_one_line_error(res, r"test_set\.npy: 2 row\(s\) contain NaN or inf \(rows 4, 7\)")
     assert not out.exists()
 
 
 def test_unknown_metric_and_bad_param(tmp_path):
     res = runner.invoke(app, ["score", "--metric", "cosine-whitend"])
-    _one_line_error(res, r"unknown metric 'cosine-whitend'; did you mean cosine-whitened")
+    assert_one_line_error(res, r"unknown metric 'cosine-whitend'; did you mean cosine-whitened")
     d = write_competition(tmp_path / "c")
     res = runner.invoke(app, ["score", "--metric", "cosine", "--data", str(d), "-p", "oops"])
-    _one_line_error(res, r"--param 'oops' is not key=value")
+    assert_one_line_error(res, r"--param 'oops' is not key=value")
     res = runner.invoke(app, ["score", "--metric", "cosine", "--data", str(tmp_path / "nope")])
-    _one_line_error(res, r"nope: competition directory not found")
+    assert_one_line_error(res, r"nope: competition directory not found")
 
 
 def test_metrics_lists_every_registered_name():
@@ -125,7 +115,7 @@ def test_make_competition_is_identity_disjoint_and_seeded(tmp_path, rng):
     assert (c.solution == (yt[p.index1] == yt[p.index2])).all()
     assert set(c.train_groups) == {"clean", "deg"}
     res = runner.invoke(app, args + ["--out", str(tmp_path / "c1")])
-    _one_line_error(res, r"already exists; pass --overwrite")
+    assert_one_line_error(res, r"already exists; pass --overwrite")
 
 
 def test_score_learned_metric_with_train_groups(tmp_path):

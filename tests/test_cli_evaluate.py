@@ -1,7 +1,6 @@
 """``metricbench evaluate``: tables, JSON, plots, leaderboard verdict; one-line errors."""
 
 import json
-import re
 
 import numpy as np
 import pandas as pd
@@ -9,21 +8,10 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
-from metricbench.cli import evaluate as evaluate_cmd
 from metricbench.cli.main import app
-from tests.conftest import DATA, write_competition
-
-if "evaluate" not in {c.name for c in app.registered_commands}:  # until main wires it
-    evaluate_cmd.register(app)
+from tests.conftest import DATA, assert_one_line_error, write_competition
 
 runner = CliRunner()
-
-
-def _one_line_error(res, pattern):
-    assert res.exit_code != 0
-    lines = [ln for ln in res.output.strip().splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in res.output, res.output
-    assert re.search(pattern, lines[0]), lines[0]
 
 
 def test_evaluate_small_competition(tmp_path):
@@ -99,11 +87,11 @@ def test_evaluate_without_solution_skips_test(tmp_path):
 def test_evaluate_bad_input(tmp_path, args, pattern):
     run = tmp_path / "run"
     res = runner.invoke(app, ["evaluate", *args, "--out", str(run)])
-    _one_line_error(res, pattern)
+    assert_one_line_error(res, pattern)
     assert not run.exists()
 
 
 def test_evaluate_missing_data_dir(tmp_path):
     res = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")])
-    _one_line_error(res, r"nope: competition directory not found")
+    assert_one_line_error(res, r"nope: competition directory not found")
     assert not (tmp_path / "r").exists()

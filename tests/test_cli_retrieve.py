@@ -8,21 +8,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from metricbench.cli import retrieve as retrieve_cmd
 from metricbench.cli.main import app
-from tests.conftest import DATA
-
-if "retrieve" not in {c.name for c in app.registered_commands}:  # until main wires it
-    retrieve_cmd.register(app)
+from tests.conftest import DATA, assert_one_line_error
 
 runner = CliRunner()
-
-
-def _one_line_error(res, pattern):
-    assert res.exit_code != 0
-    lines = [ln for ln in res.output.strip().splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in res.output, res.output
-    assert re.search(pattern, lines[0]), lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +113,7 @@ def test_retrieve_bad_input_leaves_no_file(xq_split, tmp_path, extra, pattern):
     extra = [e.format(q_csv=d / "q.csv", bad_csv=tmp_path / "bad.csv") for e in extra]
     out = tmp_path / "o.csv"
     res = runner.invoke(app, ["retrieve", "-q", str(d / "q.npy"), "-g", str(d / "g.npy"), "--out", str(out), *extra])
-    _one_line_error(res, pattern)
+    assert_one_line_error(res, pattern)
     assert not out.exists() and not list(tmp_path.glob(".o.csv*"))
 
 
@@ -133,8 +122,8 @@ def test_retrieve_width_mismatch_and_missing_file(tmp_path):
     np.save(tmp_path / "b.npy", np.ones((3, 5), np.float32))
     out = tmp_path / "o.csv"
     res = runner.invoke(app, ["retrieve", "-q", str(tmp_path / "a.npy"), "-g", str(tmp_path / "b.npy"), "--out", str(out)])
-    _one_line_error(res, r"4-D but .* is 5-D")
+    assert_one_line_error(res, r"4-D but .* is 5-D")
     res = runner.invoke(app, ["retrieve", "-q", str(tmp_path / "nope.npy"), "-g", str(tmp_path / "b.npy"),
                               "--out", str(out)])
-    _one_line_error(res, r"nope\.npy")
+    assert_one_line_error(res, r"nope\.npy")
     assert not out.exists()

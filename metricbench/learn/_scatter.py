@@ -223,6 +223,21 @@ def cross_groups_from(groups, cross=None):
     return tuple(vals) if len(vals) == 2 else None
 
 
+def resolve_within(within: str, groups=None, cross_groups=None):
+    """The ``within`` option resolved: ``("all", None)`` or ``("cross", (tag_a, tag_b))``.
+
+    ``"auto"`` is ``"cross"`` when ``groups`` (or ``cross_groups``) names two variants, else ``"all"``.
+    """
+    if within not in ("auto", "all", "cross"):
+        raise InputError(f"within must be 'auto', 'all' or 'cross', got {within!r}")
+    cg = cross_groups_from(groups, cross_groups)
+    if within == "all" or (within == "auto" and cg is None):
+        return "all", None
+    if cg is None:
+        raise InputError("within='cross' needs fit(X, y, groups=...) with two variant tags, or cross_groups")
+    return "cross", cg
+
+
 def within_covariance(X, y, *, within: str = "auto", groups=None, cross_groups=None):
     """Within-identity covariance of the kind ``within`` asks for, and the kind used.
 
@@ -232,21 +247,13 @@ def within_covariance(X, y, *, within: str = "auto", groups=None, cross_groups=N
     the noise a cross-variant pair actually sees, including the systematic shift.
     ``"auto"``: ``"cross"`` when ``groups`` names two variants, else ``"all"``.
     """
-    cg = cross_groups_from(groups, cross_groups)
-    if within == "auto":
-        within = "cross" if cg is not None else "all"
-    if within == "all":
+    kind, cg = resolve_within(within, groups, cross_groups)
+    if kind == "all":
         return scatter(X, y).Sw_unbiased, "all"
-    if within == "cross":
-        if cg is None:
-            raise InputError(
-                "within='cross' needs groups with two variant tags (fit(X, y, groups=...)) or cross_groups"
-            )
-        same, n_same, _, _ = pair_scatter(X, y, groups=groups, cross=cg, class_weight="rows")
-        if n_same <= 0:
-            raise InputError(f"no identity has rows in both groups {cg[0]!r} and {cg[1]!r}")
-        return same / (2.0 * n_same), f"cross {cg[0]}/{cg[1]}"
-    raise InputError(f"within must be 'auto', 'all' or 'cross', got {within!r}")
+    same, n_same, _, _ = pair_scatter(X, y, groups=groups, cross=cg, class_weight="rows")
+    if n_same <= 0:
+        raise InputError(f"no identity has rows in both groups {cg[0]!r} and {cg[1]!r}")
+    return same / (2.0 * n_same), f"cross {cg[0]}/{cg[1]}"
 
 
 def shrink(S: np.ndarray, alpha: float) -> np.ndarray:

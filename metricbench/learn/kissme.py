@@ -27,6 +27,7 @@ from metricbench.learn._scatter import (
     cross_groups_from,
     iter_blocks,
     pair_scatter,
+    resolve_within,
     row_mean,
     weighted_gram,
 )
@@ -150,14 +151,7 @@ class KISSME(LinearMetric):
         self.cross_groups = cross_groups
 
     def _cross(self, groups):
-        cg = cross_groups_from(groups, self.cross_groups)
-        if self.within == "all" or (self.within == "auto" and cg is None):
-            return None
-        if self.within not in ("auto", "cross"):
-            raise InputError(f"within must be 'auto', 'all' or 'cross', got {self.within!r}")
-        if cg is None:
-            raise InputError("within='cross' needs fit(X, y, groups=...) with two variant tags, or cross_groups")
-        return cg
+        return resolve_within(self.within, groups, self.cross_groups)[1]
 
     def _stats(self, X, y, groups, k):
         """PCA mean, basis (d, k) and the two difference covariances in it."""

@@ -20,6 +20,7 @@ from metricbench.errors import InputError
 from metricbench.learn._scatter import (
     cross_groups_from,
     mean_class_covariance,
+    resolve_within,
     row_mean,
     scatter,
     shrink,
@@ -202,8 +203,8 @@ class WCCNCosine(_ChosenOnValidation):
         self.cross_groups = cross_groups
 
     def _within(self, X, y, groups):
-        cg = cross_groups_from(groups, self.cross_groups)
-        if self.within == "all" or (self.within == "auto" and cg is None):
+        kind, cg = resolve_within(self.within, groups, self.cross_groups)
+        if kind == "all":
             return mean_class_covariance(X, y), "all"
         return within_covariance(X, y, within="cross", groups=groups, cross_groups=cg)
 
@@ -330,9 +331,9 @@ class LDACosine(_ChosenOnValidation):
 
     def _directions(self, X, y, groups, k_max=None):
         S = scatter(X, y)
-        cg = cross_groups_from(groups, self.cross_groups)
-        if self.within == "all" or (self.within == "auto" and cg is None):
-            Sw, kind = S.Sw, "all"
+        kind, cg = resolve_within(self.within, groups, self.cross_groups)
+        if kind == "all":
+            Sw = S.Sw
         else:
             Sw, kind = within_covariance(X, y, within="cross", groups=groups, cross_groups=cg)
         evals, V = lda_directions(S, Sw, _shrinkage_value(self.shrinkage), k_max)

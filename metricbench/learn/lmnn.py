@@ -311,21 +311,12 @@ class LMNN(LinearMetric):
             raise InputError(f"LMNN: metric must be one of {', '.join(_METRICS)}, got {self.metric!r}")
         if self.solver not in ("lbfgs", "gd"):
             raise InputError(f"LMNN: solver must be 'lbfgs' or 'gd', got {self.solver!r}")
-        try:
-            lr_ok = float(self.learn_rate) > 0
-        except (TypeError, ValueError):
-            lr_ok = False
-        if not lr_ok:
+        if not _is_positive(self.learn_rate):
             raise InputError(f"LMNN: learn_rate must be a positive number, got {self.learn_rate!r}")
         if float(self.tol) < 0:
             raise InputError(f"LMNN: tol must be >= 0, got {self.tol}")
-        if self.init_scale is not None and self.init_scale != "auto":
-            try:
-                ok = float(self.init_scale) > 0
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise InputError(f"LMNN: init_scale must be 'auto', a positive number or None, got {self.init_scale!r}")
+        if self.init_scale is not None and self.init_scale != "auto" and not _is_positive(self.init_scale):
+            raise InputError(f"LMNN: init_scale must be 'auto', a positive number or None, got {self.init_scale!r}")
         if not isinstance(self.init, str):
             A = np.asarray(self.init, dtype=np.float64)
             if A.ndim != 2 or A.shape[1] != d or A.shape[0] < 1:
@@ -373,7 +364,6 @@ class LMNN(LinearMetric):
         # the iteration is chosen: fit all rows for that many iterations, same settings
         again = type(self)(**{**self.get_params(), "holdout": 0.0, "max_iter": int(self.best_iter_),
                               "refit": False})
-        again._check_params(X.shape[1])
         again._fit_impl(X, y, groups)
         for name in ("components_", "mean_", "init_scale_", "loss_", "initial_loss_", "n_active_"):
             setattr(self, name, getattr(again, name))
@@ -617,6 +607,13 @@ class LMNN(LinearMetric):
             f"{solver} {stop}, {self.n_impostor_searches_} impostor searches, {self.n_active_} active triplets, "
             f"scored by {self.metric}, seed {self.seed}"
         )
+
+
+def _is_positive(v) -> bool:
+    try:
+        return float(v) > 0
+    except (TypeError, ValueError):
+        return False
 
 
 class _Result:

@@ -39,6 +39,7 @@ from metricbench.learn._scatter import (
     clip_psd,
     cross_groups_from,
     iter_blocks,
+    resolve_within,
     row_mean,
     scatter,
     weighted_gram,
@@ -213,12 +214,7 @@ class PLDA(BaseMetric):
             raise InputError(f"within must be 'auto', 'all' or 'cross', got {self.within!r}")
 
     def _within_kind(self, groups):
-        cg = cross_groups_from(groups, self.cross_groups)
-        if self.within == "all" or (self.within == "auto" and cg is None):
-            return "all", None
-        if cg is None:
-            raise InputError("within='cross' needs fit(X, y, groups=...) with two variant tags, or cross_groups")
-        return "cross", cg
+        return resolve_within(self.within, groups, self.cross_groups)
 
     def _reduction(self, X, y, groups, k_max):
         """``mean (d,), P (d, k_max)`` of the reduction, columns nested by importance."""
