@@ -1,7 +1,7 @@
 """Classical verification metrics on a competition directory: validation and test AUROC, in one run.
 
-    python benchmarks/classic_auroc.py                       # data/lfw-xq, every classic metric
-    python benchmarks/classic_auroc.py --data data/lfw-xq --only plda,lda-cosine
+    python benchmarks/classic_auroc.py                       # embedded lfw-xq, every classic metric
+    python benchmarks/classic_auroc.py --data metricbench/data/lfw-xq --only plda,lda-cosine
     python benchmarks/classic_auroc.py --no-groups           # ignore train_meta.csv (no variant tags)
 
 For each metric (registry name plus parameters):
@@ -70,7 +70,7 @@ def sklearn_lda_reference(Xtr, ytr, Xte, i1, i2, sol, Xv_parts=None):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(ROOT / "data" / "lfw-xq"))
+    ap.add_argument("--data", default=str(ROOT / "metricbench" / "data" / "lfw-xq"))
     ap.add_argument("--only", default="", help="comma-separated registry names to run (default: all configs)")
     ap.add_argument("--no-groups", action="store_true", help="do not use train_meta.csv variant tags")
     ap.add_argument("--seed", type=int, default=0)

@@ -1,4 +1,4 @@
-"""Validation and test AUROC of the pair-learning metrics on the embedded ``data/lfw-xq``.
+"""Validation and test AUROC of the pair-learning metrics on the embedded ``lfw-xq`` (metricbench/data/lfw-xq).
 
 Compares, in one run, against the issue's three-line scikit-learn recipe
 (``LinearDiscriminantAnalysis(n_components=k)`` fitted on train, then cosine, best
@@ -106,7 +106,7 @@ def evaluate(label, comp, holdout, seed, n_pairs):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT / "data" / "lfw-xq"))
+    ap.add_argument("--data", default=str(ROOT / "metricbench" / "data" / "lfw-xq"))
     ap.add_argument("--only", nargs="*", default=None, help="labels (exact, else prefixes) of rows to run")
     ap.add_argument("--holdout", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=0)

@@ -1,6 +1,6 @@
 """Fit time and AUROC of every ``ml-*`` metric (metric-learn under its default budgets).
 
-Default data: the embedded competition ``data/lfw-xq`` (train 15,518 x 128, 3,637 identities,
+Default data: the embedded competition ``lfw-xq`` (metricbench/data/lfw-xq) (train 15,518 x 128, 3,637 identities,
 clean + xq40 variants; test pairs clean vs xq40 of 909 other identities). 20 % of the train
 identities are held out; each metric is fitted once, on the other 80 % (about 12,400 x 128),
 and scored on clean-vs-xq40 pairs of the held-out identities (validation) and on the
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     from metricbench.registry import get_metric
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default=str(REPO / "data" / "lfw-xq"), help="competition directory")
+    ap.add_argument("--data", default=str(REPO / "metricbench" / "data" / "lfw-xq"), help="competition directory")
     ap.add_argument("--only", nargs="*", default=list(ALGORITHMS), help="algorithm names (lmnn nca ...)")
     ap.add_argument("--synthetic", nargs=3, type=int, metavar=("N", "D", "C"))
     ap.add_argument("--pairs", type=int, default=6000, help="validation pairs")

@@ -4,7 +4,7 @@ Heavy modules (numba kernels, scikit-learn) load on first use, so ``import metri
 and the CLI start fast.
 
 >>> import metricbench as mb
->>> comp = mb.load_competition("data/lfw-xq")                       # doctest: +SKIP
+>>> comp = mb.load_lfw_xq()  # the embedded default; mb.load_competition(path) for your own  # doctest: +SKIP
 >>> m = mb.get_metric("cosine-whitened").fit(comp.train_X, comp.train_y)  # doctest: +SKIP
 >>> d = m.pair_distance(comp.test_X, comp.pairs.index1, comp.pairs.index2)  # doctest: +SKIP
 """
@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "load_competition": "metricbench.io",
+    "load_lfw_xq": "metricbench.datasets",
     "Competition": "metricbench.io",
     "load_embeddings": "metricbench.io",
     "load_labels": "metricbench.io",

@@ -1,8 +1,10 @@
-"""Build competition directories from labelled embeddings (``metricbench make-competition``).
+"""Datasets: the embedded default competition, and building competitions from labelled embeddings.
 
-The split is identity-disjoint, as in the reference competition: test identities
-never appear in train. Every random draw uses ``seed``, and the seed is written
-to ``manifest.json`` beside the files.
+``load_lfw_xq()`` opens the embedded default, ``lfw-xq`` (real LFW face embeddings, clean vs degraded), which
+ships inside the installed package (``metricbench/data/lfw-xq``), so it works from any folder and from a built
+wheel as well as from a checkout. ``make_competition`` builds such a directory (``metricbench make-competition``).
+The split is identity-disjoint, as in the reference competition: test identities never appear in train. Every
+random draw uses ``seed``, and the seed is written to ``manifest.json`` beside the files.
 """
 
 from __future__ import annotations
@@ -16,6 +18,80 @@ from pathlib import Path
 import numpy as np
 
 from metricbench.errors import InputError
+
+#: Environment variable that, when set, replaces the embedded default directory (a competition directory).
+DATA_ENV = "METRICBENCH_DATA"
+
+
+def lfw_xq_path() -> Path:
+    """Folder of the embedded default competition ``lfw-xq`` inside the installed package.
+
+    Returns
+    -------
+    path : Path
+        ``<site-packages or checkout>/metricbench/data/lfw-xq``, holding ``train_set.npy`` (15,518 x 128),
+        ``train_labels.csv``, ``train_meta.csv``, ``test_set.npy`` (4,832 x 128), ``test_pairs.csv``,
+        ``solution.csv``, ``manifest.json`` and a README with the citation.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the package was installed without its data (a broken build).
+
+    Examples
+    --------
+    >>> from metricbench.datasets import lfw_xq_path
+    >>> (lfw_xq_path() / "train_set.npy").is_file()
+    True
+    """
+    from importlib.resources import files
+
+    path = Path(str(files("metricbench") / "data" / "lfw-xq"))
+    if not (path / "train_set.npy").is_file():
+        raise FileNotFoundError(f"{path}: the embedded default is missing from this installation of metricbench")
+    return path
+
+
+def default_data_dir() -> Path:
+    """The competition used when none is given: ``$METRICBENCH_DATA`` if set, else :func:`lfw_xq_path`."""
+    env = os.environ.get(DATA_ENV)
+    return Path(env) if env else lfw_xq_path()
+
+
+def load_lfw_xq(*, mmap: bool = True):
+    """The embedded default competition, ``lfw-xq``, as a :class:`~metricbench.io.Competition`.
+
+    Real face embeddings (dlib ResNet, 128-D) of Labeled Faces in the Wild in the reference competition's
+    format: the train set holds a clean and a degraded (``xq40``: 40 x 40, JPEG quality 30) embedding of every
+    image of 3,637 identities; the 4,000 test pairs put a clean embedding against a degraded one of another
+    image, over 909 other identities (identity-disjoint from train), half of them same-identity.
+
+    Parameters
+    ----------
+    mmap : bool, default=True
+        Open ``train_set.npy`` and ``test_set.npy`` as read-only memory maps.
+
+    Returns
+    -------
+    comp : Competition
+        ``comp.train_X`` (15,518, 128) float32, ``comp.train_y`` (15,518,), ``comp.test_X`` (4,832, 128),
+        ``comp.pairs`` (4,000 rows ``index1, index2, Id``), ``comp.solution`` (4,000,) 0/1.
+
+    References
+    ----------
+    G. B. Huang, M. Ramesh, T. Berg, E. Learned-Miller. Labeled Faces in the Wild: A Database for Studying Face
+    Recognition in Unconstrained Environments. UMass Amherst TR 07-49, 2007.
+
+    Examples
+    --------
+    >>> from metricbench.datasets import load_lfw_xq
+    >>> comp = load_lfw_xq()
+    >>> comp.train_X.shape, len(comp.pairs)
+    ((15518, 128), 4000)
+    """
+    from metricbench.io import load_competition
+
+    return load_competition(lfw_xq_path(), mmap=mmap)
 
 
 def _split_identities(codes, image_ids, test_fraction, rng):

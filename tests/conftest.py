@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "data" / "lfw-xq"
+from metricbench.datasets import lfw_xq_path  # noqa: E402
+
+DATA = lfw_xq_path()  # the embedded default competition (inside the package)
 LFW = Path(os.environ.get("METRICBENCH_LFW", ROOT.parent / "shared" / "data" / "lfw"))
 
 

@@ -16,7 +16,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def xq_split(tmp_path_factory):
-    """Queries: 400 xq40 train rows of data/lfw-xq; gallery: every clean train row."""
+    """Queries: 400 xq40 train rows of the embedded lfw-xq; gallery: every clean train row."""
     tmp = tmp_path_factory.mktemp("xq")
     X = np.load(DATA / "train_set.npy")
     y = pd.read_csv(DATA / "train_labels.csv").sort_values("index")["class"].to_numpy()

@@ -2,7 +2,7 @@
 
 Each notebook is executed with nbclient in a kernel that runs this test's own interpreter (a temporary
 kernelspec named ``python3`` pins it), with the checkout on PYTHONPATH and ``notebooks/`` as the working
-directory, on the embedded default competition ``data/lfw-xq``. The committed files themselves are also checked:
+directory, on the embedded default competition ``lfw-xq`` (``metricbench.datasets.load_lfw_xq()``). The committed files themselves are also checked:
 valid notebooks, no error outputs, small enough to review.
 """
 

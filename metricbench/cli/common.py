@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import sys
 import time
 from pathlib import Path
@@ -67,14 +66,10 @@ def parse_params(items: list[str] | None) -> dict:
 
 
 def default_data_dir() -> Path:
-    """The embedded default dataset: $METRICBENCH_DATA, else data/lfw-xq of this checkout or the cwd."""
-    env = os.environ.get("METRICBENCH_DATA")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parents[2] / "data" / "lfw-xq"
-    if here.is_dir():
-        return here
-    return Path("data") / "lfw-xq"
+    """The embedded default dataset: $METRICBENCH_DATA, else lfw-xq inside the installed package."""
+    from metricbench.datasets import default_data_dir as _default
+
+    return _default()
 
 
 def info(msg: str) -> None:

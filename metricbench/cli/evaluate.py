@@ -108,7 +108,7 @@ def evaluate(
         str, typer.Option("--metrics", "-m", help="Comma-separated metric names (run 'metricbench metrics'), or all, distances, learned.")
     ] = DEFAULT_METRICS,
     data: Annotated[
-        Optional[Path], typer.Option(help="Competition directory (default: the embedded data/lfw-xq).")
+        Optional[Path], typer.Option(help="Competition directory (default: the embedded lfw-xq, shipped inside the package).")
     ] = None,
     out: Annotated[
         Optional[Path], typer.Option(help="Run folder for the tables and plots (default: runs/<timestamp>).")

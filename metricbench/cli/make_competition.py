@@ -32,7 +32,7 @@ def make_competition(
     test_pairs.csv and solution.csv (plus train_meta.csv and manifest.json).
 
     Example: metricbench make-competition clean=clean.npy xq40=xq40.npy --labels labels.csv
-    --cross clean,xq40 --out data/lfw-xq
+    --cross clean,xq40 --out my-competition
     """
     import hashlib
 

@@ -20,7 +20,7 @@ def _metric_help() -> str:
 def score(
     metric: Annotated[str, typer.Option("--metric", "-m", help=_metric_help())] = "cosine-whitened",
     data: Annotated[
-        Optional[Path], typer.Option(help="Competition directory (default: the embedded data/lfw-xq).")
+        Optional[Path], typer.Option(help="Competition directory (default: the embedded lfw-xq, shipped inside the package).")
     ] = None,
     out: Annotated[Optional[Path], typer.Option(help="Submission CSV (default: submissions/<metric>.csv).")] = None,
     param: Annotated[
