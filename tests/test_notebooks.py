@@ -3,7 +3,8 @@
 Each notebook is executed with nbclient in a kernel that runs this test's own interpreter (a temporary
 kernelspec named ``python3`` pins it), with the checkout on PYTHONPATH and ``notebooks/`` as the working
 directory, on the embedded default competition ``lfw-xq`` (``metricbench.datasets.load_lfw_xq()``). The committed files themselves are also checked:
-valid notebooks, no error outputs, small enough to review.
+valid notebooks, no error outputs, small enough to review. Executing never modifies the committed files
+(``scripts/run_notebooks.sh`` likewise writes executed copies elsewhere unless told ``--in-place``).
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ def test_notebook_executes(path, kernel_env):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    nb = nbformat.read(path, as_version=4)
+    before = path.read_bytes()
+    listing = sorted(p.name for p in path.parent.iterdir())
+    nb = nbformat.read(path, as_version=4)  # executed in memory: the committed file is never rewritten
     # first, prove the kernel runs this environment's interpreter (so it sees the same installed packages)
     probe = nbformat.v4.new_code_cell("import sys; print(sys.prefix)")
     probe["id"] = "test-probe"
@@ -95,6 +98,8 @@ def test_notebook_executes(path, kernel_env):
         pytest.fail(f"{path.name}: a cell raised\n{e}", pytrace=False)
     printed = "".join(o.get("text", "") for o in nb.cells[0].outputs).strip()
     assert printed == sys.prefix, f"the kernel runs the interpreter of {printed}, not {sys.prefix}"
+    assert path.read_bytes() == before, f"executing {path.name} modified the committed file"
+    assert sorted(p.name for p in path.parent.iterdir()) == listing, "the notebook wrote files into notebooks/"
     errors = [c for c in nb.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
     assert not errors
     if path.name == "01_quickstart.ipynb":
