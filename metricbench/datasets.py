@@ -324,3 +324,102 @@ def make_competition(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
+
+
+def write_lfw_xq_protocol(out, *, n_folds: int = 10, pairs_per_fold: int = 300, seed: int = 0) -> dict:
+    """Write LFW-protocol files made from the embedded default, for ``metricbench lfw`` and its examples.
+
+    The train part of ``lfw-xq`` becomes an image collection in LFW's naming: identity ``c`` is named
+    ``id<c>`` (five digits), and its rows are numbered ``1, 2, ...`` (clean and degraded rows of one photo get
+    different numbers), so row ``i`` is the image ``id<c>/id<c>_<num:04d>.jpg``. The pairs follow the
+    cross-quality protocol of the embedded test pairs: each pair is a clean embedding against a degraded
+    (``xq40``) one, same-identity pairs never join a photo with its own degraded copy, and, as in LFW's View 2,
+    the folds hold disjoint identities.
+
+    Parameters
+    ----------
+    out : str or Path
+        Folder to create (parents included); existing files of the same names are replaced.
+    n_folds : int, default=10
+        Number of folds (LFW: 10).
+    pairs_per_fold : int, default=300
+        Pairs per fold, half same identity (LFW: 600). Fewer are written where a fold runs out of candidates.
+    seed : int, default=0
+        Seed of the identity-to-fold assignment and of every pair draw.
+
+    Returns
+    -------
+    paths : dict
+        ``{"embeddings": Path, "labels": Path, "pairs": Path}``: ``embeddings.npy`` (15,518 x 128 float32),
+        ``labels.csv`` (``index,class,path,group``) and ``pairs.csv`` (``fold,name1,num1,name2,num2,same``).
+
+    Raises
+    ------
+    InputError
+        If ``n_folds < 2`` or ``pairs_per_fold < 2``.
+    """
+    import pandas as pd
+
+    if n_folds < 2 or pairs_per_fold < 2:
+        raise InputError(f"need n_folds >= 2 and pairs_per_fold >= 2, got {n_folds} and {pairs_per_fold}")
+    comp = load_lfw_xq()
+    X = np.asarray(comp.train_X)
+    y = np.asarray(comp.train_y)
+    groups = np.asarray(comp.train_groups).astype(str)
+    images = np.asarray(comp.train_images)
+    order = np.lexsort((groups, images, y))  # by identity, then photo, then variant
+    num = np.empty(y.size, dtype=np.int64)
+    _, first, counts = np.unique(y[order], return_index=True, return_counts=True)
+    num[order] = np.arange(y.size) - np.repeat(first, counts) + 1
+    names = np.array([f"id{int(c):05d}" for c in y])
+    paths = [f"{n}/{n}_{k:04d}.jpg" for n, k in zip(names, num)]
+
+    rng = np.random.default_rng(seed)
+    clean = groups == "clean"
+    by_id: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for c in np.unique(y):
+        rows = np.flatnonzero(y == c)
+        cl, xq = rows[clean[rows]], rows[~clean[rows]]
+        if cl.size and xq.size and np.unique(images[rows]).size >= 2:
+            by_id[int(c)] = (cl, xq)
+    ids = rng.permutation(np.array(sorted(by_id)))
+    fold_of = {int(c): k % n_folds for k, c in enumerate(ids)}
+    rows_out = []
+    for k in range(n_folds):
+        members = [c for c in ids if fold_of[int(c)] == k]
+        n_same = pairs_per_fold // 2
+        seen: set = set()
+        tries = 0
+        while len(seen) < n_same and tries < 50 * n_same:
+            tries += 1
+            cl, xq = by_id[int(members[rng.integers(len(members))])]
+            a = int(cl[rng.integers(cl.size)])
+            cand = xq[images[xq] != images[a]]
+            if cand.size:
+                b = int(cand[rng.integers(cand.size)])
+                if (a, b) not in seen:
+                    seen.add((a, b))
+                    rows_out.append((k, a, b, 1))
+        diff: set = set()
+        tries = 0
+        while len(diff) < pairs_per_fold - n_same and tries < 50 * pairs_per_fold:
+            tries += 1
+            c1, c2 = rng.choice(len(members), size=2, replace=False)
+            a = int(by_id[int(members[c1])][0][rng.integers(by_id[int(members[c1])][0].size)])
+            b = int(by_id[int(members[c2])][1][rng.integers(by_id[int(members[c2])][1].size)])
+            if (a, b) not in diff:
+                diff.add((a, b))
+                rows_out.append((k, a, b, 0))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"embeddings": out / "embeddings.npy", "labels": out / "labels.csv", "pairs": out / "pairs.csv"}
+    np.save(files["embeddings"], X)
+    pd.DataFrame({"index": np.arange(y.size), "class": names, "path": paths, "group": groups}).to_csv(
+        files["labels"], index=False
+    )
+    r = np.array(rows_out, dtype=np.int64)
+    pd.DataFrame(
+        {"fold": r[:, 0], "name1": names[r[:, 1]], "num1": num[r[:, 1]],
+         "name2": names[r[:, 2]], "num2": num[r[:, 2]], "same": r[:, 3]}
+    ).to_csv(files["pairs"], index=False)
+    return files

@@ -199,8 +199,9 @@ def lfw_verification(
     missing: str = "error",
     n_boot: int = 1000,
     seed: int = 0,
+    fars=(1e-1, 1e-2, 1e-3),
 ) -> dict:
-    """LFW 10-fold verification accuracy (and AUROC) of ``metric`` on ``embeddings``.
+    """LFW 10-fold verification accuracy, AUROC with interval and TAR@FAR of ``metric`` on ``embeddings``.
 
     Parameters
     ----------
@@ -213,15 +214,30 @@ def lfw_verification(
     missing : {"error", "skip"}
         Pairs whose images have no embedding.
     n_boot, seed : bootstrap replicates and seed of the AUROC interval.
+    fars : sequence of float, default=(1e-1, 1e-2, 1e-3)
+        Target false accept rates of the TAR@FAR operating points (over all pairs).
 
     Returns
     -------
     dict
         ``accuracies`` (per fold, in fold order), ``folds`` (their ids), ``mean``, ``std``
         (ddof=0), ``thresholds`` (distance thresholds: same when ``distance <= t``),
-        ``auroc``, ``auroc_low``, ``auroc_high``, ``n_pairs``, ``n_same``, ``n_skipped``.
+        ``auroc``, ``auroc_low``, ``auroc_high`` (95 % stratified bootstrap interval), ``tar_at_far``
+        (``{far: tar}``; NaN where the pairs hold fewer than ``1 / far`` different-identity pairs),
+        ``n_pairs``, ``n_same``, ``n_skipped``.
+
+    Raises
+    ------
+    InputError
+        A missing or malformed file, labels that do not match the embeddings, pairs naming images without an
+        embedding (unless ``missing="skip"``), an unfitted learned metric given by name.
+
+    References
+    ----------
+    G. B. Huang, M. Ramesh, T. Berg, E. Learned-Miller. Labeled Faces in the Wild: A Database for Studying Face
+    Recognition in Unconstrained Environments. UMass Amherst TR 07-49, 2007 (View 2: 10-fold protocol).
     """
-    from metricbench.evaluation.verification import auroc_ci, kfold_accuracy
+    from metricbench.evaluation.verification import auroc_ci, kfold_accuracy, tar_at_far
 
     if isinstance(embeddings, (str, Path)):
         p = Path(embeddings)
@@ -243,6 +259,8 @@ def lfw_verification(
     score = -_pair_distances(X, i1, i2, metric)
     kf = kfold_accuracy(y, score, folds=folds)
     ci = auroc_ci(y, score, n_boot=n_boot, seed=seed)
+    fars = [float(f) for f in fars]
+    tars = tar_at_far(y, score, fars) if fars else np.array([])
     return {
         "accuracies": kf.accuracies.tolist(),
         "folds": np.unique(folds).tolist(),
@@ -252,6 +270,7 @@ def lfw_verification(
         "auroc": ci.auroc,
         "auroc_low": ci.low,
         "auroc_high": ci.high,
+        "tar_at_far": {f: float(t) for f, t in zip(fars, tars)},
         "n_pairs": int(y.size),
         "n_same": int(y.sum()),
         "n_skipped": int((~keep).sum()),
