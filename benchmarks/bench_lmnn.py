@@ -27,7 +27,7 @@ per iteration.)
 Prints each fit time (wall and CPU), the ratios, and the validation AUROCs (with Euclidean, cosine
 and the PCA initialisation alone for scale). metric-learn 0.7.0 needs a
 compatibility layer on scikit-learn >= 1.8; the script uses
-``metricbench.learn.compat.ensure_metric_learn_compat`` where it exists and a minimal
+``metricbench.learn.compat.patch_metric_learn`` where it exists and a minimal
 local shim otherwise.
 """
 
@@ -51,7 +51,7 @@ def lfw_dir() -> Path:
 def ensure_metric_learn_compat() -> str:
     """Make metric-learn 0.7.0 importable and usable on today's scikit-learn."""
     try:
-        from metricbench.learn.compat import ensure_metric_learn_compat as ensure
+        from metricbench.learn.compat import patch_metric_learn as ensure
     except ImportError:
         ensure = None
     if ensure is not None:

@@ -6,9 +6,10 @@ them). This script fetches that sdist with pip (from PyPI only, nothing else),
 unpacks it to a temporary folder, and runs the tests with pytest against the
 metric-learn and scikit-learn installed for ``--python``:
 
-* with the layer (default): pytest gets ``-p metricbench.learn._compat_pytest``,
-  which calls :func:`metricbench.learn.compat.ensure_metric_learn_compat` before
-  collection;
+* with the layer (default): pytest gets ``-p metric_learn_compat_plugin``
+  (``scripts/metric_learn_compat_plugin.py``, outside the runtime package), which
+  calls the explicit opt-in :func:`metricbench.learn.compat.patch_metric_learn`
+  before collection;
 * ``--no-compat``: metric-learn as released, no patch.
 
 The bundled ``metric_learn/`` package is removed from the unpacked copy so that
@@ -44,7 +45,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = "metric-learn==0.7.0"
-PLUGIN = "metricbench.learn._compat_pytest"
+PLUGIN = "metric_learn_compat_plugin"  # scripts/metric_learn_compat_plugin.py
 
 
 def _run(cmd, **kw) -> subprocess.CompletedProcess:
@@ -180,9 +181,10 @@ def main(argv=None) -> int:
         env.setdefault("MKL_NUM_THREADS", "1")
         if not args.no_compat:
             cmd[3:3] = ["-p", PLUGIN]
-            env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p])
+            env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "scripts")]
+                                                + [p for p in [env.get("PYTHONPATH")] if p])
         if not args.no_compat:
-            code = "from metricbench.learn.compat import ensure_metric_learn_compat as f; print(', '.join(f()))"
+            code = "from metricbench.learn.compat import patch_metric_learn as f; print(', '.join(f()))"
             patched = _run([args.python, "-c", code], env=env, capture_output=True).stdout.strip()
             print("compat layer patches:", patched or "nothing (this scikit-learn needs none)", flush=True)
         print("running:", " ".join(cmd), f"(in {root})", flush=True)

@@ -1,6 +1,11 @@
-"""The ``ml-*`` metrics: metric-learn's own results, budgets, persistence."""
+"""The ``ml-*`` metrics: metric-learn's own results, budgets, persistence, metric-learn left untouched."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import warnings
 
@@ -13,7 +18,7 @@ from sklearn.datasets import load_iris  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
 from metricbench.errors import InputError  # noqa: E402
-from metricbench.learn.compat import ensure_metric_learn_compat  # noqa: E402
+from metricbench.learn.compat import fixed_class  # noqa: E402
 from metricbench.learn.mlearn import ALGORITHMS, BudgetWarning, subsample_by_identity  # noqa: E402
 from metricbench.registry import LEARNED, get_metric  # noqa: E402
 
@@ -66,8 +71,7 @@ def test_pair_distance_equals_metric_learn(name, iris, pairs):
     X, y = iris
     i1, i2 = pairs
     m = _quiet_fit(get_metric(f"ml-{name}", max_samples=0, max_dim=0, **FAST[name]), X, y)
-    ensure_metric_learn_compat()
-    cls = getattr(metric_learn, m.estimator)
+    cls = fixed_class(getattr(metric_learn, m.estimator))
     kw = dict(m.estimator_params_)
     ref = cls(**kw)
     with warnings.catch_warnings():
@@ -117,7 +121,7 @@ def test_budget_subsamples_and_reduces(pairs):
     _, codes = np.unique(y[rows], return_inverse=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = metric_learn.NCA(max_iter=15, random_state=0).fit(pca.transform(X[rows]), codes)
+        ref = fixed_class(metric_learn.NCA)(max_iter=15, random_state=0).fit(pca.transform(X[rows]), codes)
     i1, i2 = pairs
     expected = ref.pair_distance(np.stack([pca.transform(X[i1]), pca.transform(X[i2])], axis=1))
     np.testing.assert_allclose(m.pair_distance(X, i1, i2), expected, rtol=1e-6, atol=1e-9)
@@ -188,3 +192,75 @@ def test_empty_map_is_a_clear_error(iris):
     # the same data and settings with metric-learn's default penalty keep bases
     ok = _quiet_fit(get_metric("ml-scml", **FAST["scml"]), X, y)
     assert ok.components_.shape[0] > 0
+
+
+#: run in a fresh interpreter, so that nothing an earlier test did can hide a change
+_UNTOUCHED = textwrap.dedent(
+    """
+    import sys, types, warnings
+    import numpy as np
+    import metric_learn, sklearn, sklearn.base, sklearn.covariance, sklearn.utils, sklearn.utils.validation
+    from sklearn.datasets import load_iris
+
+    WATCHED = ("sklearn.base", "sklearn.covariance", "sklearn.covariance._graph_lasso", "sklearn.utils",
+               "sklearn.utils.validation")
+
+    def snapshot():
+        out = {}
+        for name, mod in sorted(sys.modules.items()):
+            if mod is None or not (name == "metric_learn" or name.startswith("metric_learn.") or name in WATCHED):
+                continue
+            for k, v in vars(mod).items():
+                if k == "__warningregistry__":  # Python's warnings module records issued warnings here
+                    continue
+                out[(name, k)] = v
+                if isinstance(v, type) and v.__module__.startswith(("metric_learn", "sklearn")):
+                    out[(name, k, "__bases__")] = v.__bases__
+                    out[(name, k, "__mro__")] = v.__mro__
+                    for a, b in vars(v).items():
+                        out[(name, k, a)] = b
+        return out
+
+    before = snapshot()
+    import metricbench
+    from metricbench.registry import get_metric
+    from metricbench.learn.mlearn import ALGORITHMS
+
+    FAST = %r
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in ALGORITHMS:
+            m = get_metric("ml-" + name, **FAST[name]).fit(X, y)
+            m.pair_distance(X, np.arange(10), np.arange(10, 20))
+            m.transform(X)
+    after = snapshot()
+    changed = sorted(str(k) for k in set(before) | set(after)
+                     if k not in before or k not in after or before[k] is not after[k])
+    print("CHANGED", changed)
+    print("FITTED", len(ALGORITHMS))
+    """
+)
+
+
+def test_metric_learn_untouched():
+    """Importing metricbench and fitting every ml-* changes no attribute of metric-learn or scikit-learn.
+
+    Compared by identity, in a fresh interpreter: every attribute of every ``metric_learn`` module, every
+    class's ``__dict__``, ``__bases__`` and ``__mro__``, and the scikit-learn modules metric-learn calls.
+    """
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", _UNTOUCHED % (FAST,)], capture_output=True, text=True,
+                         cwd=root, env={**__import__("os").environ, "PYTHONPATH": str(root)}, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"FITTED {len(ALGORITHMS)}" in out.stdout
+    assert "CHANGED []" in out.stdout, out.stdout
+
+
+@pytest.mark.parametrize("name", list(ALGORITHMS))
+def test_fixed_class_is_metric_learn_own_class_underneath(name):
+    """The estimator fitted is metric-learn's class (or a subclass owned by metricbench), same parameters."""
+    cls = getattr(metric_learn, ALGORITHMS[name].estimator)
+    fixed = fixed_class(cls)
+    assert issubclass(fixed, cls) and fixed.__name__ == cls.__name__
+    assert fixed().get_params() == cls().get_params()

@@ -1,4 +1,4 @@
-"""Make metric-learn 0.7.0 work on the scikit-learn that pip resolves today.
+"""metric-learn 0.7.0 on the scikit-learn that pip resolves today, without patching it.
 
 metric-learn's last release (0.7.0, 2023-09) breaks on newer scikit-learn in
 two ways, both found by running metric-learn's own test suite
@@ -13,9 +13,6 @@ two ways, both found by running metric-learn's own test suite
    * ``graphical_lasso(..., cov_init=...)`` (SDML): removed from the public
      function in 1.5; the private ``_graphical_lasso`` still takes it.
 
-   Patch: the names metric-learn's modules imported (``metric_learn._util.check_array``
-   ...) are replaced by thin wrappers that translate the old argument.
-
 2. It predates scikit-learn 1.6's estimator contract (``__sklearn_tags__``):
 
    * its classes list scikit-learn's mixins after ``BaseEstimator``
@@ -25,16 +22,26 @@ two ways, both found by running metric-learn's own test suite
    * ``__init__`` validates and compares deprecated aliases (``k != 'deprecated'``),
      so it raises for values that scikit-learn requires ``__init__`` to just store.
 
-   Patch: mixins are moved before the ``BaseEstimator`` base (metric-learn's own
-   methods still win), ``MahalanobisMixin.transform`` checks the width first, and a
-   failing ``__init__`` stores its parameters and lets ``fit`` raise the same error.
+This module offers the fixes in two forms:
 
-Nothing in scikit-learn is modified, and every patch is applied only where the
-installed scikit-learn needs it, so on an old scikit-learn the call changes
-nothing (the ``cov_init`` fix aside, which SDML needs from 1.5 on). With the layer,
-every test of metric-learn's suite that passes on scikit-learn 1.5.2 without it
-also passes on scikit-learn 1.9. :func:`ensure_metric_learn_compat` is
-idempotent and cheap; the ``ml-*`` metrics call it before building an estimator.
+* :func:`fixed_class` (what metricbench uses): a subclass of a metric-learn class,
+  owned by metricbench, whose methods that reach a broken scikit-learn call run
+  metric-learn's own code against a private copy of its module namespace in which
+  that call is fixed (1. above). Nothing in metric-learn or scikit-learn is
+  modified: importing metricbench or fitting any ``ml-*`` metric leaves every
+  metric-learn module attribute and class as it was (``tests/test_mlearn.py``
+  checks this in a fresh interpreter). The estimator-contract points (2.) do not
+  matter there: the ``ml-*`` metrics are themselves scikit-learn estimators and
+  use metric-learn only inside ``fit``.
+* :func:`patch_metric_learn` (an explicit opt-in for code that calls metric-learn
+  directly): patches the imported metric-learn for the whole process, 1. and 2.
+  above, so that ``metric_learn.NCA().fit(X, y)`` works on scikit-learn 1.9 and
+  metric-learn's own test suite passes as it does on scikit-learn 1.5.2. metricbench
+  never calls it; ``scripts/metric_learn_compat_plugin.py`` is the pytest plugin that
+  applies it for that suite.
+
+Either form changes nothing in scikit-learn itself, and each fix applies only where
+the installed scikit-learn needs it.
 """
 
 from __future__ import annotations
@@ -42,7 +49,9 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import sys
 import threading
+import types
 
 #: metric-learn modules that import scikit-learn validators by name
 _MODULES = (
@@ -172,8 +181,6 @@ def _mixins_first(cls, mixins) -> bool:
 
 def _patch_classes() -> list[str]:
     """Class-level patches (scikit-learn >= 1.6 estimator contract); returns what was patched."""
-    import sys
-
     import metric_learn  # noqa: F401  (imports every submodule)
     from metric_learn.base_metric import MahalanobisMixin
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
@@ -285,18 +292,33 @@ def patch_attribute(module, name: str, old_kw: str, factory) -> bool:
     return True
 
 
-def ensure_metric_learn_compat() -> tuple[str, ...]:
-    """Patch the imported metric-learn so that it runs on the installed scikit-learn.
+def patch_metric_learn() -> tuple[str, ...]:
+    """Patch the imported metric-learn, for the whole process, so that it runs on this scikit-learn.
+
+    An explicit opt-in for code that uses metric-learn directly (metricbench itself
+    never calls it; its ``ml-*`` metrics use :func:`fixed_class`). It replaces the
+    scikit-learn functions metric-learn's modules imported by name with wrappers that
+    accept the removed keywords, and, on scikit-learn >= 1.6, reorders the mixins of
+    metric-learn's classes, makes ``MahalanobisMixin.transform`` check the input width
+    and makes a failing ``__init__`` store its parameters (``fit`` then raises). See the
+    module docstring for why each is needed. Nothing in scikit-learn is modified.
 
     Idempotent and thread-safe; a no-op where scikit-learn still accepts the old
-    arguments (``force_all_finite`` before 1.8, ``cov_init`` before 1.5) or where
-    metric-learn is not installed.
+    arguments (``force_all_finite`` before 1.8, ``cov_init`` before 1.5) and keeps the
+    old estimator contract (before 1.6), or where metric-learn is not installed.
 
     Returns
     -------
     patched : tuple of str
-        ``"module.name"`` of every function replaced (by this call or an earlier one);
+        ``"module.name"`` of everything replaced (by this call or an earlier one);
         empty when nothing needed patching.
+
+    Examples
+    --------
+    >>> from metricbench.learn.compat import patch_metric_learn
+    >>> patched = patch_metric_learn()   # doctest: +SKIP
+    >>> import metric_learn
+    >>> metric_learn.NCA().fit(X, y)     # doctest: +SKIP
     """
     if _state["done"]:
         return _state["patched"]
@@ -322,4 +344,153 @@ def ensure_metric_learn_compat() -> tuple[str, ...]:
         return _state["patched"]
 
 
-__all__ = ["ensure_metric_learn_compat", "needs_compat", "patch_attribute"]
+# -- metricbench's own fixed subclasses (no patching) ---------------------------------
+
+
+def _rebind(func, namespace: dict, owner: str):
+    """A copy of ``func`` (same code, defaults, closure) whose globals are ``namespace``.
+
+    The copy is what metricbench calls; ``func`` and its module are left as they are.
+    A zero-argument ``super()`` keeps working: the closure cell still names the class
+    that defined ``func``, of which the fixed subclass is a subclass.
+    """
+    new = types.FunctionType(func.__code__, namespace, func.__name__, func.__defaults__, func.__closure__)
+    new.__kwdefaults__ = func.__kwdefaults__
+    new.__doc__ = func.__doc__
+    new.__qualname__ = f"{owner}.{func.__name__}"
+    new.__module__ = __name__
+    new.__wrapped__ = func
+    setattr(new, _MARK, True)
+    return new
+
+
+def _names_in(code) -> set[str]:
+    """Global and attribute names a code object (nested functions included) refers to."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names_in(const)
+    return names
+
+
+class _Overlay:
+    """Stands for a metric-learn class in a private namespace, with some methods replaced.
+
+    metric-learn's ``*_Supervised.fit`` calls its base explicitly
+    (``_BaseSDML._fit(self, pairs, y)``); in the namespace of the fixed ``fit`` that
+    name is this overlay, so the call reaches the fixed ``_fit``. Every other
+    attribute is the class's own.
+    """
+
+    def __init__(self, cls, methods: dict):
+        self._cls = cls
+        self._methods = methods
+
+    def __getattr__(self, name):
+        if name in self._methods:
+            return self._methods[name]
+        return getattr(self._cls, name)
+
+
+@functools.lru_cache(maxsize=None)
+def _fixed_methods() -> dict:
+    """``{(defining class, method name): fixed copy}`` for every metric-learn method that needs one.
+
+    * ``metric_learn._util``'s functions are copied into a private namespace in which
+      ``check_array`` / ``check_X_y`` accept ``force_all_finite`` (where this
+      scikit-learn rejects it); ``check_input`` there is the fixed one.
+    * every method of ``metric_learn.base_metric`` that calls ``check_input``
+      (``_prepare_inputs``, ``transform``, ``pair_distance``, ``decision_function`` ...)
+      is copied into a namespace where ``check_input`` is the fixed one;
+    * SDML's ``_fit`` gets a ``graphical_lasso`` that takes ``cov_init``, and
+      ``SDML_Supervised.fit`` calls that ``_fit``.
+    """
+    import metric_learn  # noqa: F401  (imports every submodule)
+    import metric_learn._util as util
+    import metric_learn.base_metric as base_metric
+    import metric_learn.sdml as sdml
+    from sklearn.utils import validation
+
+    fixed: dict = {}
+    util_ns = dict(vars(util))
+    changed = set()
+    for name in _RENAMED_KW:
+        if name in util_ns and not _accepts(getattr(validation, name), "force_all_finite"):
+            util_ns[name] = _translate_force_all_finite(util_ns[name])
+            changed.add(name)
+    if not changed:
+        return fixed
+    for name, value in vars(util).items():
+        if isinstance(value, types.FunctionType) and value.__globals__ is vars(util):
+            util_ns[name] = _rebind(value, util_ns, "metric_learn._util")
+    base_ns = dict(vars(base_metric), check_input=util_ns["check_input"])
+    for cls in vars(base_metric).values():
+        if not (isinstance(cls, type) and cls.__module__ == base_metric.__name__):
+            continue
+        for name, value in vars(cls).items():
+            if isinstance(value, types.FunctionType) and "check_input" in _names_in(value.__code__):
+                fixed[(cls, name)] = _rebind(value, base_ns, cls.__qualname__)
+    gl = getattr(sdml, "graphical_lasso", None)
+    if gl is not None and not _accepts(gl, "cov_init"):
+        sdml_ns = dict(vars(sdml), graphical_lasso=_graphical_lasso_with_cov_init(gl))
+        fit = _rebind(sdml._BaseSDML._fit, sdml_ns, "_BaseSDML")
+        fixed[(sdml._BaseSDML, "_fit")] = fit
+        sdml_ns["_BaseSDML"] = _Overlay(sdml._BaseSDML, {"_fit": fit})
+        fixed[(sdml.SDML_Supervised, "fit")] = _rebind(sdml.SDML_Supervised.fit, sdml_ns, "SDML_Supervised")
+    return fixed
+
+
+_fixed_lock = threading.Lock()
+_fixed_classes: dict = {}
+
+
+def fixed_class(cls: type) -> type:
+    """metricbench's subclass of metric-learn estimator class ``cls`` that runs on this scikit-learn.
+
+    The subclass overrides only the methods whose metric-learn code reaches a
+    scikit-learn call that no longer accepts metric-learn's arguments (see
+    :func:`_fixed_methods`); each override is metric-learn's own code, run against a
+    private namespace. ``cls`` itself and metric-learn's modules are not modified.
+    Where this scikit-learn needs no fix, ``cls`` itself is returned.
+
+    Parameters
+    ----------
+    cls : type
+        A metric-learn estimator class (``metric_learn.NCA``, ``metric_learn.ITML_Supervised`` ...).
+
+    Returns
+    -------
+    type
+        A subclass of ``cls`` with the same name, parameters and behaviour (or ``cls``).
+
+    Examples
+    --------
+    >>> import metric_learn                                               # doctest: +SKIP
+    >>> NCA = fixed_class(metric_learn.NCA)                               # doctest: +SKIP
+    >>> NCA(max_iter=10).fit(X, y).components_.shape                      # doctest: +SKIP
+    """
+    with _fixed_lock:
+        if cls in _fixed_classes:
+            return _fixed_classes[cls]
+        body = {}
+        fixes = _fixed_methods()
+        # walk the MRO from the base up, so that what a subclass defines wins, as in ``cls`` itself
+        for klass in reversed(cls.__mro__):
+            for name in vars(klass):
+                if (klass, name) in fixes:
+                    body[name] = fixes[(klass, name)]
+                else:
+                    body.pop(name, None)
+        if not body:
+            _fixed_classes[cls] = cls
+            return cls
+        qualname = f"_fixed_{cls.__name__}"
+        body.update(__module__=__name__, __qualname__=qualname, __doc__=cls.__doc__)
+        new = types.new_class(cls.__name__, (cls,), exec_body=lambda ns: ns.update(body))
+        new.__qualname__ = qualname
+        globals()[qualname] = new  # picklable: metricbench.learn.compat._fixed_<Name>
+        _fixed_classes[cls] = new
+        return new
+
+
+__all__ = ["fixed_class", "needs_compat", "patch_attribute", "patch_metric_learn"]

@@ -25,9 +25,10 @@ therefore runs under a budget, applied automatically and reported in one line by
 
 ``0`` switches a budget off. metric-learn's own parameters pass through by name
 (``get_metric("ml-lmnn", n_neighbors=5, max_iter=200)``) and are checked
-against the estimator's signature at fit time. metric-learn is imported, and the
-scikit-learn compatibility layer (:mod:`metricbench.learn.compat`) applied, only
-when a metric is fitted.
+against the estimator's signature at fit time. metric-learn is imported only when
+a metric is fitted, and is not modified: what metric-learn 0.7.0 needs on today's
+scikit-learn lives in metricbench's own subclasses of its classes
+(:func:`metricbench.learn.compat.fixed_class`).
 """
 
 from __future__ import annotations
@@ -151,10 +152,9 @@ class MetricLearnMetric(LinearMetric):
     def _estimator_class(self):
         import metric_learn
 
-        from metricbench.learn.compat import ensure_metric_learn_compat
+        from metricbench.learn.compat import fixed_class
 
-        ensure_metric_learn_compat()
-        return getattr(metric_learn, self.estimator)
+        return fixed_class(getattr(metric_learn, self.estimator))
 
     def _resolved(self, key: str) -> int:
         own = {"max_samples": self.max_samples, "max_dim": self.max_dim}.get(key, self.params.get(key))
