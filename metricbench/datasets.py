@@ -362,17 +362,11 @@ def write_lfw_xq_protocol(out, *, n_folds: int = 10, pairs_per_fold: int = 300, 
 
     if n_folds < 2 or pairs_per_fold < 2:
         raise InputError(f"need n_folds >= 2 and pairs_per_fold >= 2, got {n_folds} and {pairs_per_fold}")
-    comp = load_lfw_xq()
+    comp, names, num, paths = _lfw_xq_names()
     X = np.asarray(comp.train_X)
     y = np.asarray(comp.train_y)
     groups = np.asarray(comp.train_groups).astype(str)
     images = np.asarray(comp.train_images)
-    order = np.lexsort((groups, images, y))  # by identity, then photo, then variant
-    num = np.empty(y.size, dtype=np.int64)
-    _, first, counts = np.unique(y[order], return_index=True, return_counts=True)
-    num[order] = np.arange(y.size) - np.repeat(first, counts) + 1
-    names = np.array([f"id{int(c):05d}" for c in y])
-    paths = [f"{n}/{n}_{k:04d}.jpg" for n, k in zip(names, num)]
 
     rng = np.random.default_rng(seed)
     clean = groups == "clean"
@@ -422,4 +416,102 @@ def write_lfw_xq_protocol(out, *, n_folds: int = 10, pairs_per_fold: int = 300, 
         {"fold": r[:, 0], "name1": names[r[:, 1]], "num1": num[r[:, 1]],
          "name2": names[r[:, 2]], "num2": num[r[:, 2]], "same": r[:, 3]}
     ).to_csv(files["pairs"], index=False)
+    return files
+
+
+def _lfw_xq_names():
+    """Train rows of the embedded default with LFW-style names: ``(comp, names, num, paths)``."""
+    comp = load_lfw_xq()
+    y = np.asarray(comp.train_y)
+    groups = np.asarray(comp.train_groups).astype(str)
+    images = np.asarray(comp.train_images)
+    order = np.lexsort((groups, images, y))
+    num = np.empty(y.size, dtype=np.int64)
+    _, first, counts = np.unique(y[order], return_index=True, return_counts=True)
+    num[order] = np.arange(y.size) - np.repeat(first, counts) + 1
+    names = np.array([f"id{int(c):05d}" for c in y])
+    paths = np.array([f"{n}/{n}_{k:04d}.jpg" for n, k in zip(names, num)])
+    return comp, names, num, paths
+
+
+def write_lfw_xq_retrieval(out, *, query_fraction: float = 0.2, seed: int = 0) -> dict:
+    """Write a leak-free retrieval exercise made from the embedded default (for the ``retrieve`` examples).
+
+    The identities of the embedded train set that have two or more photos are split in two, with ``seed``:
+
+    * ``query_fraction`` of them become the **exercise**: for each, one degraded (``xq40``) photo is the query,
+      and the clean embeddings of its *other* photos join the gallery (so the query's own photo is never in the
+      gallery);
+    * the rest, and every identity with a single photo, become a **labelled collection** to learn a metric from:
+      ``labelled/clean.npy`` and ``labelled/xq40.npy`` (the same photos row for row) with ``labelled/labels.csv``,
+      ready for ``metricbench make-competition``.
+
+    No identity of the exercise is in the labelled collection, so a metric fitted on it cannot have seen the
+    queries or the gallery: that is what makes the exercise leak-free by construction. (Fitting on the embedded
+    default itself would not be: its train set holds every one of these photos.)
+
+    Parameters
+    ----------
+    out : str or Path
+        Folder to create; files of the same names are replaced.
+    query_fraction : float, default=0.2
+        Share of the multi-photo identities used for the exercise.
+    seed : int, default=0
+        Seed of the identity split and of the choice of each query photo.
+
+    Returns
+    -------
+    paths : dict
+        ``query``, ``query_labels``, ``gallery``, ``gallery_labels``, ``labelled_clean``, ``labelled_xq40``,
+        ``labelled_labels``: Paths of ``.npy`` (float32, d = 128) and ``index,class,path`` CSVs (``class`` an
+        LFW-style name ``id<number>``).
+
+    Raises
+    ------
+    InputError
+        If ``query_fraction`` is not in (0, 1).
+    """
+    import pandas as pd
+
+    if not 0 < query_fraction < 1:
+        raise InputError(f"query_fraction must lie in (0, 1), got {query_fraction}")
+    comp, names, num, paths = _lfw_xq_names()
+    X = np.asarray(comp.train_X)
+    y = np.asarray(comp.train_y)
+    groups = np.asarray(comp.train_groups).astype(str)
+    images = np.asarray(comp.train_images)
+    rng = np.random.default_rng(seed)
+    n_photos = {int(c): np.unique(images[y == c]).size for c in np.unique(y)}
+    multi = np.array(sorted(c for c, n in n_photos.items() if n >= 2))
+    exercise = set(rng.choice(multi, size=max(1, int(round(query_fraction * multi.size))), replace=False).tolist())
+    q_rows, g_rows = [], []
+    for c in sorted(exercise):
+        rows = np.flatnonzero(y == c)
+        photo = rng.choice(np.unique(images[rows]))
+        q_rows.append(int(rows[(images[rows] == photo) & (groups[rows] == "xq40")][0]))
+        g_rows += rows[(images[rows] != photo) & (groups[rows] == "clean")].tolist()
+    in_ex = np.isin(y, list(exercise))
+    clean_rows = np.flatnonzero(~in_ex & (groups == "clean"))
+    clean_rows = clean_rows[np.lexsort((images[clean_rows], y[clean_rows]))]
+    xq_of = {int(im): r for r, im in zip(np.flatnonzero(~in_ex & (groups == "xq40")), images[~in_ex & (groups == "xq40")])}
+    xq_rows = np.array([xq_of[int(im)] for im in images[clean_rows]])
+
+    out = Path(out)
+    (out / "labelled").mkdir(parents=True, exist_ok=True)
+    files = {
+        "query": out / "query.npy", "query_labels": out / "query_labels.csv",
+        "gallery": out / "gallery.npy", "gallery_labels": out / "gallery_labels.csv",
+        "labelled_clean": out / "labelled" / "clean.npy", "labelled_xq40": out / "labelled" / "xq40.npy",
+        "labelled_labels": out / "labelled" / "labels.csv",
+    }
+
+    def side(rows, npy, csv):
+        rows = np.asarray(rows, dtype=np.int64)
+        np.save(npy, X[rows])
+        pd.DataFrame({"index": np.arange(rows.size), "class": names[rows], "path": paths[rows]}).to_csv(csv, index=False)
+
+    side(q_rows, files["query"], files["query_labels"])
+    side(g_rows, files["gallery"], files["gallery_labels"])
+    side(clean_rows, files["labelled_clean"], files["labelled_labels"])
+    np.save(files["labelled_xq40"], X[xq_rows])
     return files

@@ -120,8 +120,13 @@ def test_folder_layout_labels_and_fallback(folder, tmp_path):
     out = tmp_path / "out"
     s = extract_folder(folder, out, backend=FakeBackend(), progress=False)
     X, lab = _read(out)
-    assert list(lab.columns) == ["index", "class", "path", "detector"]
+    assert list(lab.columns) == ["index", "class", "path", "detector", "left", "top", "right", "bottom", "n_faces"]
     assert lab["path"].tolist() == ["amy/a1.png", "amy/a2.png", "bob/b1.png", "bob/b2.jpg", "cy/sub/c1.png"]
+    # the box embedded, for an audit: the fallback centre box (70..180 of 250, scaled to 32 px) for the dark image,
+    # the central one of FakeBackend's two faces elsewhere; n_faces says a choice was made (0 = fallback)
+    assert lab.loc[0, ["left", "top", "right", "bottom", "n_faces"]].tolist() == [9, 9, 23, 23, 0]
+    assert lab.loc[2, ["left", "top", "right", "bottom", "n_faces"]].tolist() == [8, 8, 24, 24, 2]
+    assert lab.loc[1, ["left", "top", "right", "bottom"]].tolist() == [10, 7, 30, 22]  # 40 x 30 image
     assert lab["class"].tolist() == ["amy", "amy", "bob", "bob", "cy"]
     assert lab["index"].tolist() == list(range(5))
     assert lab["detector"].tolist() == ["center", "bright", "bright", "bright", "bright"]
@@ -182,7 +187,11 @@ def test_resume_embeds_nothing_new_and_same_output(folder, tmp_path):
 def test_resume_refuses_other_settings(folder, tmp_path):
     out = tmp_path / "out"
     extract_folder(folder, out, backend=FakeBackend(), progress=False)
-    with pytest.raises(InputError, match="other settings.*--restart"):
+    # a finished folder is called finished (not "partial work"), and the message names the setting that changed
+    with pytest.raises(InputError, match=r"holds a finished extraction made with other settings \(degrade: None ->.*--restart"):
+        extract_folder(folder, out, backend=FakeBackend(), degrade="xq40", progress=False)
+    (out / "extract_info.json").unlink()  # as after an interrupted first run: partial work
+    with pytest.raises(InputError, match="holds partial work made with other settings.*--restart"):
         extract_folder(folder, out, backend=FakeBackend(), degrade="xq40", progress=False)
     s = extract_folder(folder, out, backend=FakeBackend(), degrade="xq40", restart=True, progress=False)
     assert s.n_new == 5 and s.degrade == "xq40"
@@ -545,3 +554,21 @@ def test_cli_extract_runs_and_reports(folder, tmp_path):
     assert res.exit_code == 2 and "not found" in res.output
     res = runner.invoke(_app(), ["extract", str(folder), "--out", str(tmp_path / "o2"), "--degrade", "xq41"])
     assert res.exit_code == 2 and "unknown --degrade" in res.output
+
+
+def test_progress_eta_ignores_start_up(monkeypatch):
+    """The first rate is measured from the first finished image: a slow model load does not inflate the ETA."""
+    import io
+
+    from metricbench.extract import progress as prog
+
+    clock = iter([0.0, 30.0, 31.0, 32.0, 33.0])  # start; 30 s loading the models; then 1 image per second
+    monkeypatch.setattr(prog.time, "perf_counter", lambda: next(clock))
+    buf = io.StringIO()
+    bar = prog.Progress(100, stream=buf, log_every=0.0)
+    for _ in range(4):
+        bar.update()
+    lines = buf.getvalue().splitlines()
+    assert "starting" in lines[0] and "ETA --:--" in lines[0]  # one image: no rate yet
+    assert "1.0 img/s" in lines[1] and "ETA 01:38" in lines[1]  # 98 left at 1/s, not 98 x 31 s / 2
+    assert lines[-1].endswith("ETA 01:36")

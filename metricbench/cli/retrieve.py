@@ -40,6 +40,11 @@ def retrieve(
         bool,
         typer.Option("--names", help="Write image paths from the labels CSVs' path column instead of row indices."),
     ] = False,
+    identities: Annotated[
+        bool,
+        typer.Option("--identities", help="Predicted = the k nearest distinct identities (class column of "
+                     "--gallery-labels, e.g. names), best first, instead of gallery rows."),
+    ] = False,
     query_labels: Annotated[
         Optional[Path], typer.Option(help="index,class[,path] CSV of the query rows.")
     ] = None,
@@ -91,8 +96,10 @@ def retrieve(
         yq, qpaths = _read_side(query_labels, Q.shape[0], "query")
     if gallery_labels is not None:
         yg, gpaths = _read_side(gallery_labels, G.shape[0], "gallery")
-    if names and gpaths is None:
+    if names and gpaths is None and not identities:
         fail("--names needs --gallery-labels with a path column (index,class,path)")
+    if identities and yg is None:
+        fail("--identities needs --gallery-labels (index,class: the class column names the identities)")
 
     m = get_metric(metric, **params)
     summary: dict = {"metric": metric, "params": params, "k": int(k), "n_queries": int(Q.shape[0]),
@@ -114,6 +121,13 @@ def retrieve(
         idx, _ = search(Q, G, k, metric=m,
                            exclude_self=exclude_self, working_memory=working_memory)
     summary["search_seconds"] = st.seconds
+    ranked = None
+    if identities:
+        from metricbench.evaluation.retrieval import search_identities
+
+        ranked, _ = search_identities(Q, G, yg, k, metric=m, exclude_self=exclude_self,
+                                      working_memory=working_memory)
+        ranked = np.where(ranked == None, "", ranked).astype(str)  # noqa: E711 (object array)
 
     qids = qpaths if (names and qpaths is not None) else np.arange(Q.shape[0]).astype(str)
     gnames = gpaths if names else None
@@ -128,11 +142,14 @@ def retrieve(
         w.writerow(["QueryId", "Predicted"])
         for q in range(idx.shape[0]):
             row = idx[q]
-            w.writerow([qids[q], " ".join(gnames[row] if gnames is not None else row.astype(str))])
+            cells = ranked[q][ranked[q] != ""] if ranked is not None else (
+                gnames[row] if gnames is not None else row.astype(str))
+            w.writerow([qids[q], " ".join(cells)])
         text = buf.getvalue()
     else:
         obj = {
-            str(qids[q]): (gnames[idx[q]].tolist() if gnames is not None else idx[q].tolist())
+            str(qids[q]): (ranked[q][ranked[q] != ""].tolist() if ranked is not None
+                           else gnames[idx[q]].tolist() if gnames is not None else idx[q].tolist())
             for q in range(idx.shape[0])
         }
         text = json.dumps(obj, indent=None) + "\n"

@@ -46,7 +46,7 @@ def nearest_center(faces, width: int, height: int) -> Face:
     return min(faces, key=lambda f: (f.center[0] - cx) ** 2 + (f.center[1] - cy) ** 2)
 
 
-def embed_image(backend, im, *, fallback="center", max_detect_side=MAX_DETECT_SIDE):
+def embed_image(backend, im, *, fallback="center", max_detect_side=MAX_DETECT_SIDE, return_face=False):
     """Embed one RGB Pillow image.
 
     Returns
@@ -54,6 +54,10 @@ def embed_image(backend, im, *, fallback="center", max_detect_side=MAX_DETECT_SI
     vector : ndarray of shape (dim,), float32
     detector : str
         The detector stage that found the face, or the fallback used.
+    face : Face
+        Only with ``return_face=True``, in place of ``detector``: the box embedded (image pixels, inclusive
+        corners; ``face.stage`` is the detector), followed by ``n_faces``, the number of faces detected (0 when a
+        fallback box was used; more than 1 means the face nearest the centre was chosen among several).
 
     Raises
     ------
@@ -72,6 +76,7 @@ def embed_image(backend, im, *, fallback="center", max_detect_side=MAX_DETECT_SI
         faces = [f.scaled(1.0 / scale) for f in backend.detect(np.asarray(small))]
     else:
         faces = backend.detect(rgb)
+    n_faces = len(faces)
     if faces:
         face = nearest_center(faces, width, height)
     elif fallback == "center":
@@ -83,6 +88,8 @@ def embed_image(backend, im, *, fallback="center", max_detect_side=MAX_DETECT_SI
     vec = np.asarray(backend.embed(rgb, backend.align(rgb, face)), dtype=np.float32).reshape(-1)
     if not np.all(np.isfinite(vec)):
         raise ImageSkip("embedding has NaN or infinite values")
+    if return_face:
+        return vec, face, n_faces
     return vec, face.stage
 
 
@@ -96,6 +103,8 @@ class Outcome:
     vector: np.ndarray | None = None
     detector: str | None = None
     reason: str | None = None
+    box: tuple | None = None  # (left, top, right, bottom) of the face embedded, image pixels
+    n_faces: int = -1  # faces the detector found (-1: not recorded)
 
     @property
     def ok(self) -> bool:
@@ -109,7 +118,11 @@ def process_file(backend, root, rel, size, mtime_ns, *, degrade=None, fallback="
         im = load_rgb(os.path.join(root, rel))
         if degrade is not None:
             im = degrade.apply(im)
-        out.vector, out.detector = embed_image(backend, im, fallback=fallback, max_detect_side=max_detect_side)
+        out.vector, face, out.n_faces = embed_image(
+            backend, im, fallback=fallback, max_detect_side=max_detect_side, return_face=True
+        )
+        out.detector = face.stage
+        out.box = (int(face.left), int(face.top), int(face.right), int(face.bottom))
     except ImageSkip as exc:
         out.reason = str(exc)
     except MemoryError:

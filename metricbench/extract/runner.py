@@ -3,8 +3,10 @@
 Output in ``OUT``:
 
 - ``embeddings.npy``: float32, one row per embedded image;
-- ``labels.csv``: ``index,class,path,detector`` (``path`` relative to the images folder,
-  ``detector`` the stage that found the face or the fallback used);
+- ``labels.csv``: ``index,class,path,detector,left,top,right,bottom,n_faces`` (``path`` relative to the
+  images folder, ``detector`` the stage that found the face or the fallback used, ``left..bottom`` the box that
+  was embedded, in pixels of the image, ``n_faces`` how many faces the detector found: with 2 or more the one
+  nearest the centre was taken, so a wrong person can be audited; 0 = fallback box);
 - ``skipped.csv``: ``path,reason`` for every listed image that has no row (unreadable, not an
   image, no face with ``fallback="skip"``, a crashed worker, ...);
 - ``extract_info.json``: settings, backend, counts and package versions;
@@ -35,6 +37,11 @@ from metricbench.extract.images import DEGRADE_PRESETS, IMAGE_EXTENSIONS, Degrad
 from metricbench.extract.pipeline import FALLBACKS, MAX_DETECT_SIDE, Outcome, init_worker, process_chunk, process_file
 from metricbench.extract.progress import Progress
 from metricbench.extract.store import PARTIAL_DIRNAME, PartialStore
+
+#: Columns of ``labels.csv``: the face box embedded (image pixels, inclusive corners, in the image as read, after
+#: any degradation, which keeps the size) and the number of faces the detector found (0: a fallback box was used;
+#: 2 or more: the one nearest the centre was taken, so check it); -1 where not recorded.
+LABEL_COLUMNS = ["index", "class", "path", "detector", "left", "top", "right", "bottom", "n_faces"]
 from metricbench.io.atomic import atomic_path
 
 #: How many times a crashed worker pool is restarted before the run gives up (work is kept).
@@ -409,7 +416,8 @@ def _assemble(out, listing, results, skipped, backend, options, store) -> Extrac
         if o is None:
             continue
         if o.ok:
-            rows.append((len(rows), item.cls, item.rel, o.detector))
+            box = o.box if o.box is not None else (-1, -1, -1, -1)
+            rows.append((len(rows), item.cls, item.rel, o.detector, *box, o.n_faces))
             vecs.append(o.vector)
         else:
             skipped.append((item.rel, o.reason))
@@ -425,7 +433,7 @@ def _assemble(out, listing, results, skipped, backend, options, store) -> Extrac
     with atomic_path(out / "embeddings.npy") as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, X)
-    labels = pd.DataFrame(rows, columns=["index", "class", "path", "detector"])
+    labels = pd.DataFrame(rows, columns=LABEL_COLUMNS)
     with atomic_path(out / "labels.csv") as tmp:
         labels.to_csv(tmp, index=False)
     order = {it.rel: i for i, it in enumerate(listing.items)}

@@ -41,9 +41,17 @@ class PartialStore:
                 old = json.loads(cfg_path.read_text())
             except (OSError, ValueError):
                 old = None
-            if old != _normalise(self.config):
+            new = _normalise(self.config)
+            if old != new:
+                changed = _changed(old, new)
+                out = self.folder.parent
+                if (out / "extract_info.json").is_file() and (out / "labels.csv").is_file():
+                    raise InputError(
+                        f"{out} holds a finished extraction made with other settings ({changed}); "
+                        "use another --out to keep both, or add --restart to replace it"
+                    )
                 raise InputError(
-                    f"{self.folder} holds partial work made with other settings; rerun with the same "
+                    f"{self.folder} holds partial work made with other settings ({changed}); rerun with the same "
                     "settings, use another --out, or add --restart to discard it"
                 )
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -63,12 +71,18 @@ class PartialStore:
                 with np.load(shard, allow_pickle=False) as z:
                     paths, sizes, mtimes = z["path"], z["size"], z["mtime_ns"]
                     ok, info, X = z["ok"], z["info"], z["X"]
+                    # shards written before face boxes were recorded have none
+                    boxes = z["box"] if "box" in z.files else np.full((paths.size, 4), -1, np.int64)
+                    n_faces = z["n_faces"] if "n_faces" in z.files else np.full(paths.size, -1, np.int64)
             except Exception:  # an unreadable shard is only lost work: redo those images
                 continue
             row = 0
-            for p, s, m, k, i in zip(paths.tolist(), sizes.tolist(), mtimes.tolist(), ok.tolist(), info.tolist()):
+            for j, (p, s, m, k, i) in enumerate(
+                zip(paths.tolist(), sizes.tolist(), mtimes.tolist(), ok.tolist(), info.tolist())
+            ):
                 if k:
-                    done[p] = Outcome(p, s, m, vector=X[row], detector=i)
+                    box = tuple(int(v) for v in boxes[j]) if boxes[j][0] >= 0 else None
+                    done[p] = Outcome(p, s, m, vector=X[row], detector=i, box=box, n_faces=int(n_faces[j]))
                     row += 1
                 else:
                     done[p] = Outcome(p, s, m, reason=i)
@@ -103,6 +117,8 @@ def _write_shard(path, outcomes):
         mtime_ns=np.array([o.mtime_ns for o in outcomes], dtype=np.int64),
         ok=np.array([o.ok for o in outcomes], dtype=bool),
         info=np.array([o.detector if o.ok else o.reason for o in outcomes], dtype=str),
+        box=np.array([o.box if o.box is not None else (-1, -1, -1, -1) for o in outcomes], dtype=np.int64).reshape(-1, 4),
+        n_faces=np.array([o.n_faces for o in outcomes], dtype=np.int64),
         X=X,
     )
     with atomic_path(path) as tmp:
@@ -110,6 +126,14 @@ def _write_shard(path, outcomes):
             np.savez(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def _changed(old, new) -> str:
+    """``degrade: None -> {...}`` for every top-level setting that differs (``old`` may be unreadable)."""
+    if not isinstance(old, dict):
+        return "its settings file is unreadable"
+    keys = sorted(set(old) | set(new), key=str)
+    return "; ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k))
 
 
 def _normalise(config):
