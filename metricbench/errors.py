@@ -22,5 +22,18 @@ class UnknownMetricError(MetricbenchError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class NotFittedError(MetricbenchError, AttributeError):
-    """A learned metric used before ``fit``."""
+def __getattr__(name: str):
+    # NotFittedError subclasses scikit-learn's, which is imported only when the name is
+    # first asked for (scikit-learn takes seconds to import; the CLI starts without it)
+    if name == "NotFittedError":
+        from sklearn.exceptions import NotFittedError as _SkNotFitted
+
+        cls = type(
+            "NotFittedError",
+            (MetricbenchError, _SkNotFitted),
+            {"__doc__": "A learned metric used before ``fit`` (a scikit-learn ``NotFittedError``).",
+             "__module__": __name__},
+        )
+        globals()["NotFittedError"] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

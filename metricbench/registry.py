@@ -168,5 +168,6 @@ def get_metric(name: str, **params):
         from metricbench.errors import InputError
 
         raise InputError(f"metric {name!r}: bad parameters ({e})") from None
-    obj.name = name
+    if info.kind == "distance" or obj.name != name:
+        obj.name = name  # the class gives learned metrics their name (clone keeps it)
     return obj

@@ -43,10 +43,10 @@ def test_matches_scipy_with_sklearn_precision(rng, estimator, reference):
 
 def test_subsample_is_seeded(rng):
     X, y = labelled(rng, n_id=60)
-    a = get_metric("mahalanobis", max_samples=50, seed=3).fit(X, y)
-    b = get_metric("mahalanobis", max_samples=50, seed=3).fit(X, y)
+    a = get_metric("mahalanobis", max_samples=50, random_state=3).fit(X, y)
+    b = get_metric("mahalanobis", max_samples=50, random_state=3).fit(X, y)
     np.testing.assert_array_equal(a.precision_, b.precision_)
-    assert a.n_residuals_ == 50 and "seed 3" in a.describe()
+    assert a.n_residuals_ == 50 and "random_state 3" in a.describe()
 
 
 def test_bad_estimator_and_no_multi_image_identity(rng):

@@ -21,10 +21,16 @@ import json
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
+from sklearn.utils.validation import validate_data
 
 from metricbench.errors import InputError, NotFittedError
 
 FORMAT_VERSION = 1
+
+#: dtypes kept as they are by the input checks (anything else becomes float64)
+FLOAT_DTYPES = (np.float64, np.float32)
 
 
 def _as_index(a, name: str) -> np.ndarray:
@@ -60,78 +66,169 @@ def resolve_pairs(X, index1=None, index2=None, Y=None):
     return X, i1, i2, Y
 
 
-class BaseMetric:
+def registry_name(cls: type) -> str | None:
+    """The registry name of a metric class (the first name :data:`metricbench.registry.LEARNED`
+    gives it), or None for a class the registry does not list."""
+    target = f"{cls.__module__}:{cls.__qualname__}"
+    cached = _NAMES.get(target, False)
+    if cached is not False:
+        return cached
+    from metricbench import registry
+
+    found = None
+    for key, spec in registry.LEARNED.items():
+        if (spec[0] if isinstance(spec, tuple) else getattr(spec, "target", None)) == target:
+            found = key
+            break
+    _NAMES[target] = found
+    return found
+
+
+_NAMES: dict = {}
+
+
+class BaseMetric(BaseEstimator):
     """Base class: a distance between pairs of embeddings, possibly fitted on labelled data.
 
-    Subclasses implement ``_fit(X, y)`` (learned metrics) and
-    ``_pair_distance(X, index1, index2, Y)``.
+    A scikit-learn estimator: ``__init__`` only stores its parameters, ``fit(X, y)`` checks
+    its input with scikit-learn's :func:`~sklearn.utils.validation.validate_data` (2-D,
+    finite, real; ``n_features_in_``) and returns ``self``, so :func:`sklearn.base.clone`,
+    :class:`~sklearn.model_selection.GridSearchCV` and :class:`~sklearn.pipeline.Pipeline`
+    work on every metric. Subclasses implement ``_fit(X, y, **fit_params)`` (learned
+    metrics) and ``_pair_distance(X, index1, index2, Y)``.
+
+    ``fit`` takes the variant tag of each train row (for example clean / degraded) as
+    ``variants=`` (``groups=`` is accepted as its older name); subclasses receive it as
+    ``groups``.
     """
 
     #: whether ``fit`` learns anything from the data
     learns: bool = True
-    #: registry name, filled in by :func:`metricbench.get_metric`
-    name: str | None = None
 
-    # -- scikit-learn-style parameter handling (no sklearn import at start-up) --
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        import inspect
+    # -- name -----------------------------------------------------------------
+    @property
+    def name(self) -> str | None:
+        """Registry name (derived from the class, so :func:`~sklearn.base.clone` keeps it)."""
+        own = self.__dict__.get("_name")
+        return own if own is not None else registry_name(type(self))
 
-        sig = inspect.signature(cls.__init__)
-        return [
-            p.name
-            for p in sig.parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
+    @name.setter
+    def name(self, value) -> None:
+        # kept for composite metrics that label themselves; registry metrics need no setting
+        if value is not None and value == registry_name(type(self)):
+            self.__dict__.pop("_name", None)
+        else:
+            self.__dict__["_name"] = value
 
-    def get_params(self, deep: bool = True) -> dict:
-        return {k: getattr(self, k) for k in self._param_names()}
-
+    # -- scikit-learn protocol --------------------------------------------------
     def set_params(self, **params):
-        valid = set(self._param_names())
-        for k, v in params.items():
-            if k not in valid:
+        valid = set(self.get_params(deep=True))
+        for k in params:
+            if k.partition("__")[0] not in valid and k not in valid:
                 raise InputError(
                     f"{type(self).__name__} has no parameter {k!r}; valid: {', '.join(sorted(valid)) or 'none'}"
                 )
-            setattr(self, k, v)
-        return self
+        return super().set_params(**params)
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = bool(self.learns)
+        tags.input_tags.allow_nan = False
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return not self.learns or hasattr(self, "n_features_in_")
+
+    def _validate_X(self, X, *, reset: bool, y=None, name: str = "X"):
+        """scikit-learn's input checks with metricbench's error type (an InputError is a ValueError)."""
+        try:
+            if y is None:
+                return validate_data(self, X, reset=reset, dtype=FLOAT_DTYPES, ensure_min_samples=1)
+            return validate_data(
+                self, X, y, reset=reset, dtype=FLOAT_DTYPES, ensure_min_samples=2, y_numeric=False
+            )
+        except ValueError as e:
+            if isinstance(e, InputError):
+                raise
+            msg = str(e).splitlines()[0] if str(e) else repr(e)
+            if "is expecting" in msg and hasattr(self, "n_features_in_"):
+                msg = msg.rstrip(".") + (
+                    f" (fitted on {self.n_features_in_}-D embeddings but got {np.shape(X)[1]}-D ones)"
+                )
+            if ("NaN" in msg or "infinity" in msg) and np.ndim(X) == 2:
+                try:
+                    bad = np.flatnonzero(~np.isfinite(np.asarray(X, dtype=np.float64)).all(1))
+                    if bad.size:
+                        msg = msg.rstrip(".") + f": row {int(bad[0])} (0-based) is not finite"
+                except (TypeError, ValueError):
+                    pass
+            if name != "X":
+                msg = msg.replace("Input X", f"Input {name}").replace("X has", f"{name} has")
+            raise InputError(msg) from None
 
     # -- fitting -------------------------------------------------------------
     def fit(self, X, y=None, **fit_params):
-        """Fit on train embeddings ``X`` (n, d) with identity labels ``y`` (n,)."""
-        X = np.asarray(X)
-        if X.ndim != 2:
-            raise InputError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+        """Fit on train embeddings ``X`` (n, d) with identity labels ``y`` (n,).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Finite real values (float32 is kept; other numbers become float64).
+        y : array-like of shape (n_samples,)
+            Identity label of each row (required by learned metrics).
+        variants : array-like of shape (n_samples,), optional
+            Variant tag of each row (``groups=`` is the same, older name).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        InputError
+            Non-finite, complex, 1-D or empty ``X``; ``y`` missing or of the wrong length.
+        """
+        if "variants" in fit_params:
+            v = fit_params.pop("variants")
+            if fit_params.get("groups") is not None and v is not None:
+                raise InputError("give the variant tags as variants= or groups=, not both")
+            fit_params["groups"] = v
         if self.learns:
             if y is None:
                 raise InputError(f"{type(self).__name__} learns from labels: pass y")
-            y = np.asarray(y)
-            if y.shape[0] != X.shape[0]:
-                raise InputError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
-        self._fit(X, y, **fit_params)
-        self.n_features_in_ = int(X.shape[1])
+            X, y = self._validate_X(X, y=y, reset=True)
+        else:
+            X = self._validate_X(X, reset=True)
+            if y is not None:
+                y = np.asarray(y)
+        g = fit_params.get("groups")
+        if g is not None and np.shape(g) != (X.shape[0],):
+            raise InputError(f"variants must give one tag per train row ({X.shape[0]}), got shape {np.shape(g)}")
+        try:
+            self._fit(X, y, **fit_params)
+        except BaseException:
+            self.__dict__.pop("n_features_in_", None)
+            raise
         return self
 
     def _fit(self, X, y, **fit_params) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def check_is_fitted(self) -> None:
-        if not hasattr(self, "n_features_in_"):
+        """Raise :class:`~metricbench.errors.NotFittedError` (a scikit-learn ``NotFittedError``)
+        unless ``fit`` has run."""
+        try:
+            _sk_check_is_fitted(self)
+        except Exception:
             raise NotFittedError(
                 f"{type(self).__name__} is not fitted yet: call fit(X, y) before scoring pairs"
-            )
+            ) from None
 
-    def _check_width(self, X) -> None:
-        if X is not None and np.ndim(X) == 2 and X.shape[1] != self.n_features_in_:
-            raise InputError(
-                f"{type(self).__name__} was fitted on {self.n_features_in_}-D embeddings "
-                f"but got {X.shape[1]}-D ones"
-            )
+    def _check_width(self, X, name: str = "X"):
+        """Check rows ``X`` against the fitted width (and finiteness); returns the checked array."""
+        if X is None:
+            return None
+        return self._validate_X(X, reset=False, name=name)
 
     # -- scoring -------------------------------------------------------------
     def pair_distance(self, X, index1=None, index2=None, *, Y=None) -> np.ndarray:
@@ -139,8 +236,8 @@ class BaseMetric:
         X, i1, i2, Y = resolve_pairs(X, index1, index2, Y)
         if self.learns:
             self.check_is_fitted()
-            self._check_width(X)
-            self._check_width(Y)
+            X = self._check_width(X)
+            Y = self._check_width(Y, "Y")
         return np.asarray(self._pair_distance(X, i1, i2, Y), dtype=np.float64)
 
     def pair_score(self, X, index1=None, index2=None, *, Y=None) -> np.ndarray:
@@ -180,7 +277,7 @@ class BaseMetric:
         header = {
             "class": f"{type(self).__module__}:{type(self).__qualname__}",
             "name": self.name,
-            "params": {k: _jsonable(v) for k, v in self.get_params().items()},
+            "params": {k: _jsonable(v) for k, v in self.get_params(deep=False).items()},
             "fitted": scalars,
         }
         nested = {}
@@ -312,6 +409,17 @@ class DistanceMetric(BaseMetric):
         self.metric = metric
         self.params = params
 
+    @property
+    def name(self) -> str | None:
+        return self.__dict__.get("_name") or self.metric
+
+    @name.setter
+    def name(self, value) -> None:
+        if value is not None and value != self.metric:
+            self.__dict__["_name"] = value
+        else:
+            self.__dict__.pop("_name", None)
+
     def get_params(self, deep: bool = True) -> dict:
         return {"metric": self.metric, **self.params}
 
@@ -330,7 +438,7 @@ class DistanceMetric(BaseMetric):
         return paired_distances(X, index1, index2, metric=self.metric, Y=Y, **self.params)
 
 
-class LinearMetric(BaseMetric):
+class LinearMetric(TransformerMixin, BaseMetric):
     """A learned linear map followed by a fixed distance.
 
     ``transform(X) = (X - mean_) @ components_.T``; the distance ``base_metric``
@@ -343,8 +451,7 @@ class LinearMetric(BaseMetric):
     def transform(self, X) -> np.ndarray:
         """Project ``X`` (n, d) to the learned space (n, k), in row chunks."""
         self.check_is_fitted()
-        X = np.asarray(X)
-        self._check_width(X)
+        X = self._check_width(X)
         mean = getattr(self, "mean_", None)
         L = np.asarray(self.components_, dtype=np.float64)
         out = np.empty((X.shape[0], L.shape[0]), dtype=np.float64)

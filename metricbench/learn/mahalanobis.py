@@ -19,7 +19,7 @@ from metricbench.learn.base import LinearMetric
 ESTIMATORS = ("ledoit-wolf", "oas", "shrunk", "empirical")
 
 
-def within_residuals(X, y, *, max_samples: int | None = None, seed: int = 0) -> np.ndarray:
+def within_residuals(X, y, *, max_samples: int | None = None, random_state=0) -> np.ndarray:
     """``x_i - m_c(i)`` (float64) for rows of identities with 2+ rows, optionally a seeded subsample."""
     classes, codes, counts = class_codes(y)
     mean = row_mean(X)
@@ -29,12 +29,20 @@ def within_residuals(X, y, *, max_samples: int | None = None, seed: int = 0) -> 
     if rows.size < 2:
         raise InputError("mahalanobis needs identities with 2 or more train rows")
     if max_samples is not None and rows.size > int(max_samples):
-        rows = np.sort(np.random.default_rng(seed).choice(rows, size=int(max_samples), replace=False))
+        rows = np.sort(_rng(random_state).choice(rows, size=int(max_samples), replace=False))
     R = np.empty((rows.size, X.shape[1]))
     for a in range(0, rows.size, 32768):
         r = rows[a : a + 32768]
         R[a : a + r.size] = np.asarray(X[r], dtype=np.float64) - M[codes[r]]
     return R
+
+
+def _rng(random_state):
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2**31))
+    return np.random.default_rng(random_state)
 
 
 class Mahalanobis(LinearMetric):
@@ -50,17 +58,17 @@ class Mahalanobis(LinearMetric):
         Used by "shrunk" only.
     max_samples : int or None
         Estimate from at most this many residual rows (seeded subsample); None = all.
-    seed : int
+    random_state : int, numpy Generator or None
         Seed of that subsample.
     """
 
     base_metric = "sqeuclidean"
 
-    def __init__(self, estimator: str = "ledoit-wolf", shrinkage: float = 0.1, max_samples=None, seed: int = 0):
+    def __init__(self, estimator: str = "ledoit-wolf", shrinkage: float = 0.1, max_samples=None, random_state=0):
         self.estimator = estimator
         self.shrinkage = shrinkage
         self.max_samples = max_samples
-        self.seed = seed
+        self.random_state = random_state
 
     def _estimator(self):
         from sklearn.covariance import OAS, EmpiricalCovariance, LedoitWolf, ShrunkCovariance
@@ -80,7 +88,7 @@ class Mahalanobis(LinearMetric):
 
     def _fit(self, X, y, groups=None):
         est = self._estimator()
-        R = within_residuals(X, y, max_samples=self.max_samples, seed=self.seed)
+        R = within_residuals(X, y, max_samples=self.max_samples, random_state=self.random_state)
         est.fit(R)
         cov = 0.5 * (est.covariance_ + est.covariance_.T)
         try:
@@ -104,7 +112,7 @@ class Mahalanobis(LinearMetric):
     def describe(self) -> str:
         if not hasattr(self, "shrinkage_"):
             return ""
-        sub = f", subsample seed {self.seed}" if self.max_samples is not None else ""
+        sub = f", subsample random_state {self.random_state}" if self.max_samples is not None else ""
         return (
             f"inverse within-class covariance ({self.estimator}, shrinkage={self.shrinkage_:.4g}, "
             f"{self.n_residuals_} residual rows{sub})"
