@@ -288,64 +288,10 @@ def pairwise_distances(X, Y=None, *, metric: str = "cosine", working_memory=None
     return out
 
 
-def topk(
-    Q,
-    G,
-    k: int = 10,
-    *,
-    metric: str = "cosine",
-    working_memory=None,
-    exclude_self: bool = False,
-    progress=None,
-    **params,
-):
-    """Exact k nearest gallery rows of every query row.
+def topk(Q, G, k: int = 10, *, metric: str = "cosine", working_memory=None, exclude_self: bool = False,
+         progress=None, backend: str = "metricbench", **params):
+    """Exact k nearest gallery rows of every query row: see :func:`metricbench.distances.topk.topk`."""
+    from metricbench.distances.topk import topk as _topk
 
-    Parameters
-    ----------
-    Q : ndarray of shape (n_queries, n_features)
-    G : ndarray of shape (n_gallery, n_features)
-    k : int
-        Neighbours per query (capped at the gallery size).
-    exclude_self : bool
-        Skip gallery row ``i`` for query row ``i`` (when Q and G are the same set).
-    progress : callable, optional
-        Called as ``progress(done_queries, n_queries)`` after each query block.
-
-    Returns
-    -------
-    indices : ndarray of shape (n_queries, k), int64, best first (ties: lower gallery index first)
-    distances : ndarray of shape (n_queries, k), float64, exact values of ``metric``
-    """
-    from metricbench.distances.merge import merge_topk
-
-    dist = resolve_distance(metric)
-    Q = as_float_matrix(Q, "query")
-    G = as_float_matrix(G, "gallery")
-    if Q.shape[1] != G.shape[1]:
-        raise InputError(f"query has {Q.shape[1]} columns but gallery has {G.shape[1]}")
-    if exclude_self and Q.shape[0] != G.shape[0]:
-        raise InputError("exclude_self needs query and gallery to be the same rows")
-    k = int(k)
-    if k < 1:
-        raise InputError(f"k must be >= 1, got {k}")
-    k = min(k, G.shape[0] - (1 if exclude_self else 0))
-    p, w, M = prepare_params(dist, [Q, G] if Q is not G else [Q], params)
-    rank = DISTANCES[dist.proxy] if dist.proxy else dist
-    nq, ng = Q.shape[0], G.shape[0]
-    gstep = min(ng, max(4096, k))
-    qstep = max(1, working_memory_bytes(working_memory) // (gstep * 24))
-    best_d = np.full((nq, k), np.inf)
-    best_i = np.full((nq, k), -1, dtype=np.int64)
-    for qs in range(0, nq, qstep):
-        qb = np.asarray(Q[qs : qs + qstep])
-        bd, bi = best_d[qs : qs + qstep], best_i[qs : qs + qstep]
-        for gs in range(0, ng, gstep):
-            blk = _block(rank, qb, np.asarray(G[gs : gs + gstep]), p, w, M)
-            merge_topk(blk, gs, qs, bool(exclude_self), bd, bi)
-        if progress is not None:
-            progress(min(nq, qs + qstep), nq)
-    # exact values of the real metric for the chosen neighbours
-    rows = np.repeat(np.arange(nq, dtype=np.int64), k)
-    exact = paired_distances(Q, rows, best_i.ravel(), metric=dist.name, Y=G, **params).reshape(nq, k)
-    return best_i, exact
+    return _topk(Q, G, k, metric=metric, working_memory=working_memory, exclude_self=exclude_self,
+                 progress=progress, backend=backend, **params)
