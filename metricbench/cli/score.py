@@ -43,11 +43,16 @@ def score(
         Optional[Path], typer.Option(help="Also save the fitted metric (.npz) here.")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    config: Annotated[
+        Optional[Path], typer.Option(help="Re-run a configuration saved by 'metricbench auto' (replaces --metric).")
+    ] = None,
 ) -> None:
     """Fit METRIC on train, score every test pair and write a Kaggle submission (Id,Predicted).
 
     Example: metricbench score --metric cosine-whitened --data path/to/competition
     """
+    if config is not None:
+        return _score_config(config, data or default_data_dir(), out, param, norm, similarity, json_out)
     from metricbench.evaluation.validation import roc_auc, validate_metric
     from metricbench.io import load_competition, write_submission
     from metricbench.registry import get_metric, metric_info
@@ -142,6 +147,30 @@ def score(
             "from solution.csv)"
         )
     typer.echo(f"submission    {out}  ({len(pairs)} rows, Predicted = {summary['predicted']})")
+
+
+def _score_config(config, data, out, param, norm, similarity, json_out) -> None:
+    """``score --config FILE``: the library re-runs the saved configuration; this only prints."""
+    from metricbench.auto.config import config_label
+    from metricbench.auto.workflow import rerun_config
+    from metricbench.errors import InputError
+
+    if param or norm:
+        raise InputError("--config gives the metric, its parameters and normalisation: drop --param / --norm")
+    run, path = rerun_config(config, data, out, similarity=similarity)
+    summary = {"config": str(config), "metric": config_label(run.config), "data": str(data), "submission": str(path),
+               "fit_seconds": run.fit_seconds, "score_seconds": run.score_seconds, "test_auroc": run.test_auroc,
+               "selection": run.config.get("selection")}
+    if json_out:
+        typer.echo(json.dumps(summary, indent=2, default=float))
+        return
+    sel = run.config.get("selection") or {}
+    typer.echo(f"metric        {summary['metric']}  (from {config})")
+    if "outer_auroc" in sel:
+        typer.echo(f"validation    AUROC {sel['outer_auroc']:.4f}   (outer identities, as 'auto' judged it)")
+    if run.test_auroc is not None:
+        typer.echo(f"test          AUROC {run.test_auroc:.4f}   (from solution.csv)")
+    typer.echo(f"submission    {path}  ({run.ids.size} rows, Predicted = {'similarity' if similarity else 'distance'})")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,696 @@
+"""The search behind ``metricbench auto``: optuna over metrics and settings, nested identity-disjoint validation.
+
+Honest selection, precisely:
+
+1. **Outer split.** The train identities are split once (``outer_holdout``, ``seed``) into a
+   *search* part and an *outer* part; seeded validation pairs are drawn among the outer
+   identities (across the two variant groups when there are two, never an image against its
+   own other variant, like the test pairs). Nothing in steps 2-4 sees the outer rows.
+2. **Inner folds.** ``n_inner`` identity-disjoint hold-outs of the search part, each with its
+   own seeded validation pairs, drawn once and shared by every candidate (the fold rows are
+   read once, the pairs sampled once).
+3. **Singles.** An optuna study (TPE sampler, median pruner over the folds) proposes a metric
+   family and its settings; cheap families' first settings are enqueued first, expensive ones
+   run as the budget allows (a trial whose estimated cost does not fit the time left, with the
+   final fits reserved, is skipped). Each proposal is fitted on every inner fold and scored on
+   its pairs; the same fitted metric is also scored with AS-norm score normalisation (the
+   cohort drawn from the fold's fitting rows), so "normalisation on or off" costs no refit.
+   Its figure is the mean AUROC over the folds.
+4. **Fusions.** The best few singles (best of each family first) are fused, every subset of
+   2 .. ``max_fusion`` of them, by the mean of their standardised scores and by logistic
+   stacking; the fold scores of step 3 are reused, nothing is refitted. The stacker's inner
+   figure is cross-fitted (weights from the other folds' pairs).
+5. **Choice and guard.** The candidate with the best inner figure wins. Because that figure
+   is the maximum of many noisy numbers, it is *not* reported as the estimate: the winner is
+   fitted again on the whole search part and judged once on the outer pairs, and that outer
+   AUROC (with a bootstrap interval) is the figure reported.
+
+The caller then fits the winner on all train rows for the submission
+(:func:`metricbench.auto.config.score_config`).
+
+References
+----------
+.. [1] G. C. Cawley, N. L. C. Talbot. On over-fitting in model selection and subsequent
+   selection bias in performance evaluation. JMLR 11, 2079-2107, 2010.
+.. [2] J. A. Hanley, B. J. McNeil. The meaning and use of the area under a receiver operating
+   characteristic (ROC) curve. Radiology 143, 29-36, 1982.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from metricbench.auto.config import component, config_label, fit_config, fit_metric, standardize
+from metricbench.auto.space import Family, default_families, select_families
+from metricbench.errors import InputError, MetricbenchError
+
+#: default seconds per inner fold of one trial, by cost tier, before anything was measured
+_TIER_GUESS = {0: 0.5, 1: 3.0, 2: 10.0, 3: 30.0}
+#: how many times a fit on the search part and on all train rows costs more than a fit on an inner fold
+_FINAL_FACTOR = 3.2
+
+
+# -- the splits (an adapter over the project's identity-disjoint validation) ---------------------------
+@dataclass
+class Fold:
+    """Rows fitted on and validation pairs scored in one identity-disjoint split."""
+
+    fit_rows: np.ndarray
+    val_rows: np.ndarray
+    i1: np.ndarray  # index val_rows
+    i2: np.ndarray
+    same: np.ndarray
+    X_fit: np.ndarray | None = None
+    X_val: np.ndarray | None = None
+
+    @property
+    def n_val_identities(self) -> int:
+        return int(self._n_val_ids)
+
+
+def _fold(X, y, groups, images, rows, *, holdout, seed, n_pairs) -> Fold:
+    from metricbench.evaluation.validation import validation_pairs
+
+    g = None if groups is None else groups[rows]
+    im = None if images is None else images[rows]
+    fit_mask, val_local, i1, i2, same = validation_pairs(
+        y[rows], holdout=holdout, seed=seed, n_pairs=n_pairs, groups=g, images=im
+    )
+    if same.size == 0 or same.min() == same.max():
+        raise InputError("auto: an identity-disjoint validation split drew only one kind of pair; give more identities")
+    f = Fold(rows[np.flatnonzero(fit_mask)], rows[val_local], i1, i2, same.astype(np.int8))
+    f.X_fit = np.asarray(X[f.fit_rows])
+    f.X_val = np.asarray(X[f.val_rows])
+    f._n_val_ids = np.unique(y[f.val_rows]).size
+    return f
+
+
+@dataclass
+class Splits:
+    """The outer split and the inner folds of the search part (drawn once, shared by all candidates)."""
+
+    search_rows: np.ndarray
+    outer: Fold
+    inner: list
+
+    @classmethod
+    def draw(cls, X, y, groups=None, images=None, *, seed=0, outer_holdout=0.2, inner_holdout=0.25, n_inner=2,
+             n_pairs=20000, outer_pairs=None) -> "Splits":
+        y = np.asarray(y)
+        groups = None if groups is None else np.asarray(groups)
+        images = None if images is None else np.asarray(images)
+        everything = np.arange(y.size)
+        outer = _fold(X, y, groups, images, everything, holdout=outer_holdout, seed=seed,
+                      n_pairs=n_pairs if outer_pairs is None else outer_pairs)
+        outer.X_fit = None  # the search part is fitted on only once, at the end
+        search = outer.fit_rows
+        inner = [
+            _fold(X, y, groups, images, search, holdout=inner_holdout, seed=seed + 1000 * (r + 1), n_pairs=n_pairs)
+            for r in range(int(n_inner))
+        ]
+        return cls(search, outer, inner)
+
+
+# -- AUROC and its interval ----------------------------------------------------------------------------
+def _auroc(same, score) -> float:
+    from metricbench.evaluation.validation import roc_auc
+
+    return roc_auc(same, score)
+
+
+def hanley_mcneil_se(auc: float, n_pos: int, n_neg: int) -> float:
+    """Standard error of an AUROC from its value and the class counts (Hanley and McNeil, 1982)."""
+    q1 = auc / (2.0 - auc)
+    q2 = 2.0 * auc * auc / (1.0 + auc)
+    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc) + (n_neg - 1) * (q2 - auc * auc)) / (n_pos * n_neg)
+    return float(math.sqrt(max(var, 0.0)))
+
+
+def _norm_is_cheap(m) -> bool:
+    """Whether cohort scores of ``m`` come from matrix products or plain distances (no per-pair model).
+
+    Score normalisation scores every validation row against a 1,000-identity cohort: cheap for
+    fixed distances and for linear maps followed by cosine / Euclidean, but a million pairs
+    through a pair model (PLDA, verifier) cost more than the model's fit, so those are not
+    normalised in the search.
+    """
+    from metricbench.learn.base import LinearMetric
+
+    if not getattr(m, "learns", True):
+        return True
+    return isinstance(m, LinearMetric) and getattr(m, "base_metric", None) in ("cosine", "sqeuclidean", "euclidean")
+
+
+# -- candidates and results ---------------------------------------------------------------------------
+@dataclass
+class Candidate:
+    """One configuration tried: its settings, cost and inner-validation figures."""
+
+    id: int
+    kind: str  # "single" or "fusion"
+    family: str
+    config: dict
+    status: str = "complete"  # complete, pruned, skipped, failed
+    fold_aurocs: list = field(default_factory=list)
+    fit_seconds: float = 0.0  # mean per inner fold (singles); 0 for fusions (nothing refitted)
+    seconds: float = 0.0  # wall time the candidate took in the search
+    trial: int | None = None
+    note: str = ""
+    se: float = float("nan")
+    members: tuple = ()  # candidate ids a fusion combines
+
+    @property
+    def short(self) -> str:
+        """The label, with a fusion's parts named by their candidate ids."""
+        if self.kind != "fusion":
+            return self.label
+        return f"{self.config['fusion']['method']} fusion of " + " + ".join(f"#{i}" for i in self.members)
+
+    @property
+    def label(self) -> str:
+        return config_label(self.config)
+
+    @property
+    def inner_auroc(self) -> float:
+        return float(np.mean(self.fold_aurocs)) if self.fold_aurocs else float("nan")
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        a = self.inner_auroc
+        return (a - 1.96 * self.se, a + 1.96 * self.se)
+
+    def as_dict(self) -> dict:
+        lo, hi = self.interval
+        return {
+            "id": self.id, "kind": self.kind, "family": self.family, "label": self.label, "status": self.status,
+            "members": list(self.members),
+            "inner_auroc": self.inner_auroc, "interval": [lo, hi], "fold_aurocs": list(self.fold_aurocs),
+            "fit_seconds": self.fit_seconds, "seconds": self.seconds, "trial": self.trial, "note": self.note,
+            "config": self.config,
+        }
+
+
+@dataclass
+class AutoResult:
+    """What :func:`auto_search` found.
+
+    Attributes
+    ----------
+    winner : Candidate
+        The configuration with the best inner figure.
+    config : dict
+        The winner's configuration (with a ``selection`` entry saying how it was chosen).
+    outer_auroc, outer_interval : float, (float, float)
+        The winner's AUROC on the outer identities (fitted on the search part only) and its
+        95 % pair-bootstrap interval: the figure to report.
+    candidates : list of Candidate
+        Everything tried, in order.
+    """
+
+    winner: Candidate
+    config: dict
+    outer_auroc: float
+    outer_interval: tuple
+    candidates: list
+    seconds: float
+    budget: float | None
+    interrupted: bool
+    seed: int
+    n_trials: int
+    split: dict
+    outer_seconds: float = 0.0
+    stopped_because: str = ""
+
+    def ranked(self) -> list:
+        done = [c for c in self.candidates if c.status == "complete"]
+        return sorted(done, key=lambda c: -c.inner_auroc)
+
+    def best_single(self) -> Candidate | None:
+        singles = [c for c in self.ranked() if c.kind == "single"]
+        return singles[0] if singles else None
+
+
+# -- the search ---------------------------------------------------------------------------------------
+class _Search:
+    def __init__(self, X, y, groups, splits: Splits, families, *, seed, budget, n_trials, max_fusion, fusion_pool,
+                 norm, progress, t0):
+        self.X, self.y, self.groups = X, np.asarray(y), None if groups is None else np.asarray(groups)
+        self.splits = splits
+        self.families = {f.name: f for f in families}
+        self.order = [f.name for f in families]
+        self.seed, self.budget, self.n_trials = int(seed), budget, n_trials
+        self.max_fusion, self.fusion_pool, self.norm = int(max_fusion), int(fusion_pool), norm
+        self.progress = progress
+        self.t0 = t0
+        self.candidates: list[Candidate] = []
+        self.scores: dict[int, list] = {}  # candidate id -> scores on each inner fold
+        self.fold_fit: dict[int, float] = {}  # candidate id -> seconds per fold, fit + scoring (of its components)
+        self.seen: dict[tuple, float] = {}  # settings key -> objective value
+        self.cost: dict[str, list] = {}  # family -> seconds per trial
+        self.duplicates = 0
+        self.skips = 0
+        self.skipped: set = set()
+        self.stopped_because = ""
+
+    # time bookkeeping
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def left(self) -> float:
+        return math.inf if self.budget is None else self.budget - self.elapsed()
+
+    def trial_cost(self, fam: str) -> float:
+        seen = self.cost.get(fam)
+        n = len(self.splits.inner)
+        if seen:
+            return float(np.median(seen))
+        return _TIER_GUESS.get(self.families[fam].tier, 10.0) * n
+
+    def reserve(self, extra_fold_fit: float = 0.0) -> float:
+        """Seconds kept for fitting a winner on the search part and on all rows (plus scoring)."""
+        best = sorted((c for c in self.candidates if c.status == "complete" and c.kind == "single"),
+                      key=lambda c: -c.inner_auroc)
+        fits, used = [], set()
+        for c in best:
+            if c.trial in used:
+                continue
+            used.add(c.trial)
+            fits.append(self.fold_fit.get(c.id, 0.0))
+            if len(fits) >= max(1, self.max_fusion - 1):
+                break
+        return _FINAL_FACTOR * (sum(fits) + extra_fold_fit) + 5.0
+
+    def emit(self, what, **kw):
+        if self.progress is not None:
+            self.progress(what, **kw)
+
+    def add(self, c: Candidate) -> Candidate:
+        self.candidates.append(c)
+        self.emit("candidate", candidate=c, elapsed=self.elapsed())
+        return c
+
+    def _component(self, fam: Family, params: dict, norm=None) -> dict:
+        params = dict(params)
+        m = self._build(component(fam.name, params) if fam.build is None else {"metric": fam.name, "params": params})
+        if "seed" in m.get_params():
+            params["seed"] = self.seed
+        return {"metric": fam.name, "params": params, "norm": norm}
+
+    def build(self, c: dict):
+        return self._build(c)
+
+    def _build(self, c: dict):
+        fam = self.families.get(c["metric"])
+        if fam is not None and fam.build is not None:
+            m = fam.build(dict(c.get("params") or {}))
+            if c.get("norm"):
+                from metricbench.learn.norm import apply_norm
+
+                m = apply_norm(m, c["norm"], seed=self.seed)
+            return m
+        from metricbench.auto.config import build_metric
+
+        return build_metric(c)
+
+    # one proposal: fit on each inner fold, score plain (and with AS-norm)
+    def evaluate_single(self, fam: Family, params: dict, trial=None):
+        import optuna
+
+        params = {k: (float(f"{v:.3g}") if isinstance(v, float) else v) for k, v in params.items()}
+        key = (fam.name, tuple(sorted(params.items())))
+        if key in self.seen:
+            self.duplicates += 1
+            if self.seen[key] is None:
+                raise optuna.TrialPruned()
+            return self.seen[key]
+        self.duplicates = 0
+        est = self.trial_cost(fam.name)
+        n = len(self.splits.inner)
+        if self.budget is not None and est + self.reserve(est / n) > self.left():
+            self.skips += 1
+            if fam.name not in self.skipped:  # one row per family, not one per proposal
+                self.skipped.add(fam.name)
+                self.add(Candidate(len(self.candidates), "single", fam.name,
+                                   self._config([self._component(fam, params)]), status="skipped",
+                                   trial=None if trial is None else trial.number,
+                                   note=f"{fam.name} skipped from here on: a trial takes about {est:.0f} s, "
+                                        f"{max(self.left(), 0):.0f} s were left (final fits reserved)"))
+            raise optuna.TrialPruned()
+        self.skips = 0
+        tnum = None if trial is None else trial.number
+        plain = self._component(fam, params)
+        variants = {"plain": plain}
+        if self.norm:
+            variants["norm"] = dict(plain, norm=self.norm)
+        scores = {v: [] for v in variants}
+        fit_secs = []
+        t_start = time.perf_counter()
+        status, note = "complete", ""
+        try:
+            for r, fold in enumerate(self.splits.inner):
+                m = self._build(plain)
+                t0 = time.perf_counter()
+                gf = None if self.groups is None else self.groups[fold.fit_rows]
+                fit_metric(m, fold.X_fit, self.y[fold.fit_rows], gf)
+                fit_secs.append(time.perf_counter() - t0)
+                scores["plain"].append(m.pair_score(fold.X_val, fold.i1, fold.i2))
+                if r == 0 and self.norm and not _norm_is_cheap(m):
+                    del variants["norm"], scores["norm"]
+                if "norm" in variants:
+                    from metricbench.learn.norm import Normalized
+
+                    nm = Normalized(metric=m, norm=self.norm, prefit=True, seed=self.seed)
+                    nm.fit(fold.X_fit, self.y[fold.fit_rows])
+                    scores["norm"].append(nm.pair_score(fold.X_val, fold.i1, fold.i2))
+                best_so_far = max(
+                    float(np.mean([_auroc(f.same, s) for f, s in zip(self.splits.inner, scores[v])]))
+                    for v in variants
+                )
+                if trial is not None and r < n - 1:
+                    trial.report(best_so_far, r)
+                    if trial.should_prune():
+                        status, note = "pruned", f"pruned after fold {r + 1} of {n} (median rule)"
+                        break
+        except KeyboardInterrupt:
+            raise
+        except (MetricbenchError, ValueError, np.linalg.LinAlgError, FloatingPointError) as e:
+            status, note = "failed", str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        seconds = time.perf_counter() - t_start
+        if status != "failed":
+            self.cost.setdefault(fam.name, []).append(seconds * (n / max(1, len(fit_secs))))
+        value = None
+        for v, comp in variants.items():
+            c = Candidate(len(self.candidates), "single", fam.name, self._config([comp]), status=status,
+                          fit_seconds=float(np.mean(fit_secs)) if fit_secs else 0.0, seconds=seconds, trial=tnum,
+                          note=note + ("; AS-norm of the same fitted metric" if v == "norm" and not note else ""))
+            c.fold_aurocs = [_auroc(f.same, s) for f, s in zip(self.splits.inner, scores[v])]
+            c.se = self._se(c.fold_aurocs)
+            if status == "complete":
+                self.scores[c.id] = scores[v]
+                self.fold_fit[c.id] = seconds / n
+                value = c.inner_auroc if value is None else max(value, c.inner_auroc)
+            self.add(c)
+        if status != "complete":
+            self.seen[key] = None
+            raise optuna.TrialPruned()
+        self.seen[key] = value
+        return value
+
+    def _se(self, aurocs) -> float:
+        if not aurocs:
+            return float("nan")
+        ses = [hanley_mcneil_se(a, int(f.same.sum()), int(f.same.size - f.same.sum()))
+               for a, f in zip(aurocs, self.splits.inner)]
+        return float(np.mean(ses))  # the folds share identities: no sqrt(n) reduction claimed
+
+    def _config(self, comps, fusion=None) -> dict:
+        return {"metricbench_config": 1, "components": comps, "fusion": fusion, "seed": self.seed}
+
+    # the optuna study over singles
+    def run_singles(self):
+        import optuna
+
+        old = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=5)
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=6, n_warmup_steps=0)
+        study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+        for name in sorted(self.order, key=lambda n: (self.families[n].tier, self.order.index(n))):
+            for first in self.families[name].first:
+                study.enqueue_trial({"metric": name, **first}, skip_if_exists=True)
+
+        def objective(trial):
+            name = trial.suggest_categorical("metric", self.order)
+            fam = self.families[name]
+            return self.evaluate_single(fam, fam.suggest(trial, self.X.shape[1]) if fam.suggest else {}, trial)
+
+        def stopper(study, trial):
+            if self.n_trials is not None and len(study.trials) >= self.n_trials:
+                self.stopped_because = f"{self.n_trials} trials done"
+                study.stop()
+            elif self.budget is not None:
+                cheapest = min(self.trial_cost(n) for n in self.order)
+                if self.left() < self.reserve() + cheapest:
+                    self.stopped_because = "budget spent (time kept for the final fits)"
+                    study.stop()
+            if self.duplicates >= 25:
+                self.stopped_because = "the sampler kept proposing settings already tried"
+                study.stop()
+            if self.skips >= 25:
+                self.stopped_because = "nothing left that fits the budget"
+                study.stop()
+
+        self.study = study
+        try:
+            study.optimize(objective, n_trials=None if self.n_trials is None else self.n_trials * 50,
+                           callbacks=[stopper], gc_after_trial=False)
+        finally:
+            optuna.logging.set_verbosity(old)
+
+    # fusions of the best few, from the stored fold scores
+    def run_fusions(self):
+        if self.max_fusion < 2:
+            return
+        ranked = sorted((c for c in self.candidates if c.id in self.scores), key=lambda c: -c.inner_auroc)
+        pool, trials, fams = [], set(), set()
+        for c in ranked:  # best of each family first (diversity) ...
+            if c.family not in fams and c.trial not in trials:
+                pool.append(c)
+                fams.add(c.family)
+                trials.add(c.trial)
+        pool = pool[: self.fusion_pool]
+        for c in ranked:  # ... then the next best settings
+            if len(pool) >= self.fusion_pool:
+                break
+            if c not in pool and c.trial not in trials:
+                pool.append(c)
+                trials.add(c.trial)
+        if len(pool) < 2:
+            return
+        folds = self.splits.inner
+        n = len(folds)
+        for size in range(2, min(self.max_fusion, len(pool)) + 1):
+            for subset in itertools.combinations(pool, size):
+                Z = [np.column_stack([standardize(self.scores[c.id][r]) for c in subset]) for r in range(n)]
+                comps = [c.config["components"][0] for c in subset]
+                fam = "+".join(c.family for c in subset)
+                ids = tuple(c.id for c in subset)
+                fit = sum(c.fit_seconds for c in subset)
+                w = np.full(size, 1.0 / size)
+                self._add_fusion(fam, ids, comps, "mean", w, [_auroc(f.same, z @ w) for f, z in zip(folds, Z)], fit)
+                if n >= 2:
+                    from sklearn.linear_model import LogisticRegression
+
+                    aurocs = []
+                    for r in range(n):
+                        tr = np.vstack([Z[q] for q in range(n) if q != r])
+                        ytr = np.concatenate([folds[q].same for q in range(n) if q != r])
+                        lr = LogisticRegression(C=1.0, max_iter=1000).fit(tr, ytr)
+                        aurocs.append(_auroc(folds[r].same, Z[r] @ lr.coef_[0]))
+                    lr = LogisticRegression(C=1.0, max_iter=1000).fit(
+                        np.vstack(Z), np.concatenate([f.same for f in folds]))
+                    self._add_fusion(fam, ids, comps, "logistic", lr.coef_[0], aurocs, fit,
+                                     note="inner figure cross-fitted over the folds")
+                if self.left() < 0:
+                    return
+
+    def _add_fusion(self, fam, ids, comps, method, w, aurocs, fit, note=""):
+        c = Candidate(len(self.candidates), "fusion", fam,
+                      self._config(comps, {"method": method, "weights": [float(x) for x in w]}),
+                      fold_aurocs=[float(a) for a in aurocs], fit_seconds=fit, note=note, members=ids)
+        c.se = self._se(c.fold_aurocs)
+        self.add(c)
+
+
+def parse_budget(text) -> float:
+    """Seconds from ``"10m"``, ``"90s"``, ``"1h"``, ``"1h30m"`` or a plain number of seconds.
+
+    Raises
+    ------
+    InputError
+        Not a positive duration.
+    """
+    import re
+
+    s = str(text).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", s):
+        sec = float(s)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*(h|m|s)", s)
+        if not parts or re.sub(r"(\d+(?:\.\d+)?)\s*(h|m|s)", "", s).strip():
+            raise InputError(f"budget must be a duration like 10m, 90s or 1h30m; got {text!r}")
+        sec = sum(float(v) * {"h": 3600, "m": 60, "s": 1}[u] for v, u in parts)
+    if not sec > 0:
+        raise InputError(f"budget must be positive; got {text!r}")
+    return sec
+
+
+def auto_search(
+    X,
+    y,
+    groups=None,
+    images=None,
+    *,
+    budget: float | None = 600.0,
+    n_trials: int | None = None,
+    metrics=None,
+    families: list | None = None,
+    seed: int = 0,
+    outer_holdout: float = 0.2,
+    inner_holdout: float = 0.25,
+    n_inner: int = 2,
+    n_pairs: int = 20000,
+    outer_pairs: int | None = None,
+    norm: str | None = "as-norm",
+    max_fusion: int = 4,
+    fusion_pool: int = 6,
+    n_boot: int = 1000,
+    progress=None,
+    started: float | None = None,
+) -> AutoResult:
+    """Search metrics and settings on nested identity-disjoint validation; judge the winner on an outer fold.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Train embeddings.
+    y : array-like of shape (n_samples,)
+        Identity of each row.
+    groups : array-like of shape (n_samples,), optional
+        Variant tag per row (``clean`` / ``xq40``): validation pairs join one of each.
+    images : array-like of shape (n_samples,), optional
+        Source image per row: same pairs never join two variants of one image.
+    budget : float or None
+        Wall-clock seconds for everything: the search stops early enough to leave time for
+        judging the winner on the outer fold and for the caller's fit on all train rows
+        (estimated from the winner's measured fit time). None: no limit (give ``n_trials``).
+    n_trials : int, optional
+        Stop after this many optuna trials (deterministic runs, tests).
+    metrics : list of str or str, optional
+        Registered metric names to search (default: every family of
+        :func:`metricbench.auto.space.default_families`).
+    families : list of Family, optional
+        The families to search instead of the defaults (tests pass their own).
+    seed : int
+        Seed of the splits, the pair sampling, the sampler and every metric's ``seed``.
+    outer_holdout, inner_holdout : float
+        Share of identities held out by the outer split, and by each inner fold of the rest.
+    n_inner : int
+        Inner folds (repeated identity-disjoint hold-outs of the search part).
+    n_pairs : int
+        Validation pairs per inner fold (half same identity, fewer where the identities lack them).
+    outer_pairs : int, optional
+        Validation pairs of the outer fold (default ``n_pairs``).
+    norm : {"as-norm", "s-norm", None}
+        Score normalisation also tried on every fitted candidate (None: off).
+    max_fusion, fusion_pool : int
+        Largest fusion tried, and how many of the best singles may enter fusions.
+    n_boot : int
+        Bootstrap replicates of the outer interval.
+    progress : callable, optional
+        ``progress(event, **info)`` with events ``"start"``, ``"candidate"``, ``"phase"``.
+    started : float, optional
+        ``time.perf_counter()`` at which the budget started (default: now), so that a
+        caller's loading time counts against the budget.
+
+    Returns
+    -------
+    AutoResult
+
+    Raises
+    ------
+    InputError
+        Too few identities for the splits, an unknown metric name, no budget and no ``n_trials``.
+
+    Notes
+    -----
+    Ctrl-C during the search stops it; the best configuration so far is then judged on the
+    outer fold and returned (``interrupted=True``).
+    """
+    import optuna  # noqa: F401  (fail early if missing)
+
+    t0 = time.perf_counter() if started is None else float(started)
+    if budget is None and n_trials is None:
+        raise InputError("auto: give a time budget or a number of trials")
+    X = np.asarray(X) if not hasattr(X, "shape") else X
+    if X.ndim != 2:
+        raise InputError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    fams = families if families is not None else default_families(int(X.shape[1]))
+    fams = select_families(fams, metrics) if metrics is not None else list(fams)
+    if not fams:
+        raise InputError("auto: nothing to search")
+    if progress is not None:
+        progress("phase", text="drawing the outer split and the inner folds")
+    splits = Splits.draw(X, y, groups, images, seed=seed, outer_holdout=outer_holdout, inner_holdout=inner_holdout,
+                         n_inner=n_inner, n_pairs=n_pairs, outer_pairs=outer_pairs)
+    s = _Search(X, y, groups, splits, fams, seed=seed, budget=budget, n_trials=n_trials, max_fusion=max_fusion,
+                fusion_pool=fusion_pool, norm=norm, progress=progress, t0=t0)
+    if progress is not None:
+        progress("start", budget=budget, splits=splits)
+        progress("phase", text="searching metrics and settings (inner folds)")
+    interrupted = False
+    try:
+        s.run_singles()
+    except KeyboardInterrupt:
+        interrupted = True
+        s.stopped_because = "interrupted (Ctrl-C): best so far kept"
+    if not any(c.status == "complete" for c in s.candidates):
+        raise InputError("auto: no candidate finished within the budget; give a longer --budget")
+    if progress is not None:
+        progress("phase", text="fusing the best candidates (stored fold scores)")
+    try:
+        s.run_fusions()
+    except KeyboardInterrupt:
+        interrupted = True
+        s.stopped_because = "interrupted (Ctrl-C): best so far kept"
+    ranked = sorted((c for c in s.candidates if c.status == "complete"), key=lambda c: -c.inner_auroc)
+    winner = ranked[0]
+    # the guard: the winner is judged once, on identities no candidate has seen
+    if progress is not None:
+        progress("phase", text=f"judging the winner on the outer identities: {winner.label}")
+    t1 = time.perf_counter()
+    o = splits.outer
+    Xs = np.asarray(X[splits.search_rows])
+    gs = None if groups is None else np.asarray(groups)[splits.search_rows]
+    fitted = fit_config(winner.config, Xs, np.asarray(y)[splits.search_rows], gs, build=s._build)
+    del Xs
+    so = fitted.pair_score(np.asarray(X[o.val_rows]), o.i1, o.i2)
+    from metricbench.evaluation.verification import auroc_ci
+
+    ci = auroc_ci(o.same, so, n_boot=int(n_boot), seed=seed)
+    outer_seconds = time.perf_counter() - t1
+    split = {
+        "n_train_rows": int(np.asarray(y).size),
+        "search_rows": int(splits.search_rows.size),
+        "outer_identities": int(o.n_val_identities),
+        "outer_pairs": int(o.same.size),
+        "inner_folds": [{"fit_rows": int(f.fit_rows.size), "val_identities": int(f.n_val_identities),
+                         "pairs": int(f.same.size)} for f in splits.inner],
+        "outer_holdout": outer_holdout,
+        "inner_holdout": inner_holdout,
+    }
+    n_complete = len(ranked)
+    cfg = dict(winner.config)
+    cfg["selection"] = {
+        "by": "metricbench auto",
+        "inner_auroc": winner.inner_auroc,
+        "outer_auroc": ci.auroc,
+        "outer_interval": [ci.low, ci.high],
+        "candidates_compared": n_complete,
+        "seed": int(seed),
+        "split": split,
+    }
+    return AutoResult(
+        winner=winner, config=cfg, outer_auroc=ci.auroc, outer_interval=(ci.low, ci.high), candidates=s.candidates,
+        seconds=time.perf_counter() - t0, budget=budget, interrupted=interrupted, seed=int(seed),
+        n_trials=len(s.study.trials) if hasattr(s, "study") else 0, split=split, outer_seconds=outer_seconds,
+        stopped_because=s.stopped_because,
+    )
+
+
+__all__ = ["AutoResult", "Candidate", "Splits", "auto_search", "hanley_mcneil_se", "parse_budget"]
