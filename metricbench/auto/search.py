@@ -73,17 +73,37 @@ class Fold:
         return int(self._n_val_ids)
 
 
-def _fold(X, y, groups, images, rows, *, holdout, seed, n_pairs) -> Fold:
+def held_out_pairs(y, groups=None, images=None, *, holdout, seed, n_pairs):
+    """One identity-disjoint split of rows ``0 .. len(y)-1`` and its seeded held-out pairs.
+
+    Returns ``fit_rows, val_rows, i1, i2, same`` with ``i1, i2`` indexing ``val_rows``. The
+    one splitter and pair sampler of :mod:`metricbench.model_selection` where it is present
+    (``IdentityPairSplit``), else the identical draw of :mod:`metricbench.evaluation.validation`.
+    """
+    try:
+        from metricbench.model_selection import IdentityPairSplit
+    except ImportError:  # before the model-selection module: the same split and pairs
+        IdentityPairSplit = None
+    if IdentityPairSplit is not None:
+        sp = IdentityPairSplit(1, test_size=holdout, n_pairs=n_pairs, variants=groups, images=images,
+                               random_state=seed)
+        p = next(sp.pairs(None, y))
+        return p.fit_rows, p.val_rows, p.val_index1, p.val_index2, np.asarray(p.same)
     from metricbench.evaluation.validation import validation_pairs
 
+    fit_mask, val_rows, i1, i2, same = validation_pairs(
+        y, holdout=holdout, seed=seed, n_pairs=n_pairs, groups=groups, images=images
+    )
+    return np.flatnonzero(fit_mask), val_rows, i1, i2, same
+
+
+def _fold(X, y, groups, images, rows, *, holdout, seed, n_pairs) -> Fold:
     g = None if groups is None else groups[rows]
     im = None if images is None else images[rows]
-    fit_mask, val_local, i1, i2, same = validation_pairs(
-        y[rows], holdout=holdout, seed=seed, n_pairs=n_pairs, groups=g, images=im
-    )
+    fit_local, val_local, i1, i2, same = held_out_pairs(y[rows], g, im, holdout=holdout, seed=seed, n_pairs=n_pairs)
     if same.size == 0 or same.min() == same.max():
         raise InputError("auto: an identity-disjoint validation split drew only one kind of pair; give more identities")
-    f = Fold(rows[np.flatnonzero(fit_mask)], rows[val_local], i1, i2, same.astype(np.int8))
+    f = Fold(rows[fit_local], rows[val_local], i1, i2, same.astype(np.int8))
     f.X_fit = np.asarray(X[f.fit_rows])
     f.X_val = np.asarray(X[f.val_rows])
     f._n_val_ids = np.unique(y[f.val_rows]).size
@@ -118,9 +138,9 @@ class Splits:
 
 # -- AUROC and its interval ----------------------------------------------------------------------------
 def _auroc(same, score) -> float:
-    from metricbench.evaluation.validation import roc_auc
+    from metricbench.evaluation.verification import auroc  # the one AUROC (ties one half)
 
-    return roc_auc(same, score)
+    return auroc(np.asarray(same).astype(np.int8), np.asarray(score, dtype=np.float64))
 
 
 def hanley_mcneil_se(auc: float, n_pos: int, n_neg: int) -> float:
