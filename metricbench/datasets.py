@@ -326,7 +326,8 @@ def make_competition(
     return manifest
 
 
-def write_lfw_xq_protocol(out, *, n_folds: int = 10, pairs_per_fold: int = 300, seed: int = 0) -> dict:
+def write_lfw_xq_protocol(out, *, n_folds: int = 10, pairs_per_fold: int = 300, seed: int = 0,
+                          exclude=None) -> dict:
     """Write LFW-protocol files made from the embedded default, for ``metricbench lfw`` and its examples.
 
     The train part of ``lfw-xq`` becomes an image collection in LFW's naming: identity ``c`` is named
@@ -346,6 +347,10 @@ def write_lfw_xq_protocol(out, *, n_folds: int = 10, pairs_per_fold: int = 300, 
         Pairs per fold, half same identity (LFW: 600). Fewer are written where a fold runs out of candidates.
     seed : int, default=0
         Seed of the identity-to-fold assignment and of every pair draw.
+    exclude : iterable of str, optional
+        Identity names (``id<c>``) to leave out of the pairs, for example those a metric was fitted on
+        (``labels.csv`` of :func:`write_lfw_xq_retrieval`'s labelled collection), so that the protocol measures
+        that metric on people it never saw.
 
     Returns
     -------
@@ -371,11 +376,16 @@ def write_lfw_xq_protocol(out, *, n_folds: int = 10, pairs_per_fold: int = 300, 
     rng = np.random.default_rng(seed)
     clean = groups == "clean"
     by_id: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    excluded = {str(e) for e in (exclude if exclude is not None else ())}
     for c in np.unique(y):
+        if f"id{int(c):05d}" in excluded:
+            continue
         rows = np.flatnonzero(y == c)
         cl, xq = rows[clean[rows]], rows[~clean[rows]]
         if cl.size and xq.size and np.unique(images[rows]).size >= 2:
             by_id[int(c)] = (cl, xq)
+    if len(by_id) < 2 * n_folds:
+        raise InputError(f"only {len(by_id)} identities with two photos are left: too few for {n_folds} folds")
     ids = rng.permutation(np.array(sorted(by_id)))
     fold_of = {int(c): k % n_folds for k, c in enumerate(ids)}
     rows_out = []

@@ -8,9 +8,9 @@
 # Needs the extract extra (pip install -e ".[extract]": dlib + its model weights, nothing is downloaded) and
 # LFW's images: Labeled Faces in the Wild, http://vis-www.cs.umass.edu/lfw/ (deep-funneled, one folder per
 # person); set METRICBENCH_LFW to the folder holding images/ (default ../shared/data/lfw in a development
-# checkout). Sizes: N_QUERY identities (default 25) with 4+ photos give one query photo each and the rest to the
-# gallery; N_TRAIN other identities (default 200) with 2+ photos form the labelled train folder.
-# Time: about 5 minutes on 2 busy cores (most of it extracting about 1,000 faces).
+# checkout). Sizes: N_QUERY identities (default 25) with 4-20 photos give one query photo each and the rest to the
+# gallery; N_TRAIN other identities (default 80) with 2-20 photos form the labelled train folder.
+# Time: about 5 minutes on 2 busy cores (most of it extracting about 500 faces at 2-3 faces/s).
 set -euo pipefail
 work="${1:-runs/student}"
 lfw="${METRICBENCH_LFW:-$(cd "$(dirname "$0")/.." && pwd)/../shared/data/lfw}"
@@ -19,15 +19,15 @@ if [ ! -d "$lfw/images" ]; then
   exit 2
 fi
 # 1. the student's folders: train/<Name>/*.jpg (other people), query/<Name>/*.jpg, gallery/<Name>/*.jpg
-python3 - "$lfw/images" "$work" "${N_QUERY:-25}" "${N_TRAIN:-200}" <<'PY'
+python3 - "$lfw/images" "$work" "${N_QUERY:-25}" "${N_TRAIN:-80}" <<'PY'
 import random, shutil, sys
 from pathlib import Path
 src, work, n_query, n_train = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 people = {p.name: sorted(p.glob("*.jpg")) for p in sorted(src.iterdir()) if p.is_dir()}
 rng = random.Random(0)
-many = sorted(n for n, f in people.items() if len(f) >= 4)
+many = sorted(n for n, f in people.items() if 4 <= len(f) <= 20)
 exercise = rng.sample(many, n_query)
-others = sorted(n for n, f in people.items() if len(f) >= 2 and n not in exercise)
+others = sorted(n for n, f in people.items() if 2 <= len(f) <= 20 and n not in exercise)
 train = rng.sample(others, n_train)
 for sub in ("train", "query", "gallery"):
     shutil.rmtree(work / sub, ignore_errors=True)

@@ -104,6 +104,8 @@ def validate_metric(
     images : array-like, optional
         Source image per row: same pairs never join two variants of one image.
 
+    Notes
+    -----
     The held-out identities never reach ``fit``: the metric sees ``X[fit_mask]`` only.
     """
     from metricbench.registry import get_metric
