@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from metricbench.cli import auto, evaluate, extract, lfw, make_competition, metrics, retrieve, score
+from metricbench.cli import synth
 
 app = typer.Typer(
     name="metricbench",
@@ -14,7 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (score, evaluate, retrieve, metrics, make_competition, extract, lfw, auto):
+for _module in (score, evaluate, retrieve, metrics, make_competition, extract, lfw, auto, synth):
     _module.register(app)
 
 

@@ -1,0 +1,133 @@
+"""metricbench.synth / ``metricbench synth``: shapes, validity through metricbench's own loaders,
+seeded byte-for-byte determinism, the fitted model's recovery of known spectra."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from conftest import DATA, assert_one_line_error
+from metricbench.errors import InputError
+from metricbench.io import load_competition
+from metricbench.synth import RAAI2019_SHAPES, class_sizes, fit_params, preset_params, synth
+
+SMALL = dict(n_train=3000, n_classes=120, dim=32, n_test=600, n_pairs=800)
+FILES = ["train_set.npy", "train_labels.csv", "test_set.npy", "test_pairs.csv", "solution.csv", "manifest.json"]
+
+
+def _digests(path):
+    return {f: hashlib.sha256((path / f).read_bytes()).hexdigest() for f in FILES}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth") / "comp"
+    synth(out, like="raai2019", seed=3, **SMALL)
+    return out
+
+
+def test_shapes_dtypes_and_loaders(small):
+    comp = load_competition(small, validate=True)
+    assert comp.train_X.shape == (3000, 32) and comp.train_X.dtype == np.float32
+    assert comp.test_X.shape == (600, 32) and comp.test_X.dtype == np.float32
+    assert len(comp.pairs) == 800 and comp.solution.sum() == 400
+    counts = np.bincount(comp.train_y)
+    assert counts.size == 120 and counts.min() >= 2 and counts.sum() == 3000
+    assert comp.train_groups is None
+    # pairs: distinct, same = same identity (checked against the class of the generated rows through distances:
+    # same-identity pairs are much closer, as real embeddings)
+    p = comp.pairs
+    assert not p.duplicated(["index1", "index2"]).any()
+    assert (p["index1"] != p["index2"]).all()
+    X = np.asarray(comp.test_X, dtype=np.float64)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    cos = (X[p["index1"]] * X[p["index2"]]).sum(1)
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(comp.solution, cos) > 0.8
+    assert set(pd.read_csv(small / "train_labels.csv").columns) == {"index", "class"}
+
+
+def test_same_seed_same_bytes(small, tmp_path):
+    again = tmp_path / "again"
+    synth(again, like="raai2019", seed=3, **SMALL)
+    assert _digests(again) == _digests(small)
+    other = tmp_path / "other"
+    synth(other, like="raai2019", seed=4, **SMALL)
+    assert _digests(other)["train_set.npy"] != _digests(small)["train_set.npy"]
+
+
+def test_norms_vary_with_quality_and_test_is_shifted(tmp_path):
+    out = tmp_path / "c"
+    synth(out, like="raai2019", seed=0, **SMALL)
+    comp = load_competition(out)
+    ntr = np.linalg.norm(comp.train_X, axis=1)
+    nte = np.linalg.norm(comp.test_X, axis=1)
+    assert ntr.std() > 0.01
+    # test rows are of lower quality: their norms follow the degraded log-norm more closely
+    p = preset_params(32)
+    assert abs(np.log(nte).mean() - p.log_norm_degraded[0]) < abs(np.log(ntr).mean() - p.log_norm_degraded[0])
+
+
+def test_like_directory_two_variants(tmp_path):
+    out = tmp_path / "like"
+    man = synth(out, like=DATA, n_train=2000, n_classes=400, n_test=600, n_test_classes=120, n_pairs=300, seed=1)
+    comp = load_competition(out, validate=True)
+    assert comp.train_X.shape == (2000, 128) and man["n_test_pairs"] == 300
+    g = comp.train_groups
+    assert sorted(set(g)) == ["clean", "degraded"] and (g == "clean").sum() == 1000
+    img = comp.train_images
+    # every image has a clean and a degraded row of the same identity
+    df = pd.DataFrame({"img": img, "y": comp.train_y, "g": g})
+    assert (df.groupby("img")["g"].nunique() == 2).all() and (df.groupby("img")["y"].nunique() == 1).all()
+
+
+def test_fit_recovers_known_spectra():
+    rng = np.random.default_rng(0)
+    d, C, per = 8, 400, 20
+    lb = np.linspace(2.0, 0.5, d)
+    lw = np.linspace(0.6, 0.1, d)
+    centres = rng.standard_normal((C, d)) * np.sqrt(lb)
+    y = np.repeat(np.arange(C), per)
+    X = centres[y] + rng.standard_normal((C * per, d)) * np.sqrt(lw)
+    p = fit_params(X, y)
+    np.testing.assert_allclose(p.within, np.sort(lw)[::-1], rtol=0.1)
+    np.testing.assert_allclose(p.between.sum(), lb.sum(), rtol=0.1)
+
+
+def test_class_sizes_exact():
+    rng = np.random.default_rng(0)
+    s = class_sizes(RAAI2019_SHAPES["n_train"], RAAI2019_SHAPES["n_classes"], rng, minimum=2)
+    assert s.sum() == 454_714 and s.size == 10_575 and s.min() >= 2
+    with pytest.raises(InputError):
+        class_sizes(10, 6, rng, minimum=2)
+
+
+def test_bad_input_leaves_nothing(tmp_path):
+    with pytest.raises(InputError, match="cannot give"):
+        synth(tmp_path / "x", like="raai2019", n_train=10, n_classes=6, dim=4, n_test=10, n_pairs=5)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(InputError, match="raai2019"):
+        synth(tmp_path / "y", like="nope")
+
+
+def test_cli(tmp_path):
+    from metricbench.cli.main import app
+
+    runner = CliRunner()
+    out = tmp_path / "c"
+    args = ["synth", "--out", str(out), "--n-train", "400", "--n-classes", "20", "--dim", "8", "--n-test", "100",
+            "--n-pairs", "50", "--seed", "2"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert load_competition(out, validate=True).train_X.shape == (400, 8)
+    res = runner.invoke(app, args)
+    assert_one_line_error(res, "exists.*--overwrite")
+    res = runner.invoke(app, args + ["--overwrite"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["synth", "--out", str(tmp_path / "d"), "--n-train", "3", "--n-classes", "2"])
+    assert_one_line_error(res, "cannot give")
