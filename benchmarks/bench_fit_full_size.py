@@ -2,9 +2,10 @@
 
 The reference competition's train set is 454,714 x 512 float32 with 10,575
 identities (ArcFace embeddings of CASIA-WebFace). This script builds a synthetic
-set of that shape, seeded: identity centres plus anisotropic within-identity noise,
-a long-tailed identity size distribution (2 to about 800 rows, mean 43), every row
-L2-normalised like ArcFace output. Then it times ``fit`` of each metric named.
+set of that shape with ``metricbench synth --like raai2019`` (seeded; identity centres, a
+shared anisotropic within-identity scatter, quality-dependent norms, long-tailed identity
+sizes, the model fitted on ``data/lfw-xq``), cached in the temp folder, and times ``fit`` of
+each metric named on its memory map.
 
 Usage::
 
@@ -29,44 +30,26 @@ import numpy as np
 N_FULL, D_FULL, C_FULL = 454_714, 512, 10_575
 
 
-def class_sizes(n: int, n_classes: int, seed: int = 0) -> np.ndarray:
-    """Long-tailed identity sizes, each >= 2, summing exactly to ``n``."""
-    rng = np.random.default_rng(seed)
-    if n < 2 * n_classes:
-        raise ValueError(f"{n} rows cannot give {n_classes} identities of 2+ rows")
-    w = rng.lognormal(mean=0.0, sigma=0.9, size=n_classes)
-    sizes = 2 + np.floor(w / w.sum() * (n - 2 * n_classes)).astype(np.int64)
-    rest = n - sizes.sum()
-    sizes[rng.choice(n_classes, size=rest, replace=False)] += 1
-    return sizes
+def make_synthetic(n: int = N_FULL, d: int = D_FULL, n_classes: int = C_FULL, *, seed: int = 0, cache=None):
+    """The train set of ``metricbench synth --like raai2019`` of that shape: ``(X, y)``, ``X`` a
+    read-only float32 memory map (n, d), ``y`` int64 (n,).
 
-
-def make_synthetic(n: int = N_FULL, d: int = D_FULL, n_classes: int = C_FULL, *, seed: int = 0,
-                   noise: float = 2.5):
-    """Synthetic face-embedding-like data: ``(X float32 (n, d), y int64 (n,))``.
-
-    Identity centres are Gaussian; within-identity noise is Gaussian with a
-    per-dimension scale that decays (some directions carry mostly nuisance variance,
-    which is what a learned metric should down-weight); rows are L2-normalised.
+    Written once into ``cache`` (default: a folder under the system temp directory named by
+    the shape and seed) and reused by later runs; see :mod:`metricbench.synth` for the model
+    (spectra fitted on ``data/lfw-xq``, quality-dependent norms, long-tailed identity sizes).
     """
-    rng = np.random.default_rng(seed)
-    sizes = class_sizes(n, n_classes, seed)
-    y = np.repeat(np.arange(n_classes, dtype=np.int64), sizes)
-    centres = rng.standard_normal((n_classes, d), dtype=np.float32)
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    scale = (noise * np.sqrt(np.linspace(3.0, 0.2, d) / d)).astype(np.float32)
-    # a random rotation so that the nuisance directions are not the coordinate axes
-    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    Q = Q.astype(np.float32)
-    X = np.empty((n, d), dtype=np.float32)
-    step = 65536
-    for s in range(0, n, step):
-        e = min(n, s + step)
-        E = rng.standard_normal((e - s, d), dtype=np.float32) * scale
-        X[s:e] = centres[y[s:e]] + E @ Q
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    perm = rng.permutation(n)
-    return X[perm], y[perm]
+    import tempfile
+    from pathlib import Path
+
+    from metricbench.io import load_competition
+    from metricbench.synth import synth
+
+    cache = Path(cache or Path(tempfile.gettempdir()) / f"metricbench-synth-raai2019-{n}x{d}-{n_classes}-s{seed}")
+    if not (cache / "manifest.json").exists():
+        synth(cache, like="raai2019", n_train=n, n_classes=n_classes, dim=d, n_test=max(2, min(11_605, n // 40)),
+              n_pairs=min(31_444, max(2, n // 20)), seed=seed, overwrite=True)
+    comp = load_competition(cache)
+    return comp.train_X, comp.train_y
 
 
 def _parse_params(items):
@@ -116,7 +99,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     X, y = make_synthetic(args.n, args.d, args.classes, seed=args.seed)
     print(f"synthetic {X.shape[0]} x {X.shape[1]} float32, {np.unique(y).size} identities "
-          f"(sizes {np.bincount(y).min()}..{np.bincount(y).max()}), built in {time.perf_counter() - t0:.1f}s")
+          f"(sizes {np.bincount(y).min()}..{np.bincount(y).max()}), built or loaded in {time.perf_counter() - t0:.1f}s")
     params = _parse_params(args.param)
     if args.metrics == "all":
         from metricbench.registry import LEARNED

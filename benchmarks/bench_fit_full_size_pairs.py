@@ -1,7 +1,7 @@
 """Fit time of ``learned-cosine`` and ``verifier`` at the reference competition's full size.
 
 A synthetic train set shaped like the competition's (454,714 x 512 float32, 10,575
-identities, 2 to ~130 rows each) is written once to a ``.npy`` file and read as a
+identities; ``metricbench synth --like raai2019``) is written once to a ``.npy`` file and read as a
 memory map, as ``metricbench score`` reads ``train_set.npy``. In the same run the
 peer, scikit-learn's ``LinearDiscriminantAnalysis(n_components=64)`` (the issue's
 baseline recipe), is timed on the same matrix, and the ratio is printed.
@@ -32,27 +32,16 @@ sys.path.insert(0, str(ROOT))
 
 
 def make_train(path: Path, n: int, d: int, n_classes: int, seed: int = 0):
-    """Write a synthetic (n, d) float32 train set: identity centres in a 64-D subspace plus noise."""
-    rng = np.random.default_rng(seed)
-    sizes = rng.zipf(1.6, size=n_classes).clip(2, 130).astype(np.int64)
-    sizes = np.maximum(2, np.round(sizes * (n / sizes.sum()))).astype(np.int64)
-    sizes[np.argmax(sizes)] += n - sizes.sum()
-    y = np.repeat(np.arange(n_classes), sizes)[:n]
-    rng.shuffle(y)
-    basis = np.linalg.qr(rng.standard_normal((d, 64)))[0].T  # (64, d)
-    centres = rng.standard_normal((n_classes, 64)) @ basis * 0.35
-    nuisance = np.linalg.qr(rng.standard_normal((d, 32)))[0].T
-    X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
-    step = 50000
-    for s in range(0, n, step):
-        yy = y[s : s + step]
-        m = yy.size
-        blk = centres[yy] + 0.7 * rng.standard_normal((m, d))
-        blk += rng.standard_normal((m, 32)) @ nuisance * 1.5
-        X[s : s + step] = blk.astype(np.float32)
-    X.flush()
-    del X
-    return y
+    """Write the synthetic (n, d) float32 train set of ``metricbench synth --like raai2019`` to
+    ``path``; returns its labels."""
+    from metricbench.io import load_labels
+    from metricbench.synth import synth
+
+    comp_dir = path.parent / "synth"
+    synth(comp_dir, like="raai2019", n_train=n, n_classes=n_classes, dim=d, n_test=max(2, min(11_605, n // 40)),
+          n_pairs=min(31_444, max(2, n // 20)), seed=seed, overwrite=True)
+    os.replace(comp_dir / "train_set.npy", path)
+    return load_labels(comp_dir / "train_labels.csv", n_rows=n)
 
 
 def timed(label, fn):
