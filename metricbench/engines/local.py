@@ -444,11 +444,11 @@ def score_pairs_file(
             "blocks": len(_blocks(lsrc_rows, lshape[1] * ldtype.itemsize, memory, True)) - 1}
 
 
-def _write_rows(fh, ids, values):
+def _write_rows(fh, ids, values, step: int = 1 << 18):
     """``Id,value`` lines, values to 9 significant digits (as :func:`metricbench.io.write_submission`)."""
-    import pandas as pd
-
-    pd.DataFrame({"Id": ids, "Predicted": values}).to_csv(fh, header=False, index=False, float_format="%.9g")
+    fmt = "%d,%.9g\n".__mod__
+    for s in range(0, len(ids), step):
+        fh.write("".join(map(fmt, zip(np.asarray(ids[s : s + step]).tolist(), values[s : s + step].tolist()))))
 
 
 # --------------------------------------------------------------------------- the engine
