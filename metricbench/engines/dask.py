@@ -1,0 +1,426 @@
+"""The Dask engine: the local engine's operations over chunked embeddings on a Dask cluster.
+
+Needs the extra ``metricbench[dask]`` (``dask[array]``, ``distributed``). Embeddings are
+``dask.array`` objects chunked by rows (:func:`from_npy` reads an ``.npy`` file block by block on
+the workers; any dask array or in-memory matrix also works), so a matrix larger than one
+machine's memory is never gathered anywhere:
+
+* **pair scoring**: pairs are bucketed by the row blocks of their two sides; each bucket is one
+  task on the two blocks it needs; the distances come back to the caller in pair order.
+* **top-k retrieval**: one task per (query block, gallery block) finds the exact k best of that
+  gallery block; per query block the candidates merge into the k best overall (ties: lower
+  gallery index first, as :func:`metricbench.distances.topk`).
+* **statistics-based fits**: :class:`~metricbench.engines.stats.ClassStats` of every block, merged
+  in a tree (map-reduce); ``cosine-whitened`` and ``lda-cosine`` are fitted from the result.
+* **extraction**: the images are cut into shards, each embedded on a worker that loads the
+  backend's models once; finished shards go to the resumable store of
+  :mod:`metricbench.extract.store` as they arrive and the output is assembled in listing order,
+  exactly as :func:`metricbench.extract.extract_folder` writes it.
+
+Results equal the local engine's (the same kernels run on the same rows).
+
+Files given by path must be readable at the same path on every worker (a shared file system).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from metricbench.errors import InputError
+
+#: default rows per block of a matrix read from ``.npy``
+BLOCK_ROWS = 65536
+
+
+def _need_dask():
+    try:
+        import dask  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError:
+        raise InputError("the dask engine needs dask and distributed: pip install 'metricbench[dask]'") from None
+
+
+def _read_rows(path, start, stop):
+    from metricbench.engines.local import NpyFile
+
+    return NpyFile(path).read(start, stop)
+
+
+def from_npy(path, block_rows: int = BLOCK_ROWS):
+    """A dask array of a 2-D ``.npy`` file, one task per block of ``block_rows`` rows, each
+    reading its rows with plain file reads on the worker (no copy through the client).
+
+    Parameters
+    ----------
+    path : path-like
+        A C-ordered 2-D ``.npy`` file readable at the same path on every worker.
+    block_rows : int
+
+    Returns
+    -------
+    dask.array.Array of shape (n_rows, n_features), chunks ``(block_rows, n_features)``
+    """
+    _need_dask()
+    import dask
+    import dask.array as da
+
+    from metricbench.engines.local import NpyFile
+
+    f = NpyFile(path)
+    n, d = f.shape
+    block_rows = max(1, int(block_rows))
+    path = str(Path(path).resolve())
+    parts = [
+        da.from_delayed(dask.delayed(_read_rows, pure=True)(path, s, min(n, s + block_rows)),
+                        shape=(min(n, s + block_rows) - s, d), dtype=f.dtype)
+        for s in range(0, n, block_rows)
+    ]
+    return da.concatenate(parts, axis=0)
+
+
+def as_dask_array(X, block_rows: int = BLOCK_ROWS):
+    """A row-chunked dask array of ``X``: a path (read by :func:`from_npy`), a dask array (rechunked
+    to whole rows) or an in-memory matrix (split into blocks)."""
+    _need_dask()
+    import dask.array as da
+
+    if isinstance(X, (str, os.PathLike)):
+        return from_npy(X, block_rows)
+    if isinstance(X, da.Array):
+        if X.ndim != 2:
+            raise InputError(f"expected a 2-D matrix, got shape {X.shape}")
+        return X.rechunk({1: -1}) if len(X.chunks[1]) > 1 else X
+    A = np.asarray(X)
+    if A.ndim != 2:
+        raise InputError(f"expected a 2-D matrix, got shape {A.shape}")
+    return da.from_array(A, chunks=(block_rows, A.shape[1]))
+
+
+def _bounds(chunks):
+    return np.concatenate([[0], np.cumsum(chunks)]).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- tasks (run on workers)
+
+
+def _bucket_distances(A, B, i1, i2, metric, params):
+    from metricbench.engines.local import _distance_fn
+
+    return _distance_fn(metric, dict(params))(np.asarray(A), np.asarray(B), i1, i2)
+
+
+def _block_topk(Qa, Gb, q0, g0, k, metric, exclude_self, params):
+    """The k best of gallery block ``Gb`` (rows from ``g0``) for query block ``Qa`` (rows from ``q0``);
+    with ``exclude_self`` one more, the query's own row marked absent (index -1, distance inf)."""
+    from metricbench.distances import topk
+
+    Qa, Gb = np.asarray(Qa), np.asarray(Gb)
+    kk = min(Gb.shape[0], k + (1 if exclude_self else 0))
+    idx, dist = topk(Qa, Gb, kk, metric=metric, **params)
+    idx = idx + g0
+    if exclude_self:
+        own = idx == (q0 + np.arange(Qa.shape[0]))[:, None]
+        idx = np.where(own, -1, idx)
+        dist = np.where(own, np.inf, dist)
+    return idx, dist
+
+
+def _merge_topk(k, *parts):
+    idx = np.concatenate([p[0] for p in parts], axis=1)
+    dist = np.concatenate([p[1] for p in parts], axis=1)
+    dist = np.where(idx < 0, np.inf, dist)
+    big = np.iinfo(np.int64).max
+    order = np.lexsort((np.where(idx < 0, big, idx), dist), axis=1)[:, :k]
+    return np.take_along_axis(idx, order, 1), np.take_along_axis(dist, order, 1)
+
+
+def _block_stats(blk, y, classes, shift):
+    from metricbench.engines.stats import ClassStats
+
+    return ClassStats.of(blk, y, classes, shift)
+
+
+def _merge_stats(*parts):
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.merge(p)
+    return out
+
+
+_BACKENDS: dict = {}
+
+
+def _extract_shard(backend, options, root, items):
+    """Embed ``items`` ((rel, size, mtime_ns), ...) on a worker; the backend loads once per worker."""
+    from metricbench.extract.pipeline import process_file
+
+    key = repr(backend.spec())
+    be = _BACKENDS.get(key)
+    if be is None:
+        backend.load()
+        be = _BACKENDS[key] = backend
+    return [process_file(be, root, rel, size, mtime, **options) for rel, size, mtime in items]
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+class DaskEngine:
+    """Operations of :class:`metricbench.engines.local.LocalEngine` on a Dask cluster.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of a running scheduler (``tcp://host:8786``, as printed by ``dask scheduler``).
+        None starts a ``LocalCluster`` on this machine, closed by :meth:`close`.
+    client : distributed.Client, optional
+        Use this client instead (not closed by :meth:`close`).
+    n_workers : int, optional
+        Workers of the local cluster (default: one per CPU core).
+    block_rows : int
+        Rows per block of matrices given as paths or in memory.
+
+    Raises
+    ------
+    InputError
+        dask / distributed not installed, or the scheduler cannot be reached.
+    """
+
+    name = "dask"
+
+    def __init__(self, scheduler=None, *, client=None, n_workers=None, block_rows: int = BLOCK_ROWS):
+        _need_dask()
+        from distributed import Client, LocalCluster
+
+        self.block_rows = int(block_rows)
+        self._cluster = None
+        self._own = client is None
+        if client is not None:
+            self.client = client
+        elif scheduler:
+            try:
+                self.client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError) as e:
+                raise InputError(f"cannot reach the dask scheduler at {scheduler} ({e})") from None
+        else:
+            self._cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
+                                         processes=True, dashboard_address=None)
+            self.client = Client(self._cluster)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def close(self):
+        """Close the client (and the local cluster this engine started)."""
+        if self._own:
+            self.client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+
+    def describe(self) -> str:
+        info = self.client.scheduler_info()
+        w = info.get("workers", {})
+        return f"dask scheduler {info.get('address', '?')}, {len(w)} workers, {sum(v.get('nthreads', 0) for v in w.values())} threads"
+
+    # -- pair scoring ------------------------------------------------------------------------
+    def score_pairs(self, X, index1, index2, metric="cosine", *, Y=None, **params) -> np.ndarray:
+        """Distances of the pairs ``(X[index1], Y[index2])``, one task per pair of row blocks.
+
+        Parameters and result as :func:`metricbench.engines.local.score_pairs`; ``X`` / ``Y``
+        may also be dask arrays.
+        """
+        import dask
+
+        from metricbench.engines.local import _check_range, _distance_fn
+
+        _distance_fn(metric, dict(params))  # bad metric / parameters fail here, before any work
+        XA = as_dask_array(X, self.block_rows)
+        YA = XA if Y is None else as_dask_array(Y, self.block_rows)
+        if XA.shape[1] != YA.shape[1]:
+            raise InputError(f"X has {XA.shape[1]} columns but Y has {YA.shape[1]}")
+        i1 = np.asarray(index1, dtype=np.int64)
+        i2 = np.asarray(index2, dtype=np.int64)
+        if i1.shape != i2.shape or i1.ndim != 1:
+            raise InputError(f"index1 and index2 must be 1-D and of equal length, got {i1.shape} and {i2.shape}")
+        _check_range(i1, XA.shape[0], "index1", 0)
+        _check_range(i2, YA.shape[0], "index2", 0)
+        out = np.empty(i1.size, dtype=np.float64)
+        if i1.size == 0:
+            return out
+        lb, rb = _bounds(XA.chunks[0]), _bounds(YA.chunks[0])
+        xb, yb = XA.to_delayed().ravel(), YA.to_delayed().ravel()
+        ba = np.searchsorted(lb, i1, side="right") - 1
+        bb = np.searchsorted(rb, i2, side="right") - 1
+        key = ba * (len(rb) - 1) + bb
+        order = np.argsort(key, kind="stable")
+        ks = key[order]
+        starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+        ends = np.r_[starts[1:], ks.size]
+        metric_ref = self.client.scatter(metric, broadcast=True, hash=False) if not isinstance(metric, str) else metric
+        tasks, sels = [], []
+        for s, e in zip(starts, ends):
+            a, b = divmod(int(ks[s]), len(rb) - 1)
+            sel = order[s:e]
+            tasks.append(dask.delayed(_bucket_distances, pure=True)(
+                xb[a], yb[b], i1[sel] - lb[a], i2[sel] - rb[b], metric_ref, params))
+            sels.append(sel)
+        for sel, d in zip(sels, self.client.compute(tasks, sync=True)):
+            out[sel] = d
+        return out
+
+    # -- top-k -------------------------------------------------------------------------------
+    def topk(self, Q, G, k: int = 10, metric: str = "cosine", *, exclude_self: bool = False, **params):
+        """Exact k nearest gallery rows of every query row, gallery and queries in row blocks.
+
+        Returns ``(indices (n_q, k) int64, distances (n_q, k) float64)``, as
+        :func:`metricbench.distances.topk`.
+        """
+        import dask
+
+        from metricbench.distances.api import resolve_distance
+
+        resolve_distance(metric)
+        QA = as_dask_array(Q, self.block_rows)
+        GA = QA if G is None else as_dask_array(G, self.block_rows)
+        if QA.shape[1] != GA.shape[1]:
+            raise InputError(f"query has {QA.shape[1]} columns but gallery has {GA.shape[1]}")
+        if exclude_self and QA.shape[0] != GA.shape[0]:
+            raise InputError("exclude_self needs query and gallery to be the same rows")
+        k = int(k)
+        if k < 1:
+            raise InputError(f"k must be >= 1, got {k}")
+        k = min(k, GA.shape[0] - (1 if exclude_self else 0))
+        qb, gb = _bounds(QA.chunks[0]), _bounds(GA.chunks[0])
+        qd, gd = QA.to_delayed().ravel(), GA.to_delayed().ravel()
+        per_q = []
+        for a in range(len(qd)):
+            parts = [dask.delayed(_block_topk, pure=True, nout=2)(qd[a], gd[b], int(qb[a]), int(gb[b]), k, metric,
+                                                                  bool(exclude_self), params)
+                     for b in range(len(gd))]
+            per_q.append(dask.delayed(_merge_topk, pure=True)(k, *parts))
+        res = self.client.compute(per_q, sync=True)
+        return np.concatenate([r[0] for r in res]), np.concatenate([r[1] for r in res])
+
+    # -- statistics --------------------------------------------------------------------------
+    def scatter(self, X, y, *, fan_in: int = 8):
+        """:class:`~metricbench.engines.stats.ClassStats` of ``X`` with labels ``y``: one task per
+        row block, merged in a tree of ``fan_in``-way merges."""
+        import dask
+
+        XA = as_dask_array(X, self.block_rows)
+        y = np.asarray(y)
+        if y.shape != (XA.shape[0],):
+            raise InputError(f"X has {XA.shape[0]} rows but y has {y.shape[0]} labels")
+        classes = np.unique(y)
+        shift = np.asarray(XA[0].compute(), dtype=np.float64)
+        bounds = _bounds(XA.chunks[0])
+        level = [dask.delayed(_block_stats, pure=True)(blk, y[bounds[i]:bounds[i + 1]], classes, shift)
+                 for i, blk in enumerate(XA.to_delayed().ravel())]
+        while len(level) > 1:
+            level = [dask.delayed(_merge_stats, pure=True)(*level[i : i + fan_in]) for i in range(0, len(level), fan_in)]
+        return self.client.compute(level[0], sync=True)
+
+    def fit(self, metric, X, y, **params):
+        """A statistics-based metric fitted by map-reduce (:func:`~metricbench.engines.stats.fit_from_stats`)."""
+        from metricbench.engines.stats import fit_from_stats
+
+        return fit_from_stats(metric, self.scatter(X, y), **params)
+
+    # -- extraction --------------------------------------------------------------------------
+    def extract(self, images_dir, out, *, labels=None, backend="dlib", backend_params=None, degrade=None,
+                fallback="center", shard_size: int = 64, restart: bool = False, progress: bool = True,
+                flush_every: int = 256):
+        """:func:`metricbench.extract.extract_folder` with the images embedded on the workers.
+
+        The listing is cut into shards of ``shard_size`` images; every finished shard goes to the
+        resumable store in ``out`` at once (a rerun embeds only what is missing) and the output
+        files are assembled in listing order, the same bytes as a local run gives.
+        Images must be readable at the same path on every worker.
+
+        Returns
+        -------
+        metricbench.extract.runner.ExtractSummary
+        """
+        from distributed import as_completed
+
+        from metricbench.extract.backends import FaceBackend, get_backend
+        from metricbench.extract.images import DEGRADE_PRESETS, Degrade
+        from metricbench.extract.pipeline import FALLBACKS, MAX_DETECT_SIDE
+        from metricbench.extract.progress import Progress
+        from metricbench.extract.runner import _assemble, _write_info, list_images
+        from metricbench.extract.store import PARTIAL_DIRNAME, PartialStore
+
+        t0 = time.perf_counter()
+        root = Path(images_dir).resolve()
+        out = Path(out)
+        if fallback not in FALLBACKS:
+            raise InputError(f"unknown fallback {fallback!r}: choose {', '.join(FALLBACKS)}")
+        if isinstance(degrade, str):
+            if degrade not in DEGRADE_PRESETS:
+                raise InputError(f"unknown degradation {degrade!r}: choose {', '.join(DEGRADE_PRESETS)}")
+            degrade = DEGRADE_PRESETS[degrade]
+        if degrade is not None and not isinstance(degrade, Degrade):
+            raise InputError("degrade must be a Degrade, a preset name or None")
+        be = backend if isinstance(backend, FaceBackend) else get_backend(backend, **(backend_params or {}))
+        be.check()
+        listing = list_images(root, labels, exclude=[out])
+        options = {"degrade": degrade, "fallback": fallback, "max_detect_side": MAX_DETECT_SIDE}
+        config = {
+            "backend": be.spec(),
+            "degrade": None if degrade is None else {"size": degrade.size, "quality": degrade.quality},
+            "fallback": fallback,
+            "max_detect_side": MAX_DETECT_SIDE,
+        }
+        store = PartialStore(out / PARTIAL_DIRNAME, config).open(restart=restart)
+        done = store.load()
+        results, todo, skipped = {}, [], list(listing.skipped)
+        for item in listing.items:
+            try:
+                st = os.stat(root / item.rel)
+            except OSError as exc:
+                skipped.append((item.rel, f"cannot read: {exc.strerror or exc}"))
+                continue
+            prev = done.get(item.rel)
+            if prev is not None and prev.size == st.st_size and prev.mtime_ns == st.st_mtime_ns:
+                results[item.rel] = prev
+            else:
+                todo.append((item.rel, st.st_size, st.st_mtime_ns))
+        n_resumed = len(results)
+        bar = Progress(len(todo), enabled=progress)
+        pending = []
+        try:
+            if todo:
+                shard_size = max(1, int(shard_size))
+                shards = [todo[i : i + shard_size] for i in range(0, len(todo), shard_size)]
+                futs = [self.client.submit(_extract_shard, be, options, str(root), sh, pure=False) for sh in shards]
+                for fut in as_completed(futs):
+                    for outcome in fut.result():
+                        results[outcome.path] = outcome
+                        pending.append(outcome)
+                        bar.update()
+                    if len(pending) >= flush_every:
+                        store.append(pending)
+                        pending = []
+        finally:
+            store.append(pending)
+            bar.close()
+        summary = _assemble(out, listing, results, skipped, be, options, store)
+        summary.n_new = len(todo)
+        summary.n_resumed = n_resumed
+        summary.seconds = time.perf_counter() - t0
+        summary.backend = be.describe() + f" on {self.describe()}"
+        summary.degrade = None if degrade is None else degrade.name
+        _write_info(out, summary, be, config)
+        return summary
+
+
+__all__ = ["BLOCK_ROWS", "DaskEngine", "as_dask_array", "from_npy"]

@@ -1,0 +1,218 @@
+"""Engines: the local engine's out-of-core scoring and statistics fits against independent
+references (metricbench.distances.paired_distances / topk on in-memory arrays, the chunked
+scatter of metricbench.learn._scatter, ordinary fits), and the Dask engine's results against the
+local engine's on a LocalCluster of 2 worker processes started by the tests and closed after."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from metricbench.distances import paired_distances, topk
+from metricbench.engines import get_engine
+from metricbench.engines.local import LocalEngine, score_pairs, score_pairs_file
+from metricbench.engines.stats import ClassStats, fit_from_stats
+from metricbench.errors import InputError
+from metricbench.learn._scatter import scatter
+from metricbench.registry import get_metric
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    r = np.random.default_rng(7)
+    d = tmp_path_factory.mktemp("engines")
+    centres = r.standard_normal((30, 12)) * 2
+    y = r.integers(0, 30, 2000)
+    X = (centres[y] + r.standard_normal((2000, 12))).astype(np.float32)
+    np.save(d / "X.npy", X)
+    Y = r.standard_normal((700, 12)).astype(np.float32)
+    np.save(d / "Y.npy", Y)
+    i1, i2 = r.integers(0, 2000, 5000), r.integers(0, 2000, 5000)
+    ids = r.permutation(5000) + 10
+    pd.DataFrame({"index1": i1, "index2": i2, "Id": ids}).to_csv(d / "pairs.csv", index=False)
+    np.save(d / "pairs.npy", np.stack([i1, i2, ids], 1).astype(np.int32))
+    return {"dir": d, "X": X, "Y": Y, "y": y, "i1": i1, "i2": i2, "ids": ids}
+
+
+# --------------------------------------------------------------------------- local, out of core
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean", "manhattan"])
+def test_score_pairs_blocks_equal_in_memory(data, metric):
+    ref = paired_distances(data["X"], data["i1"], data["i2"], metric=metric)
+    # 0.02 MiB: two blocks of ~400 rows, the pairs spread over many block pairs
+    got = score_pairs(data["dir"] / "X.npy", data["i1"], data["i2"], metric, memory=0.02)
+    np.testing.assert_array_equal(got, ref)
+    j2 = data["i2"] % 700
+    ref = paired_distances(data["X"], data["i1"], j2, metric=metric, Y=data["Y"])
+    got = score_pairs(data["dir"] / "X.npy", data["i1"], j2, metric, Y=data["dir"] / "Y.npy", memory=0.02)
+    np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("pairs", ["pairs.csv", "pairs.npy"])
+def test_score_pairs_file(data, tmp_path, pairs):
+    m = get_metric("wccn-cosine", shrinkage=0.1).fit(data["X"], data["y"])
+    calls = []
+    out = tmp_path / "sub.csv"
+    s = score_pairs_file(np.load(data["dir"] / "X.npy", mmap_mode="r"), data["dir"] / pairs, out, m,
+                         memory=0.02, chunk_pairs=1234, similarity=True, progress=lambda a, b: calls.append((a, b)))
+    sub = pd.read_csv(out)
+    assert list(sub.columns) == ["Id", "Predicted"] and s["n_pairs"] == 5000 and s["chunks"] == 5
+    np.testing.assert_array_equal(sub["Id"], data["ids"])  # file order
+    ref = -m.pair_distance(data["X"], data["i1"], data["i2"])
+    # 9 significant digits, as write_submission
+    np.testing.assert_array_equal(sub["Predicted"], np.array(["%.9g" % v for v in ref], dtype=np.float64))
+    assert calls[-1][0] == 5000 and len(calls) == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["sub.csv"]
+
+
+def test_score_pairs_file_bad_input_writes_nothing(data, tmp_path):
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"index1": [0, 1, 2], "index2": [1, 2, 2000], "Id": [0, 1, 2]}).to_csv(bad, index=False)
+    out = tmp_path / "sub.csv"
+    with pytest.raises(InputError, match="row 2: index2 = 2000 is out of range"):
+        score_pairs_file(data["dir"] / "X.npy", bad, out, chunk_pairs=2)
+    pd.DataFrame({"index1": [0, 1, 2], "index2": [1, 2, 3], "Id": [5, 6, 5]}).to_csv(bad, index=False)
+    with pytest.raises(InputError, match="row 2 repeats Id 5"):
+        score_pairs_file(data["dir"] / "X.npy", bad, out, chunk_pairs=2)
+    pd.DataFrame({"index1": [0, "x"], "index2": [1, 2], "Id": [0, 1]}).to_csv(bad, index=False)
+    with pytest.raises(InputError, match="not an integer"):
+        score_pairs_file(data["dir"] / "X.npy", bad, out)
+    with pytest.raises(InputError, match="needs V"):
+        score_pairs_file(data["dir"] / "X.npy", data["dir"] / "pairs.csv", out, "seuclidean")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
+
+
+def test_class_stats_merge_equals_scatter(data):
+    X, y = data["X"], data["y"]
+    classes = np.unique(y)
+    parts = [ClassStats.of(X[s : s + 300], y[s : s + 300], classes, X[0]) for s in range(0, 2000, 300)]
+    st = parts[0]
+    for p in parts[1:]:
+        st = st + p
+    S, R = st.scatter(), scatter(X, y)
+    for a in ("mean", "St", "Sb", "Sw"):
+        np.testing.assert_allclose(getattr(S, a), getattr(R, a), rtol=1e-10, atol=1e-12)
+    assert (S.n, S.n_classes, S.n_multi) == (R.n, R.n_classes, R.n_multi)
+
+
+@pytest.mark.parametrize("name,params", [("cosine-whitened", {"n_components": 6, "shrinkage": 0.5}),
+                                         ("lda-cosine", {"n_components": 8})])
+def test_fit_from_stats_equals_fit(data, name, params):
+    X, y, i1, i2 = data["X"], data["y"], data["i1"], data["i2"]
+    ref = get_metric(name, **params).fit(X, y)
+    got = LocalEngine().fit(name, data["dir"] / "X.npy", y, **params)
+    assert got.describe() == ref.describe()
+    np.testing.assert_allclose(got.pair_distance(X, i1, i2), ref.pair_distance(X, i1, i2), rtol=1e-9, atol=1e-12)
+    with pytest.raises(InputError, match="auto"):
+        fit_from_stats(name, ClassStats.of(X, y, np.unique(y)), n_components="auto")
+    with pytest.raises(InputError, match="cannot be fitted from statistics"):
+        fit_from_stats("lmnn", ClassStats.of(X, y, np.unique(y)))
+
+
+def test_get_engine_errors():
+    with pytest.raises(InputError, match="unknown engine"):
+        get_engine("spark")
+    with pytest.raises(InputError, match="--scheduler is for"):
+        get_engine("local", scheduler="tcp://x:1")
+
+
+# --------------------------------------------------------------------------- dask on a LocalCluster
+
+
+@pytest.fixture(scope="module")
+def dask_engine():
+    distributed = pytest.importorskip("distributed", reason="the dask engine needs metricbench[dask]")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    from metricbench.engines.dask import DaskEngine
+
+    eng = DaskEngine(client=client, block_rows=600)
+    yield eng
+    eng.close()
+    client.close()
+    cluster.close()
+
+
+def test_dask_scoring_equals_local(dask_engine, data):
+    p = data["dir"] / "X.npy"
+    loc = LocalEngine(memory=0.02)
+    for metric in ("cosine", "sqeuclidean"):
+        np.testing.assert_array_equal(dask_engine.score_pairs(p, data["i1"], data["i2"], metric),
+                                      loc.score_pairs(p, data["i1"], data["i2"], metric))
+    m = get_metric("lda-cosine", n_components=8).fit(data["X"], data["y"])
+    j2 = data["i2"] % 700
+    np.testing.assert_array_equal(dask_engine.score_pairs(data["X"], data["i1"], j2, m, Y=data["dir"] / "Y.npy"),
+                                  m.pair_distance(data["X"], data["i1"], j2, Y=data["Y"]))
+
+
+def test_dask_topk_equals_local(dask_engine, data):
+    p = data["dir"] / "X.npy"
+    ia, da_ = dask_engine.topk(p, None, 5, "cosine", exclude_self=True)
+    ib, db = topk(data["X"], data["X"], 5, metric="cosine", exclude_self=True)
+    np.testing.assert_array_equal(ia, ib)
+    np.testing.assert_array_equal(da_, db)
+    ia, da_ = dask_engine.topk(data["Y"][:50], p, 7, "euclidean")
+    ib, db = topk(data["Y"][:50], data["X"], 7, metric="euclidean")
+    np.testing.assert_array_equal(ia, ib)
+    np.testing.assert_array_equal(da_, db)
+
+
+def test_dask_statistics_fit_equals_local(dask_engine, data):
+    X, y = data["X"], data["y"]
+    got = dask_engine.fit("lda-cosine", data["dir"] / "X.npy", y, n_components=8)
+    ref = get_metric("lda-cosine", n_components=8).fit(X, y)
+    np.testing.assert_allclose(got.pair_distance(X, data["i1"], data["i2"]),
+                               ref.pair_distance(X, data["i1"], data["i2"]), rtol=1e-9, atol=1e-12)
+
+
+def test_dask_extract_equals_local(dask_engine, tmp_path):
+    PIL = pytest.importorskip("PIL")  # noqa: F841
+    import cloudpickle
+    from PIL import Image
+
+    from metricbench.extract import Face, FaceBackend, extract_folder
+
+    class TinyBackend(FaceBackend):
+        """Pure numpy: a 'face' is the central half of a bright image; embedding = its mean colour and size."""
+
+        name = "tiny"
+
+        def load(self):
+            pass
+
+        @property
+        def dim(self):
+            return 5
+
+        def detect(self, rgb):
+            h, w = rgb.shape[:2]
+            return [Face(w // 4, h // 4, 3 * w // 4, 3 * h // 4, "bright")] if rgb.mean() > 60 else []
+
+        def align(self, rgb, face):
+            return rgb[face.top : face.bottom + 1, face.left : face.right + 1]
+
+        def embed(self, rgb, aligned):
+            m = aligned.reshape(-1, 3).mean(0)
+            return np.array([m[0], m[1], m[2], aligned.shape[1], aligned.shape[0]], dtype=np.float32)
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    rng = np.random.default_rng(0)
+    root = tmp_path / "imgs"
+    for i in range(12):
+        (root / f"id{i % 4}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256 if i % 5 else 40, (40 + i, 36, 3), dtype=np.uint8)).save(
+            root / f"id{i % 4}" / f"img{i}.png")
+    (root / "id0" / "broken.png").write_bytes(b"not a png")
+    ref = extract_folder(root, tmp_path / "local", backend=TinyBackend(), progress=False)
+    got = dask_engine.extract(root, tmp_path / "dask", backend=TinyBackend(), shard_size=3, progress=False)
+    assert got.n_embedded == ref.n_embedded == 12 and got.n_new == 13
+    for f in ("embeddings.npy", "labels.csv", "skipped.csv"):
+        assert (tmp_path / "dask" / f).read_bytes() == (tmp_path / "local" / f).read_bytes(), f
+    # resumable: a second run embeds only the image added since
+    Image.fromarray(rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)).save(root / "id1" / "new.png")
+    again = dask_engine.extract(root, tmp_path / "dask", backend=TinyBackend(), shard_size=3, progress=False)
+    assert again.n_new == 1 and again.n_resumed == 13 and again.n_embedded == 13
