@@ -269,7 +269,7 @@ class _Search:
         self.t0 = t0
         self.candidates: list[Candidate] = []
         self.scores: dict[int, list] = {}  # candidate id -> scores on each inner fold
-        self.fold_fit: dict[int, float] = {}  # candidate id -> seconds per fold, fit + scoring (of its components)
+        self.fold_fit: dict[int, float] = {}  # candidate id -> mean fit seconds per inner fold
         self.seen: dict[tuple, float] = {}  # settings key -> objective value
         self.cost: dict[str, list] = {}  # family -> seconds per trial
         self.duplicates = 0
@@ -292,18 +292,21 @@ class _Search:
         return _TIER_GUESS.get(self.families[fam].tier, 10.0) * n
 
     def reserve(self, extra_fold_fit: float = 0.0) -> float:
-        """Seconds kept for fitting a winner on the search part and on all rows (plus scoring)."""
-        best = sorted((c for c in self.candidates if c.status == "complete" and c.kind == "single"),
-                      key=lambda c: -c.inner_auroc)
-        fits, used = [], set()
-        for c in best:
-            if c.trial in used:
-                continue
-            used.add(c.trial)
-            fits.append(self.fold_fit.get(c.id, 0.0))
-            if len(fits) >= max(1, self.max_fusion - 1):
-                break
-        return _FINAL_FACTOR * (sum(fits) + extra_fold_fit) + 5.0
+        """Seconds kept for fitting a winner on the search part and on all rows (plus scoring).
+
+        Enough for the best single metric so far; costlier winners (fusions with an expensive
+        part) are only chosen at the end if their final fits fit the time then left
+        (:meth:`final_cost`).
+        """
+        best = max((c for c in self.candidates if c.status == "complete" and c.kind == "single"),
+                   key=lambda c: c.inner_auroc, default=None)
+        fit = 0.0 if best is None else best.fit_seconds
+        return _FINAL_FACTOR * (fit + extra_fold_fit) + 10.0
+
+    @staticmethod
+    def final_cost(c: "Candidate") -> float:
+        """Estimated seconds to fit ``c`` on the search part and on all rows."""
+        return _FINAL_FACTOR * c.fit_seconds + 10.0
 
     def emit(self, what, **kw):
         if self.progress is not None:
@@ -412,7 +415,7 @@ class _Search:
             c.se = self._se(c.fold_aurocs)
             if status == "complete":
                 self.scores[c.id] = scores[v]
-                self.fold_fit[c.id] = seconds / n
+                self.fold_fit[c.id] = c.fit_seconds
                 value = c.inner_auroc if value is None else max(value, c.inner_auroc)
             self.add(c)
         if status != "complete":
@@ -670,6 +673,15 @@ def auto_search(
         s.stopped_because = "interrupted (Ctrl-C): best so far kept"
     ranked = sorted((c for c in s.candidates if c.status == "complete"), key=lambda c: -c.inner_auroc)
     winner = ranked[0]
+    if budget is not None:  # the winner's final fits must fit the time left; else the best one that does
+        left = s.left()
+        fits = [c for c in ranked if s.final_cost(c) <= left]
+        winner = fits[0] if fits else min(ranked, key=lambda c: c.fit_seconds)
+        for c in ranked:
+            if c is winner:
+                break
+            c.note = (c.note + "; " if c.note else "") + (
+                f"not chosen: its final fits (about {s.final_cost(c):.0f} s) exceed the {max(left, 0):.0f} s left")
     # the guard: the winner is judged once, on identities no candidate has seen
     if progress is not None:
         progress("phase", text=f"judging the winner on the outer identities: {winner.label}")

@@ -135,6 +135,10 @@ def rows(result: AutoResult) -> list[dict]:
     return out
 
 
+def above_any(r: AutoResult) -> bool:
+    return any(c.inner_auroc > r.winner.inner_auroc for c in r.ranked())
+
+
 def why(run: AutoRun) -> list[str]:
     """Sentences that say why the winner won and how good it is."""
     r = run.result
@@ -142,11 +146,17 @@ def why(run: AutoRun) -> list[str]:
     ranked = r.ranked()
     lines = [
         f"**Winner:** {w.label} (candidate {w.id}).",
-        f"It had the best mean inner-validation AUROC, {w.inner_auroc:.4f}, of {len(ranked)} complete candidates "
+        f"It had the best mean inner-validation AUROC, {w.inner_auroc:.4f}, of the {len(ranked)} complete candidates "
+        f"{'whose final fits fit the budget ' if above_any(r) else ''}"
         f"({sum(c.kind == 'single' for c in ranked)} single metrics, {sum(c.kind == 'fusion' for c in ranked)} fusions; "
         f"{sum(c.status != 'complete' for c in r.candidates)} more pruned, skipped or failed).",
     ]
-    second = next((c for c in ranked if c is not w), None)
+    above = [c for c in ranked if c.inner_auroc > w.inner_auroc]
+    if above:
+        lines.append(f"{len(above)} candidate(s) scored higher on the inner folds but were not chosen: fitting "
+                     "them on the search part and on all train rows would not have fit the time left "
+                     f"(best of them: {above[0].short} at {above[0].inner_auroc:.4f}).")
+    second = next((c for c in ranked if c is not w and c not in above), None)
     if second is not None:
         lines.append(f"Runner-up: {second.label} at {second.inner_auroc:.4f} "
                      f"({w.inner_auroc - second.inner_auroc:+.4f}; the inner figures' standard error is about "
