@@ -439,7 +439,7 @@ class _Search:
         import optuna
 
         old = optuna.logging.get_verbosity()
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own table says what failed and why
         sampler = optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=5)
         pruner = optuna.pruners.MedianPruner(n_startup_trials=6, n_warmup_steps=0)
         study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
@@ -476,7 +476,7 @@ class _Search:
             optuna.logging.set_verbosity(old)
 
     # fusions of the best few, from the stored fold scores
-    def run_fusions(self):
+    def run_fusions(self, logistic: bool = True):
         if self.max_fusion < 2:
             return
         ranked = sorted((c for c in self.candidates if c.id in self.scores), key=lambda c: -c.inner_auroc)
@@ -506,18 +506,18 @@ class _Search:
                 fit = sum(c.fit_seconds for c in subset)
                 w = np.full(size, 1.0 / size)
                 self._add_fusion(fam, ids, comps, "mean", w, [_auroc(f.same, z @ w) for f, z in zip(folds, Z)], fit)
-                if n >= 2:
-                    from sklearn.linear_model import LogisticRegression
+                if n >= 2 and logistic:
+                    # scikit-learn's LogisticRegression(C=1) objective, by the project's Newton solver
+                    from metricbench.learn.verifier import logistic_newton
 
                     aurocs = []
                     for r in range(n):
                         tr = np.vstack([Z[q] for q in range(n) if q != r])
                         ytr = np.concatenate([folds[q].same for q in range(n) if q != r])
-                        lr = LogisticRegression(C=1.0, max_iter=1000).fit(tr, ytr)
-                        aurocs.append(_auroc(folds[r].same, Z[r] @ lr.coef_[0]))
-                    lr = LogisticRegression(C=1.0, max_iter=1000).fit(
-                        np.vstack(Z), np.concatenate([f.same for f in folds]))
-                    self._add_fusion(fam, ids, comps, "logistic", lr.coef_[0], aurocs, fit,
+                        coef, _ = logistic_newton(tr, ytr, C=1.0)
+                        aurocs.append(_auroc(folds[r].same, Z[r] @ coef))
+                    coef, _ = logistic_newton(np.vstack(Z), np.concatenate([f.same for f in folds]), C=1.0)
+                    self._add_fusion(fam, ids, comps, "logistic", coef, aurocs, fit,
                                      note="inner figure cross-fitted over the folds")
                 if self.left() < 0:
                     return
@@ -663,11 +663,13 @@ def auto_search(
         interrupted = True
         s.stopped_because = "interrupted (Ctrl-C): best so far kept"
     if not any(c.status == "complete" for c in s.candidates):
-        raise InputError("auto: no candidate finished within the budget; give a longer --budget")
+        if interrupted:
+            raise KeyboardInterrupt  # nothing to keep: the caller says so and writes nothing
+        raise InputError("auto: no candidate finished within the budget; give a longer budget")
     if progress is not None:
         progress("phase", text="fusing the best candidates (stored fold scores)")
     try:
-        s.run_fusions()
+        s.run_fusions(logistic=not interrupted)  # after Ctrl-C only the quick mean fusions
     except KeyboardInterrupt:
         interrupted = True
         s.stopped_because = "interrupted (Ctrl-C): best so far kept"
