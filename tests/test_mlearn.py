@@ -96,9 +96,8 @@ def test_overridden_defaults_and_passthrough(iris):
 
 def test_unknown_parameter_is_one_clear_line(iris):
     X, y = iris
-    m = get_metric("ml-nca", n_neighbors=3)
-    with pytest.raises(InputError, match=r"NCA has no parameter 'n_neighbors'; valid: max_samples"):
-        m.fit(X, y)
+    with pytest.raises(InputError, match=r"n_neighbors"):
+        get_metric("ml-nca", n_neighbors=3)
     with pytest.raises(InputError, match="max_dim must be an integer >= 0"):
         get_metric("ml-nca", max_dim=-1).fit(X, y)
 

@@ -23,9 +23,12 @@ therefore runs under a budget, applied automatically and reported in one line by
 * ``max_constraints`` (pair / quadruplet learners): caps metric-learn's
   ``n_constraints``.
 
-``0`` switches a budget off. metric-learn's own parameters pass through by name
-(``get_metric("ml-lmnn", n_neighbors=5, max_iter=200)``) and are checked
-against the estimator's signature at fit time. metric-learn is imported only when
+``0`` switches a budget off. Each metric lists metric-learn's own parameters in its
+signature, by their metric-learn names and with metric-learn's defaults unless a
+different default is stated (``get_metric("ml-lmnn", n_neighbors=5, max_iter=200)``);
+``random_state`` seeds the subsample, the PCA solver and metric-learn's own
+``random_state``. Each metric is a scikit-learn estimator (``clone``, ``get_params``,
+``GridSearchCV`` work on it). metric-learn is imported only when
 a metric is fitted, and is not modified: what metric-learn 0.7.0 needs on today's
 scikit-learn lives in metricbench's own subclasses of its classes
 (:func:`metricbench.learn.compat.fixed_class`).
@@ -107,47 +110,28 @@ def subsample_by_identity(y, max_samples: int, *, seed: int = 0, min_per_class: 
 class MetricLearnMetric(LinearMetric):
     """Base of the ``ml-*`` metrics: a metric-learn estimator fitted within a budget.
 
-    Parameters
-    ----------
-    max_samples : int, optional
-        Most rows used for fitting (default: the algorithm's budget, :attr:`budget`);
-        0 uses every row of the identities with enough images.
-    max_dim : int, optional
-        Inputs wider than this are PCA-reduced first (default: the algorithm's
-        budget); 0 never reduces.
-    seed : int
+    Subclasses list every parameter in their ``__init__`` (scikit-learn's rule): the
+    budget (``max_samples``, ``max_dim``, and ``max_constraints`` for the pair and
+    quadruplet learners), ``random_state``, and metric-learn's parameters, whose names
+    :attr:`ml_params` gives.
+
+    Parameters (common)
+    -------------------
+    max_samples : int
+        Most rows used for fitting; 0 uses every row of the identities with enough images.
+    max_dim : int
+        Inputs wider than this are PCA-reduced first; 0 never reduces.
+    random_state : int
         Seed of the subsample, the PCA solver and metric-learn's ``random_state``.
-    **params
-        Parameters of the metric-learn estimator, by their metric-learn names;
-        ``max_constraints`` caps ``n_constraints`` for the pair/quadruplet learners.
     """
 
     base_metric = "euclidean"
     #: metric-learn class fitted
     estimator: str = ""
-    #: default budget: max_samples, max_dim, and max_constraints where it applies
-    budget: dict = {"max_samples": 2000, "max_dim": 64}
-    #: defaults that differ from metric-learn's, applied unless given
-    overrides: dict = {}
+    #: this metric's parameters that are metric-learn's, passed on by name
+    ml_params: tuple = ()
     #: whether metric-learn draws ``n_constraints`` pairs (capped by ``max_constraints``)
     uses_constraints: bool = False
-
-    def __init__(self, max_samples=None, max_dim=None, seed=0, **params):
-        self.max_samples = max_samples
-        self.max_dim = max_dim
-        self.seed = seed
-        self.params = params
-
-    # -- parameters: own ones plus metric-learn's, flat --------------------------
-    def get_params(self, deep: bool = True) -> dict:
-        return {"max_samples": self.max_samples, "max_dim": self.max_dim, "seed": self.seed, **self.params}
-
-    def set_params(self, **params):
-        for k in ("max_samples", "max_dim", "seed"):
-            if k in params:
-                setattr(self, k, params.pop(k))
-        self.params.update(params)
-        return self
 
     def _estimator_class(self):
         import metric_learn
@@ -156,30 +140,25 @@ class MetricLearnMetric(LinearMetric):
 
         return fixed_class(getattr(metric_learn, self.estimator))
 
+    def _label(self) -> str:
+        return self.name or type(self).__name__
+
     def _resolved(self, key: str) -> int:
-        own = {"max_samples": self.max_samples, "max_dim": self.max_dim}.get(key, self.params.get(key))
-        value = self.budget.get(key, 0) if own is None else own
-        if isinstance(value, bool) or int(value) != value or value < 0:
-            raise InputError(f"{self.name or type(self).__name__}: {key} must be an integer >= 0, got {value!r}")
+        value = getattr(self, key)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise InputError(f"{self._label()}: {key} must be an integer >= 0, got {value!r}")
         return int(value)
 
+    def _seed(self) -> int:
+        rs = self.random_state
+        if isinstance(rs, bool) or not isinstance(rs, (int, np.integer)) or rs < 0:
+            raise InputError(f"{self._label()}: random_state must be an integer >= 0, got {rs!r}")
+        return int(rs)
+
     def _estimator_params(self, cls) -> dict:
-        sig = inspect.signature(cls.__init__).parameters
-        # metric-learn's deprecated aliases (num_constraints, k, ...) default to 'deprecated'
-        valid = [p for p, v in sig.items() if p not in ("self", "preprocessor") and v.default != "deprecated"]
-        params = {k: v for k, v in self.params.items() if not (k == "max_constraints" and self.uses_constraints)}
-        bad = sorted(set(params) - set(valid))
-        if bad:
-            raise InputError(
-                f"{self.name or type(self).__name__}: metric-learn's {cls.__name__} has no parameter "
-                f"{', '.join(map(repr, bad))}; valid: max_samples, max_dim, seed"
-                + (", max_constraints" if self.uses_constraints else "")
-                + f", {', '.join(valid)}"
-            )
-        kw = {k: v for k, v in self.overrides.items() if k in valid}
-        kw.update(params)
-        if "random_state" in valid and "random_state" not in params:
-            kw["random_state"] = int(self.seed)
+        kw = {k: getattr(self, k) for k in self.ml_params}
+        if "random_state" in inspect.signature(cls.__init__).parameters:
+            kw["random_state"] = self._seed()
         return kw
 
     def _min_per_class(self, kw: dict) -> int:
@@ -208,13 +187,13 @@ class MetricLearnMetric(LinearMetric):
         # ``groups`` (clean / degraded variant tags) is accepted like every learned metric's, and unused:
         # metric-learn's algorithms know nothing of variants.
         if fit_params:
-            raise InputError(f"{self.name or type(self).__name__}.fit takes no extra arguments, got {sorted(fit_params)}")
+            raise InputError(f"{self._label()}.fit takes no extra arguments, got {sorted(fit_params)}")
         cls = self._estimator_class()
         kw = self._estimator_params(cls)
         n, d = X.shape
         max_samples = self._resolved("max_samples")
         max_dim = self._resolved("max_dim")
-        seed = int(self.seed)
+        seed = self._seed()
 
         rows = subsample_by_identity(y, max_samples, seed=seed, min_per_class=self._min_per_class(kw))
         Xs = np.asarray(X[rows] if rows.size < n else X, dtype=np.float64)
@@ -244,28 +223,28 @@ class MetricLearnMetric(LinearMetric):
         cut = bool(notes)
         if rows.size == n:
             notes.insert(0, f"all {n:,} rows")
-        line = f"{self.name or type(self).__name__}: metric-learn {cls.__name__} fitted on " + "; ".join(notes)
+        line = f"{self._label()}: metric-learn {cls.__name__} fitted on " + "; ".join(notes)
         if cut:
             warnings.warn(line, BudgetWarning, stacklevel=4)
             logger.info(line)
         t0 = time.perf_counter()
         try:
             est = self._run(cls(**kw), Xs, codes)
-        except (ValueError, RuntimeError, np.linalg.LinAlgError) as e:
+        except (ValueError, TypeError, RuntimeError, np.linalg.LinAlgError) as e:
             msg = " ".join(str(e).split())
             raise InputError(
-                f"{self.name or type(self).__name__}: metric-learn {cls.__name__} failed on "
+                f"{self._label()}: metric-learn {cls.__name__} failed on "
                 f"{Xs.shape[0]} x {Xs.shape[1]} ({msg}); try other max_samples / max_dim / parameters"
             ) from None
         L = np.asarray(est.components_, dtype=np.float64)
         if not np.all(np.isfinite(L)):
             raise InputError(
-                f"{self.name or type(self).__name__}: metric-learn {cls.__name__} returned non-finite "
+                f"{self._label()}: metric-learn {cls.__name__} returned non-finite "
                 "components; try a smaller max_dim or more samples"
             )
         if L.ndim != 2 or L.shape[0] == 0:
             raise InputError(
-                f"{self.name or type(self).__name__}: metric-learn {cls.__name__} learned an empty map on "
+                f"{self._label()}: metric-learn {cls.__name__} learned an empty map on "
                 f"{Xs.shape[0]} x {Xs.shape[1]} (no component kept, every distance would be 0); "
                 "try other parameters (for ml-scml a smaller beta) or more samples"
             )
@@ -289,29 +268,89 @@ class MetricLearnMetric(LinearMetric):
 
 
 class MLLMNN(MetricLearnMetric):
-    """metric-learn's LMNN (large-margin nearest neighbour); n x n distances per iteration."""
+    """metric-learn's LMNN (large-margin nearest neighbour); n x n distances per iteration.
+
+    Parameters
+    ----------
+    max_samples, max_dim, random_state
+        Budget and seed (:class:`MetricLearnMetric`); defaults 600 rows, 32 dimensions.
+    init, n_neighbors, min_iter, max_iter, learn_rate, regularization, convergence_tol, n_components, verbose
+        metric-learn's ``LMNN`` parameters; defaults differ from metric-learn's in
+        ``init="pca"`` (``"auto"`` there) and ``max_iter=30`` (1000).
+    """
 
     estimator = "LMNN"
-    budget = {"max_samples": 600, "max_dim": 32}
-    overrides = {"max_iter": 30, "init": "pca"}
+    ml_params = ("init", "n_neighbors", "min_iter", "max_iter", "learn_rate", "regularization", "convergence_tol",
+                 "n_components", "verbose")
+
+    def __init__(self, max_samples=600, max_dim=32, random_state=0, *, init="pca", n_neighbors=3, min_iter=50,
+                 max_iter=30, learn_rate=1e-7, regularization=0.5, convergence_tol=0.001, n_components=None,
+                 verbose=False):
+        self.max_samples = max_samples
+        self.max_dim = max_dim
+        self.random_state = random_state
+        self.init = init
+        self.n_neighbors = n_neighbors
+        self.min_iter = min_iter
+        self.max_iter = max_iter
+        self.learn_rate = learn_rate
+        self.regularization = regularization
+        self.convergence_tol = convergence_tol
+        self.n_components = n_components
+        self.verbose = verbose
 
     def _min_per_class(self, kw):
         return int(kw.get("n_neighbors", 3)) + 1
 
 
 class MLNCA(MetricLearnMetric):
-    """metric-learn's NCA (neighbourhood components analysis); n x n softmax per iteration."""
+    """metric-learn's NCA (neighbourhood components analysis); n x n softmax per iteration.
+
+    Parameters
+    ----------
+    max_samples, max_dim, random_state
+        Budget and seed; defaults 1,000 rows, 64 dimensions.
+    init, n_components, max_iter, tol, verbose
+        metric-learn's ``NCA`` parameters, metric-learn's defaults.
+    """
 
     estimator = "NCA"
-    budget = {"max_samples": 1000, "max_dim": 64}
-    overrides = {"max_iter": 100}
+    ml_params = ("init", "n_components", "max_iter", "tol", "verbose")
+
+    def __init__(self, max_samples=1000, max_dim=64, random_state=0, *, init="auto", n_components=None,
+                 max_iter=100, tol=None, verbose=False):
+        self.max_samples = max_samples
+        self.max_dim = max_dim
+        self.random_state = random_state
+        self.init = init
+        self.n_components = n_components
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
 
 
 class MLLFDA(MetricLearnMetric):
-    """metric-learn's LFDA (local Fisher discriminant analysis); closed form."""
+    """metric-learn's LFDA (local Fisher discriminant analysis); closed form.
+
+    Parameters
+    ----------
+    max_samples, max_dim, random_state
+        Budget and seed; defaults 20,000 rows, no PCA.
+    n_components, k, embedding_type
+        metric-learn's ``LFDA`` parameters, metric-learn's defaults.
+    """
 
     estimator = "LFDA"
-    budget = {"max_samples": 20000, "max_dim": 0}
+    ml_params = ("n_components", "k", "embedding_type")
+
+    def __init__(self, max_samples=20000, max_dim=0, random_state=0, *, n_components=None, k=None,
+                 embedding_type="weighted"):
+        self.max_samples = max_samples
+        self.max_dim = max_dim
+        self.random_state = random_state
+        self.n_components = n_components
+        self.k = k
+        self.embedding_type = embedding_type
 
 
 class MLMLKR(MetricLearnMetric):
@@ -319,20 +358,58 @@ class MLMLKR(MetricLearnMetric):
 
     MLKR regresses a real target; identity codes are used as that target, which
     is arbitrary for identities. Kept for completeness.
+
+    Parameters
+    ----------
+    max_samples, max_dim, random_state
+        Budget and seed; defaults 1,000 rows, 32 dimensions.
+    n_components, init, tol, max_iter, verbose
+        metric-learn's ``MLKR`` parameters; ``max_iter=100`` (1000 in metric-learn).
     """
 
     estimator = "MLKR"
-    budget = {"max_samples": 1000, "max_dim": 32}
-    overrides = {"max_iter": 100}
+    ml_params = ("n_components", "init", "tol", "max_iter", "verbose")
+
+    def __init__(self, max_samples=1000, max_dim=32, random_state=0, *, n_components=None, init="auto", tol=None,
+                 max_iter=100, verbose=False):
+        self.max_samples = max_samples
+        self.max_dim = max_dim
+        self.random_state = random_state
+        self.n_components = n_components
+        self.init = init
+        self.tol = tol
+        self.max_iter = max_iter
+        self.verbose = verbose
 
 
 class MLITML(MetricLearnMetric):
-    """metric-learn's ITML_Supervised (information-theoretic metric learning on pairs)."""
+    """metric-learn's ITML_Supervised (information-theoretic metric learning on pairs).
+
+    Parameters
+    ----------
+    max_samples, max_dim, max_constraints, random_state
+        Budget and seed; defaults 5,000 rows, 64 dimensions, 5,000 constraints (a cap on
+        metric-learn's default ``n_constraints = 20 * n_classes**2``; 0: no cap).
+    gamma, max_iter, tol, n_constraints, prior, verbose
+        metric-learn's ``ITML_Supervised`` parameters; ``max_iter=100`` (1000 in metric-learn).
+    """
 
     estimator = "ITML_Supervised"
-    budget = {"max_samples": 5000, "max_dim": 64, "max_constraints": 5000}
-    overrides = {"max_iter": 100}
+    ml_params = ("gamma", "max_iter", "tol", "n_constraints", "prior", "verbose")
     uses_constraints = True
+
+    def __init__(self, max_samples=5000, max_dim=64, max_constraints=5000, random_state=0, *, gamma=1.0,
+                 max_iter=100, tol=0.001, n_constraints=None, prior="identity", verbose=False):
+        self.max_samples = max_samples
+        self.max_dim = max_dim
+        self.max_constraints = max_constraints
+        self.random_state = random_state
+        self.gamma = gamma
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_constraints = n_constraints
+        self.prior = prior
+        self.verbose = verbose
 
 
 class MLSDML(MetricLearnMetric):
@@ -341,31 +418,88 @@ class MLSDML(MetricLearnMetric):
     With metric-learn's defaults (``balance_param=0.5``) scikit-learn's graphical lasso
     fails on face embeddings ("not SPD"); the default here, ``balance_param=1e-5`` with
     the identity prior, is the setting metric-learn's own tests use to keep SDML stable.
+
+    Parameters
+    ----------
+    max_samples, max_dim, max_constraints, random_state
+        Budget and seed; defaults 5,000 rows, 64 dimensions, 5,000 constraints.
+    balance_param, sparsity_param, prior, n_constraints, verbose
+        metric-learn's ``SDML_Supervised`` parameters; ``balance_param=1e-5`` (0.5 in metric-learn).
     """
 
     estimator = "SDML_Supervised"
-    budget = {"max_samples": 5000, "max_dim": 64, "max_constraints": 5000}
-    overrides = {"prior": "identity", "balance_param": 1e-5}
+    ml_params = ("balance_param", "sparsity_param", "prior", "n_constraints", "verbose")
     uses_constraints = True
+
+    def __init__(self, max_samples=5000, max_dim=64, max_constraints=5000, random_state=0, *, balance_param=1e-5,
+                 sparsity_param=0.01, prior="identity", n_constraints=None, verbose=False):
+        self.max_samples = max_samples
+        self.max_dim = max_dim
+        self.max_constraints = max_constraints
+        self.random_state = random_state
+        self.balance_param = balance_param
+        self.sparsity_param = sparsity_param
+        self.prior = prior
+        self.n_constraints = n_constraints
+        self.verbose = verbose
 
 
 class MLLSML(MetricLearnMetric):
-    """metric-learn's LSML_Supervised (least-squares metric learning on quadruplets)."""
+    """metric-learn's LSML_Supervised (least-squares metric learning on quadruplets).
+
+    Parameters
+    ----------
+    max_samples, max_dim, max_constraints, random_state
+        Budget and seed; defaults 5,000 rows, 64 dimensions, 5,000 constraints.
+    tol, max_iter, prior, n_constraints, weights, verbose
+        metric-learn's ``LSML_Supervised`` parameters, metric-learn's defaults.
+    """
 
     estimator = "LSML_Supervised"
-    budget = {"max_samples": 5000, "max_dim": 64, "max_constraints": 5000}
+    ml_params = ("tol", "max_iter", "prior", "n_constraints", "weights", "verbose")
     uses_constraints = True
+
+    def __init__(self, max_samples=5000, max_dim=64, max_constraints=5000, random_state=0, *, tol=0.001,
+                 max_iter=1000, prior="identity", n_constraints=None, weights=None, verbose=False):
+        self.max_samples = max_samples
+        self.max_dim = max_dim
+        self.max_constraints = max_constraints
+        self.random_state = random_state
+        self.tol = tol
+        self.max_iter = max_iter
+        self.prior = prior
+        self.n_constraints = n_constraints
+        self.weights = weights
+        self.verbose = verbose
 
 
 class MLRCA(MetricLearnMetric):
-    """metric-learn's RCA_Supervised (relevant components analysis on chunklets)."""
+    """metric-learn's RCA_Supervised (relevant components analysis on chunklets).
+
+    Parameters
+    ----------
+    max_samples, max_dim, random_state
+        Budget and seed; defaults 20,000 rows, 64 dimensions.
+    n_components, n_chunks, chunk_size
+        metric-learn's ``RCA_Supervised`` parameters. ``n_chunks=None`` (metric-learn: 100)
+        takes ``min(chunklets the rows allow, max(100, 10 * dims))``.
+    """
 
     estimator = "RCA_Supervised"
-    budget = {"max_samples": 20000, "max_dim": 64}
+    ml_params = ("n_components", "n_chunks", "chunk_size")
+
+    def __init__(self, max_samples=20000, max_dim=64, random_state=0, *, n_components=None, n_chunks=None,
+                 chunk_size=2):
+        self.max_samples = max_samples
+        self.max_dim = max_dim
+        self.random_state = random_state
+        self.n_components = n_components
+        self.n_chunks = n_chunks
+        self.chunk_size = chunk_size
 
     def _adjust(self, kw, X, codes):
         notes, info = super()._adjust(kw, X, codes)
-        if "n_chunks" not in self.params:
+        if kw.get("n_chunks") is None:
             size = int(kw.get("chunk_size", 2))
             possible = int((np.bincount(codes) // size).sum())
             kw["n_chunks"] = int(min(possible, max(100, 10 * X.shape[1])))
@@ -374,29 +508,89 @@ class MLRCA(MetricLearnMetric):
 
 
 class MLMMC(MetricLearnMetric):
-    """metric-learn's MMC_Supervised (Xing et al.'s mahalanobis metric for clustering)."""
+    """metric-learn's MMC_Supervised (Xing et al.'s mahalanobis metric for clustering).
+
+    Parameters
+    ----------
+    max_samples, max_dim, max_constraints, random_state
+        Budget and seed; defaults 5,000 rows, 64 dimensions, 5,000 constraints.
+    max_iter, max_proj, tol, n_constraints, init, diagonal, diagonal_c, verbose
+        metric-learn's ``MMC_Supervised`` parameters; ``max_iter=50`` (100 in metric-learn),
+        ``max_proj=1000`` (10000).
+    """
 
     estimator = "MMC_Supervised"
-    budget = {"max_samples": 5000, "max_dim": 64, "max_constraints": 5000}
-    overrides = {"max_iter": 50, "max_proj": 1000}
+    ml_params = ("max_iter", "max_proj", "tol", "n_constraints", "init", "diagonal", "diagonal_c", "verbose")
     uses_constraints = True
+
+    def __init__(self, max_samples=5000, max_dim=64, max_constraints=5000, random_state=0, *, max_iter=50,
+                 max_proj=1000, tol=1e-6, n_constraints=None, init="identity", diagonal=False, diagonal_c=1.0,
+                 verbose=False):
+        self.max_samples = max_samples
+        self.max_dim = max_dim
+        self.max_constraints = max_constraints
+        self.random_state = random_state
+        self.max_iter = max_iter
+        self.max_proj = max_proj
+        self.tol = tol
+        self.n_constraints = n_constraints
+        self.init = init
+        self.diagonal = diagonal
+        self.diagonal_c = diagonal_c
+        self.verbose = verbose
 
 
 class MLSCML(MetricLearnMetric):
-    """metric-learn's SCML_Supervised (sparse compositional metric learning on triplets)."""
+    """metric-learn's SCML_Supervised (sparse compositional metric learning on triplets).
+
+    Parameters
+    ----------
+    max_samples, max_dim, random_state
+        Budget and seed; defaults 3,000 rows, 64 dimensions.
+    k_genuine, k_impostor, beta, basis, n_basis, gamma, max_iter, output_iter, batch_size, verbose
+        metric-learn's ``SCML_Supervised`` parameters, metric-learn's defaults.
+    """
 
     estimator = "SCML_Supervised"
-    budget = {"max_samples": 3000, "max_dim": 64}
+    ml_params = ("k_genuine", "k_impostor", "beta", "basis", "n_basis", "gamma", "max_iter", "output_iter",
+                 "batch_size", "verbose")
+
+    def __init__(self, max_samples=3000, max_dim=64, random_state=0, *, k_genuine=3, k_impostor=10, beta=1e-5,
+                 basis="lda", n_basis=None, gamma=0.005, max_iter=10000, output_iter=500, batch_size=10,
+                 verbose=False):
+        self.max_samples = max_samples
+        self.max_dim = max_dim
+        self.random_state = random_state
+        self.k_genuine = k_genuine
+        self.k_impostor = k_impostor
+        self.beta = beta
+        self.basis = basis
+        self.n_basis = n_basis
+        self.gamma = gamma
+        self.max_iter = max_iter
+        self.output_iter = output_iter
+        self.batch_size = batch_size
+        self.verbose = verbose
 
     def _min_per_class(self, kw):
         return int(kw.get("k_genuine", 3)) + 1
 
 
 class MLCovariance(MetricLearnMetric):
-    """metric-learn's Covariance: M = inverse covariance of the data (labels unused)."""
+    """metric-learn's Covariance: M = inverse covariance of the data (labels unused).
+
+    Parameters
+    ----------
+    max_samples, max_dim, random_state
+        Budget and seed; defaults: every row, no PCA.
+    """
 
     estimator = "Covariance"
-    budget = {"max_samples": 0, "max_dim": 0}
+
+    def __init__(self, max_samples=0, max_dim=0, random_state=0):
+        self.max_samples = max_samples
+        self.max_dim = max_dim
+        self.random_state = random_state
 
     def fit(self, X, y=None, **fit_params):
         """Fit on ``X``; ``y`` is optional and unused (all rows are used)."""
