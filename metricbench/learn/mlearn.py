@@ -132,6 +132,10 @@ class MetricLearnMetric(LinearMetric):
     ml_params: tuple = ()
     #: whether metric-learn draws ``n_constraints`` pairs (capped by ``max_constraints``)
     uses_constraints: bool = False
+    #: fewest input features metric-learn's algorithm runs on
+    min_features: int = 1
+    #: added to metric-learn's ``n_iter_`` to count iterations run (its loop index is 0-based in some learners)
+    n_iter_offset: int = 0
 
     def _estimator_class(self):
         import metric_learn
@@ -194,6 +198,11 @@ class MetricLearnMetric(LinearMetric):
         max_samples = self._resolved("max_samples")
         max_dim = self._resolved("max_dim")
         seed = self._seed()
+        if d < self.min_features:
+            raise InputError(
+                f"{self._label()}: metric-learn {cls.__name__} needs at least {self.min_features} features, "
+                f"got {d} feature(s)"
+            )
 
         rows = subsample_by_identity(y, max_samples, seed=seed, min_per_class=self._min_per_class(kw))
         Xs = np.asarray(X[rows] if rows.size < n else X, dtype=np.float64)
@@ -255,9 +264,15 @@ class MetricLearnMetric(LinearMetric):
         self.n_identities_used_ = int(np.unique(codes).size)
         self.n_dims_used_ = int(Xs.shape[1])
         self.fit_seconds_ = float(time.perf_counter() - t0)
+        if "max_iter" in self.ml_params:
+            self.n_iter_ = self._n_iter(est)
         self.budget_note_ = "; ".join(notes)
         self.choices_note_ = "; ".join(info)
         self.estimator_params_ = {k: v for k, v in kw.items() if isinstance(v, (bool, int, float, str, type(None)))}
+
+    def _n_iter(self, est) -> int:
+        """Iterations metric-learn ran (its ``n_iter_``, counted from 1)."""
+        return int(getattr(est, "n_iter_", 0)) + self.n_iter_offset
 
     def describe(self) -> str:
         if not hasattr(self, "components_"):
@@ -298,6 +313,9 @@ class MLLMNN(MetricLearnMetric):
         self.convergence_tol = convergence_tol
         self.n_components = n_components
         self.verbose = verbose
+
+    #: metric-learn's LMNN fails inside its gradient on 1-feature input
+    min_features = 2
 
     def _min_per_class(self, kw):
         return int(kw.get("n_neighbors", 3)) + 1
@@ -397,6 +415,7 @@ class MLITML(MetricLearnMetric):
     estimator = "ITML_Supervised"
     ml_params = ("gamma", "max_iter", "tol", "n_constraints", "prior", "verbose")
     uses_constraints = True
+    n_iter_offset = 1
 
     def __init__(self, max_samples=5000, max_dim=64, max_constraints=5000, random_state=0, *, gamma=1.0,
                  max_iter=100, tol=0.001, n_constraints=None, prior="identity", verbose=False):
@@ -522,6 +541,7 @@ class MLMMC(MetricLearnMetric):
     estimator = "MMC_Supervised"
     ml_params = ("max_iter", "max_proj", "tol", "n_constraints", "init", "diagonal", "diagonal_c", "verbose")
     uses_constraints = True
+    n_iter_offset = 1
 
     def __init__(self, max_samples=5000, max_dim=64, max_constraints=5000, random_state=0, *, max_iter=50,
                  max_proj=1000, tol=1e-6, n_constraints=None, init="identity", diagonal=False, diagonal_c=1.0,
@@ -572,8 +592,14 @@ class MLSCML(MetricLearnMetric):
         self.batch_size = batch_size
         self.verbose = verbose
 
+    #: metric-learn's LDA basis divides by the number of eigenvectors, 0 on 1-feature input
+    min_features = 2
+
     def _min_per_class(self, kw):
         return int(kw.get("k_genuine", 3)) + 1
+
+    def _n_iter(self, est) -> int:
+        return int(self.max_iter)  # metric-learn's SCML always runs all max_iter SGD steps
 
 
 class MLCovariance(MetricLearnMetric):
@@ -594,10 +620,15 @@ class MLCovariance(MetricLearnMetric):
 
     def fit(self, X, y=None, **fit_params):
         """Fit on ``X``; ``y`` is optional and unused (all rows are used)."""
-        X = np.asarray(X)
-        if y is None and X.ndim == 2:
-            y = np.zeros(X.shape[0], dtype=np.int64)
+        if y is None:
+            n = X.shape[0] if hasattr(X, "shape") and len(X.shape) else len(X)
+            y = np.zeros(n, dtype=np.int64)
         return super().fit(X, y, **fit_params)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        return tags
 
     def _min_per_class(self, kw):
         return 1
