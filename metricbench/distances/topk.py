@@ -62,8 +62,8 @@ from metricbench.errors import InputError
 BLAS_DISTANCES = ("sqeuclidean", "euclidean", "cosine", "angular", "correlation", "dot")
 #: distances the faiss backend serves
 FAISS_DISTANCES = ("sqeuclidean", "euclidean", "cosine", "angular", "dot")
-#: gallery rows per BLAS block (the gemm's n; 1024 x 512 float32 = 2 MiB, streamed from L3)
-GALLERY_BLOCK = 1024
+#: gallery rows per BLAS block (the gemm's n; 512 x 512 float32 = 1 MiB, streamed from L3)
+GALLERY_BLOCK = 512
 
 _U32 = 2.0**-24
 _U64 = 2.0**-53
@@ -214,8 +214,9 @@ def _fused_exact(code, Q, G, rows, p, w, M, qb, gb, exclude_self, bd, bi):
 
 
 @njit(parallel=True, cache=True)
-def _rerank(code, Q, G, cand, p, w, M, k, out_i, out_d):
-    """Exact kernel values of every row's candidates, sorted in the total order; first k kept."""
+def _rerank(code, Q, G, cand, approx, limit, p, w, M, k, out_i, out_d):
+    """Exact kernel values of every row's candidates with ``approx <= limit[q]``, sorted in the
+    total order; the first k kept. (Candidates beyond the certified margin cannot be in the top k.)"""
     nq = cand.shape[0]
     kk = cand.shape[1]
     for q in prange(nq):
@@ -226,6 +227,8 @@ def _rerank(code, Q, G, cand, p, w, M, k, out_i, out_d):
             g = cand[q, c]
             if g < 0:
                 continue
+            if c >= k and not approx[q, c] <= limit[q]:
+                break
             v = pair_distance(code, Q[q], G[g], p, w, M)
             pos = n
             while pos > 0 and _before(v, g, vals[pos - 1], idx[pos - 1]):
@@ -241,12 +244,14 @@ def _rerank(code, Q, G, cand, p, w, M, k, out_i, out_d):
 
 
 @njit(parallel=True, cache=True)
-def _certify(bd, bi, k, E, ok):
-    """ok[q] = the kept list is full and a_(K') > a_(k) + 2 E[q] (see the module docstring)."""
+def _certify(bd, bi, k, E, ok, limit):
+    """ok[q] = the kept list is full and a_(K') > a_(k) + 2 E[q] (see the module docstring);
+    limit[q] = a_(k) + 2 E[q], the largest approximate value that can still be in the top k."""
     kk = bd.shape[1]
     for q in prange(bd.shape[0]):
         full = bi[q, kk - 1] >= 0
-        ok[q] = full and (bd[q, kk - 1] > bd[q, k - 1] + 2.0 * E[q])
+        limit[q] = bd[q, k - 1] + 2.0 * E[q]
+        ok[q] = full and (bd[q, kk - 1] > limit[q])
 
 
 @njit(parallel=True, cache=True)
@@ -257,6 +262,16 @@ def _row_sqnorms(A, out):
             v = np.float64(A[i, t])
             s += v * v
         out[i] = s
+
+
+@njit(parallel=True, cache=True)
+def _scaled_rows(A, shift, scale, out):
+    """out[i] = (A[i] - shift[i]) * scale[i], computed in float64, stored in out's dtype."""
+    for i in prange(A.shape[0]):
+        m = shift[i]
+        c = scale[i]
+        for t in range(A.shape[1]):
+            out[i, t] = (np.float64(A[i, t]) - m) * c
 
 
 @njit(parallel=True, cache=True)
@@ -366,8 +381,9 @@ def _transform_terms(name, Q, G, dt, gn2, qn2, qn, u, gam, gam_ref):
         E = 2.0 * (gam + gam_ref) * qn * gmax
         return np.ascontiguousarray(Q, dtype=dt), np.zeros(Q.shape[0]), zeros_g, ones_g, -1.0, E, np.zeros(Q.shape[0], bool)
     if name in ("cosine", "angular"):
+        Qt = np.empty(Q.shape, dtype=dt)
+        _scaled_rows(Q, np.zeros(Q.shape[0]), np.where(qn > 0, 1.0 / np.where(qn > 0, qn, 1.0), 0.0), Qt)
         with np.errstate(divide="ignore", invalid="ignore"):
-            Qt = (np.asarray(Q, dtype=np.float64) / np.where(qn > 0, qn, 1.0)[:, None]).astype(dt)
             gnorm = np.sqrt(gn2)
             colscale = np.where(gnorm > 0, 1.0 / np.where(gnorm > 0, gnorm, 1.0), 0.0)
         E = 2.0 * (gam + 2 * u + gam_ref) * np.ones(Q.shape[0])
@@ -381,9 +397,9 @@ def _transform_terms(name, Q, G, dt, gn2, qn2, qn, u, gam, gam_ref):
         _row_means_centred_sqnorms(G, gmean, gcss)
         qcn = np.sqrt(qcss)
         gcn = np.sqrt(gcss)
+        Qt = np.empty(Q.shape, dtype=dt)
+        _scaled_rows(Q, qmean, np.where(qcn > 0, 1.0 / np.where(qcn > 0, qcn, 1.0), 0.0), Qt)
         with np.errstate(divide="ignore", invalid="ignore"):
-            Qc = np.asarray(Q, dtype=np.float64) - qmean[:, None]
-            Qt = (Qc / np.where(qcn > 0, qcn, 1.0)[:, None]).astype(dt)
             colscale = np.where(gcn > 0, 1.0 / np.where(gcn > 0, gcn, 1.0), 0.0)
             ratio = np.where(gcn > 0, np.sqrt(gn2) * colscale, 0.0)
         rmax = float(ratio.max()) if ng else 0.0
@@ -416,6 +432,7 @@ def _search_metricbench(dist, Q, G, k, p, w, M, exclude_self, working_memory, pr
         Qt, rowadd, coladd, colscale, alpha, E, bad = _blas_transform(name, Q, G, dt, gn2)
         bd = np.full((nq, kk), np.inf)
         bi = np.full((nq, kk), -1, dtype=np.int64)
+        import scipy.linalg.cython_blas  # noqa: F401  (numba's gemm: loaded before its threads are limited)
         from threadpoolctl import threadpool_limits
 
         # each numba thread runs its own single-threaded gemm: the blocks stay in that core's cache
@@ -428,11 +445,13 @@ def _search_metricbench(dist, Q, G, k, p, w, M, exclude_self, working_memory, pr
                 if progress is not None:
                     progress(e, nq)
         ok = np.empty(nq, dtype=np.bool_)
-        _certify(bd, bi, k, np.ascontiguousarray(E, dtype=np.float64), ok)
+        limit = np.empty(nq)
+        _certify(bd, bi, k, np.ascontiguousarray(E, dtype=np.float64), ok, limit)
         ok &= ~bad
         if kk == n_avail:  # every gallery row is a candidate: nothing can be missed, if all were kept
             ok = bi[:, kk - 1] >= 0
-        _rerank(dist.code, Q, G, bi, p, w, M, k, out_i, out_d)
+            limit[:] = np.inf
+        _rerank(dist.code, Q, G, bi, bd, limit, p, w, M, k, out_i, out_d)
         fallback = np.flatnonzero(~ok)
         info.update(candidates=kk, n_fallback=int(fallback.size))
     else:
