@@ -71,7 +71,7 @@ def test_near_duplicates_far_from_origin_rank_exactly():
         np.testing.assert_array_equal(d, ref_d)
 
 
-def test_near_duplicates_many_queries_float32():
+def test_near_duplicates_many_queries_float32(loops):
     """Crowds of near-duplicates per query, float32: the certificate fails and the exact kernel takes over."""
     rng = np.random.default_rng(3)
     base = (rng.standard_normal((20, 64)) + 30).astype(np.float32)
@@ -130,9 +130,19 @@ def test_k_above_the_gallery_is_capped_and_said():
         topk(Q, G, 1, backend="annoy")
 
 
+@pytest.fixture(params=["serial", "parallel"])
+def loops(request, monkeypatch):
+    """Run a test on the serial loops (small work) and on the parallel ones."""
+    import importlib
+
+    mod = importlib.import_module("metricbench.distances.topk")
+    monkeypatch.setattr(mod, "SERIAL_WORK", 1 << 62 if request.param == "serial" else 0)
+    return request.param
+
+
 @pytest.mark.parametrize("name", ALL)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_every_distance_equals_brute_force(name, dtype):
+def test_every_distance_equals_brute_force(name, dtype, loops):
     rng = np.random.default_rng(CODES[name])
     G = rng.standard_normal((300, 12)) * 3 + 5
     G[40] = G[41]  # exact tie: the lower index first
@@ -175,7 +185,7 @@ def retrieval_case(draw):
 
 
 @pytest.mark.parametrize("name", [n for n in ALL if n not in ("seuclidean", "mahalanobis")])
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=retrieval_case(), f32=st.booleans())
 def test_hypothesis_topk_equals_brute_force(name, case, f32):
     Q, G, k = case
@@ -207,7 +217,7 @@ def test_hypothesis_gallery_permutation_invariance(case, perm_seed):
     np.testing.assert_array_equal(np.sort(d, 1), d)
 
 
-def test_exclude_self_with_duplicates():
+def test_exclude_self_with_duplicates(loops):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((60, 5))
     X[10] = X[11]

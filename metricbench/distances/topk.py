@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import math
 import os
+import types
 
 import numpy as np
 from numba import njit, prange
@@ -142,7 +143,6 @@ def _insert_total(bd, bi, r, v, j, kk):
 # -- fused BLAS pass ------------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True)
 def _fused_blas(Qt, G, rowadd, coladd, colscale, alpha, qb, gb, exclude_self, q_offset, bd, bi):
     """Approximate best-K' lists of every row of ``Qt`` (transformed queries) over ``G``.
 
@@ -188,7 +188,6 @@ def _fused_blas(Qt, G, rowadd, coladd, colscale, alpha, qb, gb, exclude_self, q_
 # -- exact kernel pass ----------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True)
 def _fused_exact(code, Q, G, rows, p, w, M, qb, gb, exclude_self, bd, bi):
     """Exact best-k lists (total order) of query rows ``rows`` over all of ``G``.
 
@@ -213,7 +212,6 @@ def _fused_exact(code, Q, G, rows, p, w, M, qb, gb, exclude_self, bd, bi):
                     _insert_total(bd, bi, t, v, g, kk)
 
 
-@njit(parallel=True, cache=True)
 def _rerank(code, Q, G, cand, approx, limit, p, w, M, k, out_i, out_d):
     """Exact kernel values of every row's candidates with ``approx <= limit[q]``, sorted in the
     total order; the first k kept. (Candidates beyond the certified margin cannot be in the top k.)"""
@@ -243,7 +241,6 @@ def _rerank(code, Q, G, cand, approx, limit, p, w, M, k, out_i, out_d):
             out_d[q, c] = vals[c]
 
 
-@njit(parallel=True, cache=True)
 def _certify(bd, bi, k, E, ok, limit):
     """ok[q] = the kept list is full and a_(K') > a_(k) + 2 E[q] (see the module docstring);
     limit[q] = a_(k) + 2 E[q], the largest approximate value that can still be in the top k."""
@@ -254,7 +251,6 @@ def _certify(bd, bi, k, E, ok, limit):
         ok[q] = full and (bd[q, kk - 1] > limit[q])
 
 
-@njit(parallel=True, cache=True)
 def _row_sqnorms(A, out):
     for i in prange(A.shape[0]):
         s = 0.0
@@ -264,7 +260,6 @@ def _row_sqnorms(A, out):
         out[i] = s
 
 
-@njit(parallel=True, cache=True)
 def _scaled_rows(A, shift, scale, out):
     """out[i] = (A[i] - shift[i]) * scale[i], computed in float64, stored in out's dtype."""
     for i in prange(A.shape[0]):
@@ -274,7 +269,6 @@ def _scaled_rows(A, shift, scale, out):
             out[i, t] = (np.float64(A[i, t]) - m) * c
 
 
-@njit(parallel=True, cache=True)
 def _row_means_centred_sqnorms(A, mean, css):
     d = A.shape[1]
     for i in prange(A.shape[0]):
@@ -288,6 +282,30 @@ def _row_means_centred_sqnorms(A, mean, css):
             s += v * v
         mean[i] = m
         css[i] = s
+
+
+# each loop above exists twice: parallel for real sizes, serial for small ones (a parallel region's start-up
+# costs more than the work there, and much more on a loaded machine)
+def _variant(f, suffix, **options):
+    """``f`` jitted under its own qualified name, so that each variant has its own on-disk cache entry."""
+    g = types.FunctionType(f.__code__, f.__globals__, f.__name__ + suffix, f.__defaults__, f.__closure__)
+    g.__qualname__ = f.__qualname__ + suffix
+    g.__module__ = f.__module__
+    g.__doc__ = f.__doc__
+    return njit(cache=True, **options)(g)
+
+
+_SERIAL = {}
+_PARALLEL = {}
+for _f in (_fused_blas, _fused_exact, _rerank, _certify, _row_sqnorms, _scaled_rows, _row_means_centred_sqnorms):
+    _SERIAL[_f.__name__] = _variant(_f, "_serial")
+    _PARALLEL[_f.__name__] = _variant(_f, "_parallel", parallel=True)
+#: work (rows x columns x features) below which the serial loops run
+SERIAL_WORK = 1 << 21
+
+
+def _jit(name, work):
+    return (_SERIAL if work < SERIAL_WORK else _PARALLEL)[name]
 
 
 # -- block sizes ----------------------------------------------------------------------
@@ -360,7 +378,7 @@ def _blas_transform(name, Q, G, dt, gn2):
     gam_ref = (d + 4) * _U64  # the float64 kernel's own rounding
     ng = G.shape[0]
     qn2 = np.empty(Q.shape[0])
-    _row_sqnorms(Q, qn2)
+    _jit("_row_sqnorms", Q.size)(Q, qn2)
     qn = np.sqrt(qn2)
     with np.errstate(all="ignore"):  # overflowing norms give inf / NaN bounds: those rows fail the certificate
         return _transform_terms(name, Q, G, dt, gn2, qn2, qn, u, gam, gam_ref)
@@ -382,7 +400,7 @@ def _transform_terms(name, Q, G, dt, gn2, qn2, qn, u, gam, gam_ref):
         return np.ascontiguousarray(Q, dtype=dt), np.zeros(Q.shape[0]), zeros_g, ones_g, -1.0, E, np.zeros(Q.shape[0], bool)
     if name in ("cosine", "angular"):
         Qt = np.empty(Q.shape, dtype=dt)
-        _scaled_rows(Q, np.zeros(Q.shape[0]), np.where(qn > 0, 1.0 / np.where(qn > 0, qn, 1.0), 0.0), Qt)
+        _jit("_scaled_rows", Q.size)(Q, np.zeros(Q.shape[0]), np.where(qn > 0, 1.0 / np.where(qn > 0, qn, 1.0), 0.0), Qt)
         with np.errstate(divide="ignore", invalid="ignore"):
             gnorm = np.sqrt(gn2)
             colscale = np.where(gnorm > 0, 1.0 / np.where(gnorm > 0, gnorm, 1.0), 0.0)
@@ -391,14 +409,14 @@ def _transform_terms(name, Q, G, dt, gn2, qn2, qn, u, gam, gam_ref):
     if name == "correlation":
         qmean = np.empty(Q.shape[0])
         qcss = np.empty(Q.shape[0])
-        _row_means_centred_sqnorms(Q, qmean, qcss)
+        _jit("_row_means_centred_sqnorms", Q.size)(Q, qmean, qcss)
         gmean = np.empty(ng)
         gcss = np.empty(ng)
-        _row_means_centred_sqnorms(G, gmean, gcss)
+        _jit("_row_means_centred_sqnorms", G.size)(G, gmean, gcss)
         qcn = np.sqrt(qcss)
         gcn = np.sqrt(gcss)
         Qt = np.empty(Q.shape, dtype=dt)
-        _scaled_rows(Q, qmean, np.where(qcn > 0, 1.0 / np.where(qcn > 0, qcn, 1.0), 0.0), Qt)
+        _jit("_scaled_rows", Q.size)(Q, qmean, np.where(qcn > 0, 1.0 / np.where(qcn > 0, qcn, 1.0), 0.0), Qt)
         with np.errstate(divide="ignore", invalid="ignore"):
             colscale = np.where(gcn > 0, 1.0 / np.where(gcn > 0, gcn, 1.0), 0.0)
             ratio = np.where(gcn > 0, np.sqrt(gn2) * colscale, 0.0)
@@ -428,30 +446,37 @@ def _search_metricbench(dist, Q, G, k, p, w, M, exclude_self, working_memory, pr
         extra = max(10, k)
         kk = min(k + extra, n_avail)
         gn2 = np.empty(ng)
-        _row_sqnorms(G, gn2)
+        _jit("_row_sqnorms", G.size)(G, gn2)
         Qt, rowadd, coladd, colscale, alpha, E, bad = _blas_transform(name, Q, G, dt, gn2)
         bd = np.full((nq, kk), np.inf)
         bi = np.full((nq, kk), -1, dtype=np.int64)
-        import scipy.linalg.cython_blas  # noqa: F401  (numba's gemm: loaded before its threads are limited)
-        from threadpoolctl import threadpool_limits
-
-        # each numba thread runs its own single-threaded gemm: the blocks stay in that core's cache
         step = nq if progress is None else max(qb, qb * 8)
-        with threadpool_limits(limits=1, user_api="blas"):
+        parallel = nq * G.size >= SERIAL_WORK
+        if parallel:
+            import scipy.linalg.cython_blas  # noqa: F401  (numba's gemm: loaded before its threads are limited)
+            from threadpoolctl import threadpool_limits
+
+            # each numba thread runs its own single-threaded gemm: the blocks stay in that core's cache
+            limits = threadpool_limits(limits=1, user_api="blas")
+        try:
             for s in range(0, nq, step):
                 e = min(nq, s + step)
-                _fused_blas(Qt[s:e], G, rowadd[s:e], coladd, colscale, float(alpha), qb, gb,
-                            bool(exclude_self), s, bd[s:e], bi[s:e])
+                fused = _PARALLEL["_fused_blas"] if parallel else _SERIAL["_fused_blas"]
+                fused(Qt[s:e], G, rowadd[s:e], coladd, colscale, float(alpha), qb, gb, bool(exclude_self), s,
+                      bd[s:e], bi[s:e])
                 if progress is not None:
                     progress(e, nq)
+        finally:
+            if parallel:
+                limits.restore_original_limits()
         ok = np.empty(nq, dtype=np.bool_)
         limit = np.empty(nq)
-        _certify(bd, bi, k, np.ascontiguousarray(E, dtype=np.float64), ok, limit)
+        _jit("_certify", bd.size)(bd, bi, k, np.ascontiguousarray(E, dtype=np.float64), ok, limit)
         ok &= ~bad
         if kk == n_avail:  # every gallery row is a candidate: nothing can be missed, if all were kept
             ok = bi[:, kk - 1] >= 0
             limit[:] = np.inf
-        _rerank(dist.code, Q, G, bi, bd, limit, p, w, M, k, out_i, out_d)
+        _jit("_rerank", bd.size * Q.shape[1])(dist.code, Q, G, bi, bd, limit, p, w, M, k, out_i, out_d)
         fallback = np.flatnonzero(~ok)
         info.update(candidates=kk, n_fallback=int(fallback.size))
     else:
@@ -465,8 +490,9 @@ def _search_metricbench(dist, Q, G, k, p, w, M, exclude_self, working_memory, pr
         step = fallback.size if (progress is None or name in BLAS_DISTANCES) else max(qe, qe * 8)
         for s in range(0, fallback.size, step):
             e = min(fallback.size, s + step)
-            _fused_exact(dist.code, Q, G, np.ascontiguousarray(fallback[s:e], dtype=np.int64), p, w, M, qe,
-                         gb, bool(exclude_self), fb_d[s:e], fb_i[s:e])
+            rows = np.ascontiguousarray(fallback[s:e], dtype=np.int64)
+            _jit("_fused_exact", (e - s) * G.size)(dist.code, Q, G, rows, p, w, M, qe, gb, bool(exclude_self),
+                                                   fb_d[s:e], fb_i[s:e])
             if progress is not None and name not in BLAS_DISTANCES:
                 progress(e, nq)
         out_i[fallback] = fb_i

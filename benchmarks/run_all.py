@@ -1,0 +1,334 @@
+"""Every speed comparison of metricbench in one command: ratios printed, a markdown table written.
+
+    python benchmarks/run_all.py                      # the default run (about 10 minutes on 2 quiet cores)
+    python benchmarks/run_all.py --quick --out /tmp/b.md   # a smoke test (seconds): tiny sizes, same code paths
+    python benchmarks/run_all.py --only topk,paired   # some sections
+
+Sections (each contender against its reference in the same process, taking turns, best of the rounds):
+  paired     metricbench.paired_distances vs the numpy gather, scikit-learn's paired_distances (on gathered
+             rows, as a user calls it), the baseline's per-pair Python loop (timed on a subset, scaled), a plain
+             numba loop and the "row floor" of benchmarks/bench_paired.py (one random row read a pair: the
+             fastest any order that streams one side can go); over three numbers of pairs
+  pairwise   metricbench.pairwise_distances vs sklearn.metrics.pairwise_distances (n x n blocks), three sizes
+  topk       metricbench.distances.topk vs faiss-cpu IndexFlatIP (cosine, normalised rows) / IndexFlatL2
+             (euclidean), top-10, over three gallery sizes, and 11,605 x 11,605
+  whitening  the cosine-whitened fit (fixed k, no shrinkage) vs scikit-learn's PCA(whiten=True), three sizes
+  lmnn       metricbench's lmnn vs metric-learn's LMNN on a small synthetic set, same iterations
+The markdown (default docs/benchmarks.md) has the machine (CPU model, cores, load average before and after,
+BLAS libraries and their threads) and how each cost grows with size. Timings on a shared machine are noisy:
+compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+SIZES = {
+    "full": {
+        "paired_rows": 100_000, "paired_pairs": (100_000, 300_000, 1_000_000), "paired_rounds": 5,
+        "pairwise_n": (1000, 2000, 4000), "pairwise_rounds": 3,
+        "topk": ((1000, 10_000), (1000, 100_000), (1000, 1_000_000), (11_605, 11_605)), "topk_rounds": 2,
+        "white_n": (20_000, 50_000, 100_000), "white_rounds": 3,
+        "lmnn": (600, 32, 20, 50), "dim": 512,
+    },
+    "quick": {
+        "paired_rows": 2_000, "paired_pairs": (1_000, 3_000, 10_000), "paired_rounds": 2,
+        "pairwise_n": (50, 100, 200), "pairwise_rounds": 1,
+        "topk": ((20, 200), (20, 2000), (20, 5000), (300, 300)), "topk_rounds": 1,
+        "white_n": (300, 600, 1200), "white_rounds": 1,
+        "lmnn": (90, 6, 6, 3), "dim": 16,
+    },
+}
+
+
+def best_in_turns(runs: dict, rounds: int) -> dict:
+    """Run every callable once per round, in turns; the best and the median time of each."""
+    times = {m: [] for m in runs}
+    for _ in range(rounds):
+        for m, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            times[m].append(time.perf_counter() - t0)
+    return {m: {"best": min(v), "median": float(np.median(v))} for m, v in times.items()}
+
+
+# -- sections ---------------------------------------------------------------------------
+
+
+def section_paired(cfg, log):
+    from sklearn.metrics.pairwise import paired_distances as sk_paired
+
+    import bench_paired as bp
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((cfg["paired_rows"], cfg["dim"]), dtype=np.float32)
+    rows = []
+    for n_pairs in cfg["paired_pairs"]:
+        i1 = rng.integers(0, X.shape[0], n_pairs)
+        i2 = rng.integers(0, X.shape[0], n_pairs)
+        runs = {m: bp.make_run(m, X, i1, i2) for m in ("metricbench", "numba-plain", "row-floor", "numpy-gather")}
+        runs["sklearn-paired"] = lambda: sk_paired(X[i1], X[i2], metric="euclidean")
+        n_sub = min(n_pairs, 20_000)
+        runs["python-loop"] = bp.make_run("python-loop", X, i1, i2)  # n_sub pairs, scaled below
+        ref = ((X[i1].astype(np.float64) - X[i2]) ** 2).sum(1)
+        got = runs["metricbench"]()
+        assert np.allclose(got, ref, rtol=1e-5), "metricbench paired disagrees with numpy"
+        assert np.allclose(runs["sklearn-paired"]() ** 2, ref, rtol=1e-4)
+        for r in runs.values():
+            r()  # warm-up
+        t = best_in_turns(runs, cfg["paired_rounds"])
+        t["python-loop"] = {k: v * n_pairs / n_sub for k, v in t["python-loop"].items()}
+        mb = t["metricbench"]["best"]
+        row = {"n_pairs": n_pairs, "rows": X.shape[0], **{f"{m}_s": v["best"] for m, v in t.items()},
+               "floor_share": t["row-floor"]["best"] / mb}
+        rows.append(row)
+        log(f"paired {n_pairs:>10,} pairs: metricbench {mb:.4f} s | numpy gather x{t['numpy-gather']['best'] / mb:.1f}"
+            f" | sklearn paired x{t['sklearn-paired']['best'] / mb:.1f} | python loop x{t['python-loop']['best'] / mb:.0f}"
+            f" | plain numba x{t['numba-plain']['best'] / mb:.2f} | row floor {row['floor_share']:.0%} of its speed")
+    return rows
+
+
+def section_pairwise(cfg, log):
+    from sklearn.metrics import pairwise_distances as sk_pairwise
+
+    from metricbench.distances import pairwise_distances
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for n in cfg["pairwise_n"]:
+        X = rng.standard_normal((n, cfg["dim"]), dtype=np.float32)
+        for metric in ("euclidean", "cosine"):
+            runs = {"metricbench": lambda: pairwise_distances(X, metric=metric),
+                    "sklearn": lambda: sk_pairwise(X, metric=metric)}
+            assert np.allclose(runs["metricbench"](), runs["sklearn"](), atol=1e-3)
+            t = best_in_turns(runs, cfg["pairwise_rounds"])
+            r = t["metricbench"]["best"] / t["sklearn"]["best"]
+            rows.append({"n": n, "metric": metric, "metricbench_s": t["metricbench"]["best"],
+                         "sklearn_s": t["sklearn"]["best"], "ratio": r})
+            log(f"pairwise {metric:9s} {n:>6,} x {n:<6,}: metricbench {t['metricbench']['best']:.3f} s, "
+                f"sklearn {t['sklearn']['best']:.3f} s, ratio {r:.2f}")
+    return rows
+
+
+def section_topk(cfg, log):
+    import bench_topk
+
+    rows = []
+    for nq, ng in cfg["topk"]:
+        rows += bench_topk.bench(nq, ng, cfg["dim"], 10, cfg["topk_rounds"], log=lambda s: log("topk " + s))
+    return rows
+
+
+def section_whitening(cfg, log):
+    from sklearn.decomposition import PCA
+
+    from metricbench.learn.whitening import WhitenedCosine
+
+    rng = np.random.default_rng(2)
+    d = cfg["dim"]
+    k = d // 2
+    A = rng.standard_normal((d, d)).astype(np.float32) / np.sqrt(d)
+    rows = []
+    for n in cfg["white_n"]:
+        X = rng.standard_normal((n, d), dtype=np.float32) @ A
+        y = rng.integers(0, max(2, n // 20), n)
+        runs = {"metricbench": lambda: WhitenedCosine(n_components=k, shrinkage=0.0).fit(X, y),
+                "sklearn-pca": lambda: PCA(n_components=k, whiten=True, random_state=0).fit(X)}
+        t = best_in_turns(runs, cfg["white_rounds"])
+        r = t["metricbench"]["best"] / t["sklearn-pca"]["best"]
+        rows.append({"n": n, "dim": d, "k": k, "metricbench_s": t["metricbench"]["best"],
+                     "sklearn_s": t["sklearn-pca"]["best"], "ratio": r})
+        log(f"whitening fit {n:>8,} x {d}: metricbench {t['metricbench']['best']:.3f} s, "
+            f"sklearn PCA(whiten) {t['sklearn-pca']['best']:.3f} s, ratio {r:.2f}")
+    return rows
+
+
+def section_lmnn(cfg, log):
+    import metric_learn
+
+    from metricbench.learn.lmnn import LMNN
+
+    try:
+        from metricbench.learn.compat import fixed_class
+    except ImportError:  # older layout
+        from metricbench.learn.compat import patch_metric_learn
+
+        patch_metric_learn()
+
+        def fixed_class(c):
+            return c
+
+    n, d, n_cls, iters = cfg["lmnn"]
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((n_cls, d)) * 2
+    y = np.repeat(np.arange(n_cls), n // n_cls)
+    X = centres[y] + rng.standard_normal((y.size, d))
+    ML = fixed_class(metric_learn.LMNN)
+    t0 = time.perf_counter()
+    LMNN(n_components=d, n_neighbors=3, max_iter=iters, holdout=0.0 if n < 200 else 0.1).fit(X, y)
+    t_mb = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ML(n_neighbors=3, max_iter=iters, n_components=d, random_state=0).fit(X, y)
+    t_ml = time.perf_counter() - t0
+    log(f"lmnn {y.size} x {d}, {n_cls} classes, {iters} iterations: metricbench {t_mb:.2f} s, "
+        f"metric-learn {t_ml:.2f} s, metric-learn / metricbench {t_ml / t_mb:.1f}x")
+    return [{"n": int(y.size), "dim": d, "classes": n_cls, "iterations": iters, "metricbench_s": t_mb,
+             "metric_learn_s": t_ml, "speedup": t_ml / t_mb}]
+
+
+# -- machine and report -----------------------------------------------------------------
+
+
+def machine() -> dict:
+    model = platform.processor() or "?"
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    from threadpoolctl import threadpool_info
+
+    libs = [f"{i.get('internal_api')} {i.get('version') or ''} ({Path(i['filepath']).name}, "
+            f"{i.get('architecture') or '-'}, {i['num_threads']} threads)" for i in threadpool_info()]
+    from numba import get_num_threads, threading_layer
+
+    try:
+        layer = threading_layer()
+    except ValueError:
+        layer = "not started"
+    return {
+        "cpu": model, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+        "blas": libs, "numba_threads": get_num_threads(), "numba_layer": layer,
+        "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
+                                               "NUMBA_NUM_THREADS") if os.environ.get(k)},
+    }
+
+
+def _fmt(x, digits=3):
+    return f"{x:.{digits}f}"
+
+
+def markdown(results: dict, info: dict, args) -> str:
+    out = ["# Benchmarks", "",
+           f"Generated by `python benchmarks/run_all.py{' --quick' if args.quick else ''}` on "
+           f"{info['date']} ({info['wall_s']:.0f} s in all). Every ratio comes from one process in which the "
+           "contenders took turns; each time is the best of the rounds. The machine is shared: compare ratios, "
+           "not seconds, between runs.", "",
+           "## Machine", "",
+           f"- CPU: {info['cpu']}, {info['cores']} cores; load average before {info['load_before']}, after "
+           f"{info['load_after']}",
+           f"- Python {info['python']}, numpy {info['numpy']}; numba {info['numba_threads']} threads "
+           f"({info['numba_layer']})",
+           f"- BLAS / OpenMP libraries loaded: {'; '.join(info['blas'])}",
+           f"- environment: {info['env'] or 'no OPENBLAS_* / thread variables set'}", ""]
+    if "paired" in results:
+        out += ["## Paired distances (squared Euclidean; scikit-learn: Euclidean on gathered rows)", "",
+                f"X: {results['paired'][0]['rows']:,} x {args.dim} float32, random pairs. Seconds; "
+                "\"floor\" is the row floor (one random row read a pair), \"share\" = floor / metricbench.", "",
+                "| pairs | metricbench | numpy gather | sklearn paired | python loop* | plain numba | row floor | share of floor |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in results["paired"]:
+            out.append(f"| {r['n_pairs']:,} | {_fmt(r['metricbench_s'], 4)} | {_fmt(r['numpy-gather_s'], 4)} | "
+                       f"{_fmt(r['sklearn-paired_s'], 4)} | {_fmt(r['python-loop_s'], 2)} | "
+                       f"{_fmt(r['numba-plain_s'], 4)} | {_fmt(r['row-floor_s'], 4)} | {r['floor_share']:.0%} |")
+        out += ["", "\\* timed on at most 20,000 pairs and scaled.", ""]
+    if "pairwise" in results:
+        out += ["## Pairwise blocks vs `sklearn.metrics.pairwise_distances` (n x n, float32 input)", "",
+                "| n | metric | metricbench s | scikit-learn s | metricbench / sklearn |", "|---:|---|---:|---:|---:|"]
+        for r in results["pairwise"]:
+            out.append(f"| {r['n']:,} | {r['metric']} | {_fmt(r['metricbench_s'])} | {_fmt(r['sklearn_s'])} | "
+                       f"{r['ratio']:.2f} |")
+        out.append("")
+    if "topk" in results:
+        out += ["## Exact top-10 vs faiss-cpu (IndexFlatIP on normalised rows / IndexFlatL2), float32", "",
+                "metricbench: numba threads, each running a single-threaded BLAS gemm on its own block, then the "
+                "certified exact re-rank. faiss: its OpenMP threads over its own BLAS. Both on all cores "
+                f"(numba {results['topk'][0]['threads_numba']}, faiss OpenMP {results['topk'][0]['threads_faiss']}). "
+                "Target: metricbench / faiss <= 1.2.", "",
+                "| queries | gallery | metric | metricbench s | faiss s | metricbench / faiss | same lists | rows re-searched exactly |",
+                "|---:|---:|---|---:|---:|---:|---:|---:|"]
+        for r in results["topk"]:
+            out.append(f"| {r['n_queries']:,} | {r['n_gallery']:,} | {r['metric']} | {_fmt(r['metricbench_s'])} | "
+                       f"{_fmt(r['faiss_s'])} | {r['ratio']:.2f} | {r['agree']:.4f} | {r['n_fallback']} |")
+        out.append("")
+    if "whitening" in results:
+        out += ["## Whitening fit vs scikit-learn's PCA(whiten=True)", "",
+                "| rows | dim | k | metricbench s | scikit-learn s | metricbench / sklearn |", "|---:|---:|---:|---:|---:|---:|"]
+        for r in results["whitening"]:
+            out.append(f"| {r['n']:,} | {r['dim']} | {r['k']} | {_fmt(r['metricbench_s'])} | {_fmt(r['sklearn_s'])} | "
+                       f"{r['ratio']:.2f} |")
+        out.append("")
+    if "lmnn" in results:
+        out += ["## lmnn vs metric-learn's LMNN (synthetic, same iterations)", "",
+                "| rows | dim | classes | iterations | metricbench s | metric-learn s | speed-up |", "|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in results["lmnn"]:
+            out.append(f"| {r['n']} | {r['dim']} | {r['classes']} | {r['iterations']} | {_fmt(r['metricbench_s'], 2)} | "
+                       f"{_fmt(r['metric_learn_s'], 2)} | {r['speedup']:.1f}x |")
+        out.append("")
+    for name, err in results.get("errors", {}).items():
+        out += [f"**{name} failed**: `{err}`", ""]
+    return "\n".join(out) + "\n"
+
+
+SECTIONS = {"paired": section_paired, "pairwise": section_pairwise, "topk": section_topk,
+            "whitening": section_whitening, "lmnn": section_lmnn}
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test of every path")
+    ap.add_argument("--only", help=f"comma-separated sections ({', '.join(SECTIONS)})")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"), help="markdown file to write")
+    ap.add_argument("--json", help="also write the raw rows here")
+    args = ap.parse_args(argv)
+    cfg = SIZES["quick" if args.quick else "full"]
+    args.dim = cfg["dim"]
+    names = list(SECTIONS) if not args.only else [s.strip() for s in args.only.split(",")]
+    unknown = set(names) - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown section(s) {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    info = machine()
+    info["load_before"] = tuple(round(v, 2) for v in os.getloadavg())
+    print(f"{info['cpu']}, {info['cores']} cores, load average {info['load_before']}", flush=True)
+    t0 = time.perf_counter()
+    results: dict = {"errors": {}}
+    for name in names:
+        try:
+            results[name] = SECTIONS[name](cfg, lambda s: print(s, flush=True))
+        except Exception as exc:  # one failing comparison must not lose the others
+            if args.quick:
+                raise
+            results["errors"][name] = f"{type(exc).__name__}: {exc}"
+            print(f"{name}: FAILED {exc}", flush=True)
+    info["wall_s"] = time.perf_counter() - t0
+    info["load_after"] = tuple(round(v, 2) for v in os.getloadavg())
+    info["date"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    info.update({k: v for k, v in machine().items() if k in ("blas", "numba_layer")})
+    text = markdown(results, info, args)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(str(args.out) + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(args.out)
+    print(f"wrote {args.out} ({info['wall_s']:.0f} s, load average after {info['load_after']})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": info, **results}, indent=1, default=float))
+    return results
+
+
+if __name__ == "__main__":
+    main()
