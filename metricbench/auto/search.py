@@ -275,6 +275,8 @@ class _Search:
         self.duplicates = 0
         self.skips = 0
         self.skipped: set = set()
+        self._zcache: dict = {}
+        self._leader_key, self._leader_fit = None, 0.0
         self.stopped_because = ""
 
     # time bookkeeping
@@ -294,14 +296,11 @@ class _Search:
     def reserve(self, extra_fold_fit: float = 0.0) -> float:
         """Seconds kept for fitting a winner on the search part and on all rows (plus scoring).
 
-        Enough for the best single metric so far; costlier winners (fusions with an expensive
-        part) are only chosen at the end if their final fits fit the time then left
+        Enough for the current leader (the best single or mean fusion so far, :meth:`leader_fit`);
+        at the end a costlier winner is only chosen if its final fits fit the time then left
         (:meth:`final_cost`).
         """
-        best = max((c for c in self.candidates if c.status == "complete" and c.kind == "single"),
-                   key=lambda c: c.inner_auroc, default=None)
-        fit = 0.0 if best is None else best.fit_seconds
-        return _FINAL_FACTOR * (fit + extra_fold_fit) + 10.0
+        return _FINAL_FACTOR * (self.leader_fit() + extra_fold_fit) + 10.0
 
     @staticmethod
     def final_cost(c: "Candidate") -> float:
@@ -476,30 +475,60 @@ class _Search:
             optuna.logging.set_verbosity(old)
 
     # fusions of the best few, from the stored fold scores
-    def run_fusions(self, logistic: bool = True):
-        if self.max_fusion < 2:
-            return
+    def _pool(self) -> list:
+        """The singles that may enter fusions: the best of each family first (diversity), then the next best."""
         ranked = sorted((c for c in self.candidates if c.id in self.scores), key=lambda c: -c.inner_auroc)
         pool, trials, fams = [], set(), set()
-        for c in ranked:  # best of each family first (diversity) ...
+        for c in ranked:
             if c.family not in fams and c.trial not in trials:
                 pool.append(c)
                 fams.add(c.family)
                 trials.add(c.trial)
         pool = pool[: self.fusion_pool]
-        for c in ranked:  # ... then the next best settings
+        for c in ranked:
             if len(pool) >= self.fusion_pool:
                 break
             if c not in pool and c.trial not in trials:
                 pool.append(c)
                 trials.add(c.trial)
+        return pool
+
+    def _z(self, cid: int, r: int) -> np.ndarray:
+        key = (cid, r)
+        if key not in self._zcache:
+            self._zcache[key] = standardize(self.scores[cid][r])
+        return self._zcache[key]
+
+    def leader_fit(self) -> float:
+        """Fit seconds per fold of the current leader: the best single or mean fusion of the pool.
+
+        What the search keeps time for; recomputed only when the pool of fusable singles changes.
+        """
+        pool = self._pool()
+        key = tuple(c.id for c in pool)
+        if key != self._leader_key:
+            best = max(pool, key=lambda c: c.inner_auroc, default=None)
+            best_auc, fit = (-1.0, 0.0) if best is None else (best.inner_auroc, best.fit_seconds)
+            folds = self.splits.inner
+            for size in range(2, min(self.max_fusion, len(pool)) + 1):
+                for subset in itertools.combinations(pool, size):
+                    a = np.mean([_auroc(f.same, sum(self._z(c.id, r) for c in subset)) for r, f in enumerate(folds)])
+                    if a > best_auc:
+                        best_auc, fit = a, sum(c.fit_seconds for c in subset)
+            self._leader_key, self._leader_fit = key, fit
+        return self._leader_fit
+
+    def run_fusions(self, logistic: bool = True):
+        if self.max_fusion < 2:
+            return
+        pool = self._pool()
         if len(pool) < 2:
             return
         folds = self.splits.inner
         n = len(folds)
         for size in range(2, min(self.max_fusion, len(pool)) + 1):
             for subset in itertools.combinations(pool, size):
-                Z = [np.column_stack([standardize(self.scores[c.id][r]) for c in subset]) for r in range(n)]
+                Z = [np.column_stack([self._z(c.id, r) for c in subset]) for r in range(n)]
                 comps = [c.config["components"][0] for c in subset]
                 fam = "+".join(c.family for c in subset)
                 ids = tuple(c.id for c in subset)
