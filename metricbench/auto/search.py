@@ -51,6 +51,8 @@ from metricbench.errors import InputError, MetricbenchError
 
 #: default seconds per inner fold of one trial, by cost tier, before anything was measured
 _TIER_GUESS = {0: 0.5, 1: 3.0, 2: 10.0, 3: 30.0}
+#: inner-AUROC gap under which the search keeps time only for the cheapest of the leading candidates
+_LEADER_TIE = 0.001
 #: how many times a fit on the search part and on all train rows costs more than a fit on an inner fold
 _FINAL_FACTOR = 3.2
 
@@ -507,14 +509,15 @@ class _Search:
         pool = self._pool()
         key = tuple(c.id for c in pool)
         if key != self._leader_key:
-            best = max(pool, key=lambda c: c.inner_auroc, default=None)
-            best_auc, fit = (-1.0, 0.0) if best is None else (best.inner_auroc, best.fit_seconds)
+            options = [(c.inner_auroc, c.fit_seconds) for c in pool]
             folds = self.splits.inner
             for size in range(2, min(self.max_fusion, len(pool)) + 1):
                 for subset in itertools.combinations(pool, size):
                     a = np.mean([_auroc(f.same, sum(self._z(c.id, r) for c in subset)) for r, f in enumerate(folds)])
-                    if a > best_auc:
-                        best_auc, fit = a, sum(c.fit_seconds for c in subset)
+                    options.append((float(a), sum(c.fit_seconds for c in subset)))
+            top = max((a for a, _ in options), default=0.0)
+            # the cheapest of the practical ties: a 0.001 gain is not worth reserving minutes for
+            fit = min((f for a, f in options if a >= top - _LEADER_TIE), default=0.0)
             self._leader_key, self._leader_fit = key, fit
         return self._leader_fit
 
