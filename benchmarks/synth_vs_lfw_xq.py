@@ -30,7 +30,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-LFW_XQ = ROOT / "data" / "lfw-xq"
+def _lfw_xq():
+    from metricbench.datasets import lfw_xq_path
+
+    return lfw_xq_path()
+
+
+LFW_XQ = _lfw_xq()
 METRICS = ["sqeuclidean", "euclidean", "cosine", "manhattan", "chebyshev", "correlation", "cosine-whitened",
            "zca-cosine", "wccn-cosine", "lda-cosine", "plda", "kissme", "mahalanobis"]
 

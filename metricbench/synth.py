@@ -76,6 +76,8 @@ class SynthParams:
     degrade_basis: np.ndarray | None = None
     sizes: np.ndarray | None = None  # empirical images per identity, for bootstrap (None: log-normal)
     variants: int = 1  # 2: every image a clean and a degraded row
+    within_tail: float = 0.0  # sigma^2 of the log-normal per-image scale^2 of w (E = 1): heavier tails
+    degrade_tail: float = 0.0  # the same for v, per degraded row
     quality_train: tuple = (5.0, 1.5)  # Beta(a, b) of q for train rows (variants == 1)
     quality_test: tuple = (2.5, 2.0)  # Beta(a, b) of q for test rows
     source: dict = field(default_factory=dict)
@@ -92,6 +94,8 @@ class SynthParams:
             "degrade": spec(self.degrade),
             "mean_norm": float(np.linalg.norm(self.mean)),
             "shift_norm": float(np.linalg.norm(self.shift)),
+            "within_tail": float(self.within_tail),
+            "degrade_tail": float(self.degrade_tail),
             "log_norm_clean": list(map(float, self.log_norm_clean)),
             "log_norm_degraded": list(map(float, self.log_norm_degraded)),
             "bases": "fitted" if self.between_basis is not None else "random orthogonal",
@@ -110,6 +114,17 @@ def _eig_desc(S):
     w, V = np.linalg.eigh(0.5 * (S + S.T))
     order = np.argsort(w)[::-1]
     return np.clip(w[order], 0.0, None), V[:, order]
+
+
+def _tail(sq_norms, eig) -> float:
+    """sigma^2 of a log-normal scale^2 (mean 1) that turns Gaussian rows of covariance eigenvalues ``eig``
+    into rows whose squared norms (over their mean) disperse as ``sq_norms`` do."""
+    r = np.asarray(sq_norms, dtype=np.float64)
+    if r.size < 10 or eig.sum() <= 0:
+        return 0.0
+    r = r / r.mean()
+    v_gauss = 2.0 * float((eig**2).sum()) / float(eig.sum()) ** 2
+    return float(max(0.0, np.log((1.0 + r.var()) / (1.0 + v_gauss))))
 
 
 def fit_params(X, y, *, groups=None, images=None, clean_group=None) -> SynthParams:
@@ -173,23 +188,34 @@ def fit_params(X, y, *, groups=None, images=None, clean_group=None) -> SynthPara
     Sb = S.Sb - (C / S.n) * Sw
     lb, Ub = _eig_desc(Sb)
     lw, Uw = _eig_desc(Sw)
+    # dispersion of within-identity residual norms (identities with 2+ rows), for the tails
+    _, codes, counts = np.unique(yc, return_inverse=True, return_counts=True)
+    codes = codes.ravel()
+    means = np.zeros((counts.size, d))
+    np.add.at(means, codes, Xc)
+    means /= counts[:, None]
+    multi = counts[codes] >= 2
+    res = (Xc - means[codes])[multi]
+    w_tail = _tail((res**2).sum(1) * (counts[codes][multi] / (counts[codes][multi] - 1.0)), lw)
     if deg_rows is not None:
         D = X[deg_rows[:, 1]] - X[deg_rows[:, 0]]
         shift = D.mean(0)
         lq, Uq = _eig_desc(np.cov(D, rowvar=False, bias=True))
+        # D = w_deg... the pair difference holds v only (w is shared by the two variants of an image)
+        q_tail = _tail(((D - shift) ** 2).sum(1), lq)
         ln_c = np.log(np.linalg.norm(X[deg_rows[:, 0]], axis=1))
         ln_d = np.log(np.linalg.norm(X[deg_rows[:, 1]], axis=1))
     else:
         shift = np.zeros(d)
         lq, Uq = np.zeros(d), np.eye(d)
+        q_tail = 0.0
         ln_c = ln_d = np.log(np.maximum(np.linalg.norm(X, axis=1), 1e-300))
-    _, counts = np.unique(yc, return_counts=True)
     return SynthParams(
         dim=d, mean=S.mean, between=lb, within=lw, degrade=lq, shift=shift,
         log_norm_clean=(float(ln_c.mean()), float(ln_c.std())),
         log_norm_degraded=(float(ln_d.mean()), float(ln_d.std())),
         between_basis=Ub, within_basis=Uw, degrade_basis=Uq,
-        sizes=counts.astype(np.int64), variants=variants,
+        sizes=counts.astype(np.int64), variants=variants, within_tail=w_tail, degrade_tail=q_tail,
     )
 
 
@@ -231,6 +257,8 @@ def preset_params(dim: int = 512, preset: dict | None = None) -> SynthParams:
         shift=unit.copy(),
         log_norm_clean=tuple(p["log_norm_clean"]),
         log_norm_degraded=tuple(p["log_norm_degraded"]),
+        within_tail=float(p.get("within_tail", 0.0)),
+        degrade_tail=float(p.get("degrade_tail", 0.0)),
         source={"like": "raai2019", "fitted_on": p.get("fitted_on", "data/lfw-xq"),
                 "mean_norm": p["mean_norm"], "shift_norm": p["shift_norm"]},
     )
@@ -277,6 +305,8 @@ class _Model:
     shift: np.ndarray
     ln_c: tuple
     ln_d: tuple
+    w_tail: float = 0.0
+    q_tail: float = 0.0
 
 
 def _factor(eig, basis):
@@ -293,7 +323,13 @@ def _model(params: SynthParams, rng) -> _Model:
         Ub, Uw, Uq = params.between_basis, params.within_basis, params.degrade_basis
         mean, shift = np.asarray(params.mean, float), np.asarray(params.shift, float)
     return _Model(mean, _factor(params.between, Ub), _factor(params.within, Uw), _factor(params.degrade, Uq),
-                  shift, params.log_norm_clean, params.log_norm_degraded)
+                  shift, params.log_norm_clean, params.log_norm_degraded, params.within_tail, params.degrade_tail)
+
+
+def _scale(rng, m, tail):
+    """Per-row scales s with s^2 log-normal of mean 1 and log-variance ``tail``, shape (m, 1)."""
+    z = rng.standard_normal(m)
+    return np.exp(0.5 * (np.sqrt(tail) * z - 0.5 * tail))[:, None]
 
 
 def _rows(model: _Model, centres, q, rng, shared=None):
@@ -303,9 +339,12 @@ def _rows(model: _Model, centres, q, rng, shared=None):
     m, d = centres.shape
     if shared is None:
         w = rng.standard_normal((m, d)) @ model.Fw
+        w *= _scale(rng, m, model.w_tail)
         v = rng.standard_normal((m, d)) @ model.Fq
     else:
-        w, v = shared
+        w, _ = shared
+        v = rng.standard_normal((m, d)) @ model.Fq  # each degraded row its own degradation
+    v *= _scale(rng, m, model.q_tail)
     X = model.mean + centres + w + (1.0 - q)[:, None] * (model.shift + v)
     mu = q * model.ln_c[0] + (1.0 - q) * model.ln_d[0]
     sd = q * model.ln_c[1] + (1.0 - q) * model.ln_d[1]
@@ -611,6 +650,8 @@ def preset_from(params: SynthParams) -> dict:
         "degrade": [float(f"{v:.6g}") for v in params.degrade],
         "mean_norm": float(np.linalg.norm(params.mean)),
         "shift_norm": float(np.linalg.norm(params.shift)),
+        "within_tail": float(params.within_tail),
+        "degrade_tail": float(params.degrade_tail),
         "log_norm_clean": [float(v) for v in params.log_norm_clean],
         "log_norm_degraded": [float(v) for v in params.log_norm_degraded],
         "fitted_on": params.source.get("like", ""),
