@@ -216,3 +216,19 @@ def test_dask_extract_equals_local(dask_engine, tmp_path):
     Image.fromarray(rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)).save(root / "id1" / "new.png")
     again = dask_engine.extract(root, tmp_path / "dask", backend=TinyBackend(), shard_size=3, progress=False)
     assert again.n_new == 1 and again.n_resumed == 13 and again.n_embedded == 13
+
+
+def test_dask_search_with_metric_objects(dask_engine, data):
+    from metricbench.engines import pair_distances_on, search_on
+    from metricbench.evaluation.retrieval import search
+
+    X, y = data["X"], data["y"]
+    m = get_metric("lda-cosine", n_components=8).fit(X, y)
+    ia, _ = search_on(dask_engine, m, X[:40], X, 5)
+    ib, _ = search(X[:40], X, 5, metric=m)
+    np.testing.assert_array_equal(ia, ib)
+    c = get_metric("cosine")
+    np.testing.assert_array_equal(pair_distances_on(dask_engine, c, X, data["i1"], data["i2"]),
+                                  c.pair_distance(X, data["i1"], data["i2"]))
+    with pytest.raises(InputError, match="linear learned"):
+        search_on(dask_engine, get_metric("plda", n_components=4).fit(X, y), X[:5], X, 3)

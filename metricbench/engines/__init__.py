@@ -34,4 +34,52 @@ def get_engine(name: str = "local", *, scheduler=None, **kw):
     raise InputError(f"unknown engine {name!r}: choose {', '.join(ENGINES)}")
 
 
-__all__ = ["ENGINES", "get_engine"]
+def _as_distance(m):
+    """``(name, params)`` of a fixed-distance metric object, else None."""
+    from metricbench.learn.base import DistanceMetric
+
+    if isinstance(m, str):
+        return m, {}
+    if isinstance(m, DistanceMetric):
+        return m.metric, dict(m.params)
+    return None
+
+
+def pair_distances_on(engine, metric, X, index1, index2, *, Y=None):
+    """Distances of pairs with a metric object (fixed or fitted) on ``engine``.
+
+    A fixed distance runs as the engine's pair scoring with its name; a fitted metric object
+    travels to the workers and scores the pairs of each bucket there.
+    """
+    d = _as_distance(metric)
+    if d is not None:
+        return engine.score_pairs(X, index1, index2, d[0], Y=Y, **d[1])
+    return engine.score_pairs(X, index1, index2, metric, Y=Y)
+
+
+def search_on(engine, metric, Q, G, k: int = 10, *, exclude_self: bool = False):
+    """Exact top-k with a metric object on ``engine``: a fixed distance directly; a fitted linear
+    metric (``transform`` then a fixed distance) by transforming both sides first.
+
+    Raises
+    ------
+    InputError
+        A learned metric that is not a linear map followed by a fixed distance.
+    """
+    import numpy as np
+
+    from metricbench.errors import InputError
+    from metricbench.learn.base import LinearMetric
+
+    d = _as_distance(metric)
+    if d is not None:
+        return engine.topk(Q, G, k, d[0], exclude_self=exclude_self, **d[1])
+    if isinstance(metric, LinearMetric):
+        ZQ = metric.transform(np.asarray(Q))
+        ZG = ZQ if G is None or G is Q else metric.transform(np.asarray(G))
+        return engine.topk(ZQ, ZG, k, metric.base_metric, exclude_self=exclude_self, **metric._base_params())
+    raise InputError(f"--engine {engine.name} searches with fixed distances and linear learned metrics; "
+                     f"{getattr(metric, 'name', metric)!r} is neither")
+
+
+__all__ = ["ENGINES", "get_engine", "pair_distances_on", "search_on"]
