@@ -1,25 +1,48 @@
-"""Exceptions raised by the library; the CLI turns them into one-line messages."""
+"""Exceptions raised by the library; the CLI turns them into one-line messages.
+
+The contract (``metricbench`` exit codes):
+
+=====================================  =========
+what happened                          exit code
+=====================================  =========
+success                                0
+:class:`InputError` and its subclasses 2
+(bad file, bad value, unknown name,
+unusable output path), usage errors
+anything else (a bug, out of memory)   1
+interrupted (Ctrl-C)                   130
+=====================================  =========
+
+Messages are one line, meant for a user: they name the file, 1-based line or column, or
+parameter at fault and what to do about it. The library never names command-line flags;
+the CLI adds those.
+"""
 
 from __future__ import annotations
 
 
 class MetricbenchError(Exception):
-    """Base class of every error metricbench raises on purpose.
-
-    The message is a single line meant for a user: it names the file, row or
-    column at fault and what to do about it.
-    """
+    """Base class of every error metricbench raises on purpose."""
 
 
 class InputError(MetricbenchError, ValueError):
-    """Invalid user input: a missing file, a malformed table, NaN rows, bad indices."""
+    """Invalid user input: a missing file, a malformed table, NaN rows, bad indices, a bad value."""
 
 
-class UnknownMetricError(MetricbenchError, KeyError):
-    """A metric name that is not in the registry."""
+class UnknownMetricError(InputError, KeyError):
+    """A metric name that is not in the name table (:mod:`metricbench.registry`)."""
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it plain
         return str(self.args[0]) if self.args else ""
+
+
+class ParameterError(InputError):
+    """A parameter name that the metric does not take, or a value of the wrong type or range."""
+
+
+class OutputPathError(InputError):
+    """An output path that cannot be written: a directory, an unwritable or uncreatable folder,
+    or an existing file that would be replaced without consent."""
 
 
 def __getattr__(name: str):
@@ -37,3 +60,13 @@ def __getattr__(name: str):
         globals()["NotFittedError"] = cls
         return cls
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "InputError",
+    "MetricbenchError",
+    "NotFittedError",
+    "OutputPathError",
+    "ParameterError",
+    "UnknownMetricError",
+]

@@ -1,10 +1,15 @@
-"""The one registry of metric names.
+"""The one name table of metricbench.
 
-Every name the CLI accepts, ``metricbench metrics`` lists, and an unknown-name
-error suggests comes from here. Fixed distances are taken from
-:data:`metricbench.distances.registry.DISTANCES`; learned metrics are listed in
-:data:`LEARNED` as ``name -> (module:Class, summary, default params)`` and
-imported only when asked for, so start-up stays fast.
+Every metric name and alias that :func:`get_metric`, :func:`metricbench.distances.paired_distances`
+(and the other distance functions), the CLI's choices and ``metricbench metrics`` accept comes from
+here, and so does every unknown-name and unknown-parameter error. Fixed distances are taken from
+:data:`metricbench.distances.registry.DISTANCES` (with their aliases: ``l2``, ``l1``, ``cityblock``,
+``linf``); learned metrics are listed in :data:`LEARNED` as ``name -> (module:Class, summary,
+default params)`` and imported only when asked for, so start-up stays fast.
+
+One name means one thing: ``mahalanobis`` is the fixed distance ``sqrt((x-y)^T VI (x-y))`` (``VI``
+given, or the inverse covariance of the scored rows, as scipy's ``cdist``); the learned metric with
+the inverse *within-class* covariance of train is ``within-mahalanobis``.
 """
 
 from __future__ import annotations
@@ -12,17 +17,29 @@ from __future__ import annotations
 import difflib
 import importlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from metricbench.errors import UnknownMetricError
+from metricbench.errors import ParameterError, UnknownMetricError
+
+#: the kinds of metric, as ``metricbench metrics --kind`` takes them
+KINDS = ("distance", "learned")
 
 
 @dataclass(frozen=True)
 class MetricInfo:
+    """One row of the name table."""
+
     name: str
     summary: str
     kind: str  # "distance" or "learned"
     target: str  # "module:Class"
     defaults: dict = field(default_factory=dict)
+    aliases: tuple = ()
+
+    def load_class(self):
+        """The estimator class (imported on first use)."""
+        modname, _, clsname = self.target.partition(":")
+        return getattr(importlib.import_module(modname), clsname)
 
 
 #: learned metrics: name -> (target, one-line summary, default parameters)
@@ -47,9 +64,10 @@ LEARNED: dict[str, tuple[str, str, dict]] = {
         "LDA to k dimensions (k chosen on held-out identities), then cosine",
         {},
     ),
-    "mahalanobis": (
+    "within-mahalanobis": (
         "metricbench.learn.mahalanobis:Mahalanobis",
-        "squared Mahalanobis distance with the inverse within-class covariance (Ledoit-Wolf, OAS, ...)",
+        "learned: squared Mahalanobis distance with the inverse within-class covariance of train (Ledoit-Wolf, "
+        "OAS, ...); the fixed distance with a given VI is 'mahalanobis'",
         {},
     ),
     "plda": (
@@ -111,63 +129,243 @@ LEARNED: dict[str, tuple[str, str, dict]] = {
 }
 
 
-def _distance_infos() -> dict[str, MetricInfo]:
+
+#: types of the fixed distances' parameters, as numpydoc type lines (read by metricbench.params)
+DISTANCE_PARAM_TYPES = {
+    "p": "float",
+    "V": "array-like of shape (n_features,) (a .npy file from the command line)",
+    "VI": "array-like of shape (n_features, n_features) (a .npy file from the command line)",
+}
+
+
+@lru_cache(maxsize=1)
+def _table() -> tuple[dict, dict]:
     from metricbench.distances.registry import DISTANCES
 
-    return {
-        name: MetricInfo(name, d.summary, "distance", "metricbench.learn.base:DistanceMetric", {"metric": name})
-        for name, d in DISTANCES.items()
-    }
-
-
-#: learned metrics that deliberately take the name of a fixed distance: ``mahalanobis`` learns its VI
-#: (inverse within-class covariance) from train; the fixed form stays reachable as
-#: ``paired_distances(..., metric="mahalanobis", VI=...)``
-SHADOWS = {"mahalanobis"}
-
-
-def registry() -> dict[str, MetricInfo]:
-    """All metrics by name: fixed distances first, then learned metrics."""
-    out = _distance_infos()
-    clash = (set(out) & set(LEARNED)) - SHADOWS
-    if clash:  # a programming error, caught by the test suite
-        raise RuntimeError(f"learned metric names clash with distances: {sorted(clash)}")
+    out: dict[str, MetricInfo] = {}
+    spellings: dict[str, str] = {}
+    for name, d in DISTANCES.items():
+        out[name] = MetricInfo(name, d.summary, "distance", "metricbench.learn.base:DistanceMetric",
+                               {"metric": name}, tuple(d.aliases))
     for name, (target, summary, defaults) in LEARNED.items():
-        out[name] = MetricInfo(name, summary, "learned", target, dict(defaults))
-    return out
+        if name in out:  # one name, one thing: a programming error, caught by the test suite
+            raise RuntimeError(f"learned metric name {name!r} clashes with a distance")
+        out[name] = MetricInfo(name, summary, "learned", target, dict(defaults), ())
+    for name, info in out.items():
+        for spelling in (name, *info.aliases):
+            if spelling.lower() in spellings:
+                raise RuntimeError(f"metric name or alias {spelling!r} is taken twice")
+            spellings[spelling.lower()] = name
+    return out, spellings
 
 
-def metric_names() -> list[str]:
-    return list(registry())
+def registry(kind: str | None = None) -> dict[str, MetricInfo]:
+    """All metrics by canonical name (fixed distances first, then learned metrics).
+
+    Parameters
+    ----------
+    kind : {"distance", "learned"}, optional
+        Only metrics of this kind.
+
+    Raises
+    ------
+    InputError
+        ``kind`` is not one of :data:`KINDS`.
+    """
+    table = _table()[0]
+    if kind is None:
+        return dict(table)
+    check_kind(kind)
+    return {n: m for n, m in table.items() if m.kind == kind}
+
+
+def check_kind(kind: str) -> str:
+    """``kind`` if it is one of :data:`KINDS`, else a one-line error naming them."""
+    if kind not in KINDS:
+        from metricbench.errors import InputError
+
+        raise InputError(f"unknown kind {kind!r}; valid: {', '.join(KINDS)}")
+    return kind
+
+
+def aliases() -> dict[str, str]:
+    """Every accepted spelling (lower case) -> canonical name."""
+    return dict(_table()[1])
+
+
+def metric_names(kind: str | None = None) -> list[str]:
+    """Canonical names, optionally of one kind."""
+    return list(registry(kind))
+
+
+def resolve(name: str, kind: str | None = None) -> str:
+    """The canonical name of ``name`` (an alias, any letter case).
+
+    Parameters
+    ----------
+    name : str
+    kind : {"distance", "learned"}, optional
+        Suggest only names of this kind when ``name`` is unknown.
+
+    Raises
+    ------
+    UnknownMetricError
+        ``name`` is in the table under no spelling; the message suggests the nearest names.
+    """
+    table, spellings = _table()
+    canon = spellings.get(str(name).strip().lower())
+    if canon is None:
+        pool = [s for s, n in spellings.items() if kind is None or table[n].kind == kind]
+        close = difflib.get_close_matches(str(name).lower(), pool, n=3)
+        close = list(dict.fromkeys(spellings[c] for c in close))
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        what = {"distance": "distance", "learned": "learned metric"}.get(kind, "metric")
+        n = sum(1 for m in table.values() if kind is None or m.kind == kind)
+        listing = f"metricbench metrics{' --kind ' + kind if kind else ''}"
+        raise UnknownMetricError(f"unknown {what} {name!r}{hint} (run '{listing}' for the {n} names)")
+    return canon
 
 
 def metric_info(name: str) -> MetricInfo:
-    reg = registry()
-    if name not in reg:
-        close = difflib.get_close_matches(name, reg, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
+    """The table row of ``name`` (aliases resolve)."""
+    return _table()[0][resolve(name)]
+
+
+def resolve_distance(name: str):
+    """The :class:`~metricbench.distances.registry.Distance` named ``name`` (aliases resolve).
+
+    Raises
+    ------
+    UnknownMetricError
+        An unknown name, or the name of a learned metric (which must be fitted first).
+    """
+    from metricbench.distances.registry import DISTANCES
+
+    info = _table()[0][resolve(name, kind="distance")]
+    if info.kind != "distance":
         raise UnknownMetricError(
-            f"unknown metric {name!r}{hint} (run 'metricbench metrics' for the {len(reg)} names)"
+            f"{info.name!r} is a learned metric, not a fixed distance: build it with "
+            f"get_metric({info.name!r}), fit it on labelled rows, then call its pair_distance"
         )
-    return reg[name]
+    return DISTANCES[info.name]
+
+
+def param_specs(name: str) -> dict:
+    """``{parameter: ParamSpec}`` of the metric ``name``: every parameter it takes, typed.
+
+    Fixed distances take their own parameters (``p``, ``V``, ``VI``); learned metrics take their
+    constructor's parameters, typed from their docstrings, annotations and defaults; the
+    ``ml-*`` metrics also take their metric-learn estimator's parameters.
+    """
+    from metricbench.params import estimator_specs, spec_from_doc
+
+    info = metric_info(name)
+    if info.kind == "distance":
+        from metricbench.distances.registry import DISTANCES
+
+        return {p: spec_from_doc(p, DISTANCE_PARAM_TYPES.get(p, "float")) for p in DISTANCES[info.name].params}
+    cls = info.load_class()
+    specs = estimator_specs(cls)
+    if hasattr(cls, "_estimator_class") and getattr(cls, "estimator", ""):
+        specs.update(_metric_learn_specs(cls, specs))
+    return specs
+
+
+def _metric_learn_specs(cls, own: dict) -> dict:
+    import inspect
+
+    from metricbench.params import spec_from_default
+
+    try:
+        ml_cls = cls()._estimator_class()
+    except Exception:  # metric-learn missing: its parameters are then checked when fitting
+        return {}
+    out = {}
+    for p in inspect.signature(ml_cls.__init__).parameters.values():
+        if p.name in ("self", "preprocessor") or p.name in own or p.default == "deprecated":
+            continue
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        out[p.name] = spec_from_default(p.name, p.default)
+    if getattr(cls, "uses_constraints", False):
+        out["max_constraints"] = spec_from_default("max_constraints", None)
+    return out
+
+
+def check_params(name: str, params: dict) -> None:
+    """Raise :class:`~metricbench.errors.ParameterError` for a parameter ``name`` does not take."""
+    from metricbench.params import unknown_parameter
+
+    specs = param_specs(name)
+    for key in params:
+        if key not in specs:
+            raise unknown_parameter(key, metric_info(name).name, specs)
+
+
+def parse_metric_params(name: str, items) -> dict:
+    """Typed parameters of metric ``name`` from ``key=value`` texts (see :mod:`metricbench.params`).
+
+    Raises
+    ------
+    ParameterError
+        An unknown parameter (the message lists the valid ones) or a value of the wrong type.
+    """
+    from metricbench.params import parse_params
+
+    info = metric_info(name)
+    return parse_params(items, param_specs(info.name), owner=info.name)
 
 
 def get_metric(name: str, **params):
     """Build the metric registered as ``name`` with ``params`` (unfitted for learned ones).
 
+    Parameters
+    ----------
+    name : str
+        A name or alias from the table (``metricbench metrics`` lists them).
+    **params
+        The metric's parameters; text values that read as the parameter's type (``"0.5"`` for a
+        float) are converted; values are checked by the estimator when it is fitted.
+
+    Returns
+    -------
+    BaseMetric
+
+    Raises
+    ------
+    UnknownMetricError
+        ``name`` is not in the table.
+    ParameterError
+        A parameter the metric does not take (the valid ones are listed).
+
+    Examples
+    --------
     >>> m = get_metric("cosine")
     >>> m.fit(X_train, y_train).pair_distance(X_test, i1, i2)  # doctest: +SKIP
     """
-    info = metric_info(name)
-    modname, _, clsname = info.target.partition(":")
-    cls = getattr(importlib.import_module(modname), clsname)
-    kwargs = {**info.defaults, **params}
-    try:
-        obj = cls(**kwargs)
-    except TypeError as e:
-        from metricbench.errors import InputError
+    from metricbench.params import coerce, unknown_parameter
 
-        raise InputError(f"metric {name!r}: bad parameters ({e})") from None
-    if info.kind == "distance" or obj.name != name:
-        obj.name = name  # the class gives learned metrics their name (clone keeps it)
+    info = metric_info(name)
+    specs = param_specs(info.name)
+    typed = {}
+    for key, value in params.items():
+        if key not in specs:
+            raise unknown_parameter(key, info.name, specs)
+        try:
+            typed[key] = coerce(specs[key], value, info.name)
+        except ParameterError:  # the estimator validates values in fit (scikit-learn's convention)
+            typed[key] = value
+    cls = info.load_class()
+    try:
+        obj = cls(**{**info.defaults, **typed})
+    except TypeError as e:
+        raise ParameterError(f"metric {info.name!r}: bad parameters ({e})") from None
+    if info.kind == "distance" or obj.name != info.name:
+        obj.name = info.name  # the class gives learned metrics their name (clone keeps it)
     return obj
+
+
+__all__ = [
+    "KINDS", "LEARNED", "MetricInfo", "aliases", "check_kind", "check_params", "get_metric", "metric_info",
+    "metric_names", "param_specs", "parse_metric_params", "registry", "resolve", "resolve_distance",
+]

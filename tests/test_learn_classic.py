@@ -11,7 +11,7 @@ CLASSIC = {
     "zca-cosine": {"shrinkage": 0.1},
     "wccn-cosine": {"shrinkage": 0.1},
     "lda-cosine": {"n_components": 4},
-    "mahalanobis": {},
+    "within-mahalanobis": {},
     "plda": {"n_components": 4},
     "kissme": {"n_components": 4},
 }
@@ -62,11 +62,11 @@ def test_groups_fit_param_and_not_fitted(name, rng):
     m = get_metric(name, **CLASSIC[name]).fit(X, y, groups=groups)
     i1, i2 = rng.integers(0, X.shape[0], 50), rng.integers(0, X.shape[0], 50)
     np.testing.assert_array_equal(m.pair_distance(X, i1, i2), m.pair_distance(X, i2, i1))
-    if name not in ("zca-cosine", "mahalanobis"):  # these two take no within-identity statistic from groups
+    if name not in ("zca-cosine", "within-mahalanobis"):  # these two take no within-identity statistic from groups
         assert "cross clean/xq" in m.describe()
 
 
-@pytest.mark.parametrize("name", [n for n in CLASSIC if n not in ("zca-cosine", "mahalanobis")])
+@pytest.mark.parametrize("name", [n for n in CLASSIC if n not in ("zca-cosine", "within-mahalanobis")])
 def test_within_cross_without_groups_is_a_clear_error(name, rng):
     X, y, _ = two_variant_data(rng)
     with pytest.raises(InputError, match="groups"):

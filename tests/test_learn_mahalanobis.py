@@ -32,7 +32,7 @@ def residuals(X, y):
 )
 def test_matches_scipy_with_sklearn_precision(rng, estimator, reference):
     X, y = labelled(rng)
-    m = get_metric("mahalanobis", estimator=estimator, shrinkage=0.3).fit(X, y)
+    m = get_metric("within-mahalanobis", estimator=estimator, shrinkage=0.3).fit(X, y)
     VI = np.linalg.inv(reference.fit(residuals(X, y)).covariance_)
     np.testing.assert_allclose(m.get_mahalanobis_matrix(), VI, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(m.components_.T @ m.components_, VI, rtol=1e-8, atol=1e-10)
@@ -43,8 +43,8 @@ def test_matches_scipy_with_sklearn_precision(rng, estimator, reference):
 
 def test_subsample_is_seeded(rng):
     X, y = labelled(rng, n_id=60)
-    a = get_metric("mahalanobis", max_samples=50, random_state=3).fit(X, y)
-    b = get_metric("mahalanobis", max_samples=50, random_state=3).fit(X, y)
+    a = get_metric("within-mahalanobis", max_samples=50, random_state=3).fit(X, y)
+    b = get_metric("within-mahalanobis", max_samples=50, random_state=3).fit(X, y)
     np.testing.assert_array_equal(a.precision_, b.precision_)
     assert a.n_residuals_ == 50 and "random_state 3" in a.describe()
 
@@ -52,6 +52,6 @@ def test_subsample_is_seeded(rng):
 def test_bad_estimator_and_no_multi_image_identity(rng):
     X, y = labelled(rng)
     with pytest.raises(InputError, match="estimator must be one of"):
-        get_metric("mahalanobis", estimator="mcd").fit(X, y)
+        get_metric("within-mahalanobis", estimator="mcd").fit(X, y)
     with pytest.raises(InputError, match="2 or more train rows"):
-        get_metric("mahalanobis").fit(X[:5], np.arange(5))
+        get_metric("within-mahalanobis").fit(X[:5], np.arange(5))

@@ -7,8 +7,8 @@ import os
 import numpy as np
 
 from metricbench.distances import drivers
-from metricbench.distances.registry import ALIASES, DISTANCES, Distance
-from metricbench.errors import InputError, UnknownMetricError
+from metricbench.distances.registry import DISTANCES, Distance
+from metricbench.errors import InputError
 
 #: default working-memory budget in MiB for blocks (override with METRICBENCH_WORKING_MEMORY)
 DEFAULT_WORKING_MEMORY = 512
@@ -25,14 +25,10 @@ def distance_names() -> list[str]:
 
 
 def resolve_distance(metric: str) -> Distance:
-    name = ALIASES.get(str(metric).lower())
-    if name is None:
-        import difflib
+    """The fixed distance named ``metric``: resolved through the one name table (:mod:`metricbench.registry`)."""
+    from metricbench.registry import resolve_distance as resolve
 
-        close = difflib.get_close_matches(str(metric), ALIASES, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownMetricError(f"unknown distance {metric!r}{hint} (run 'metricbench metrics')")
-    return DISTANCES[name]
+    return resolve(metric)
 
 
 def working_memory_bytes(working_memory=None) -> int:
@@ -102,8 +98,9 @@ def prepare_params(dist: Distance, mats, params: dict):
     """Turn user parameters into the kernels' (p, w, M); defaults as scipy's cdist computes them."""
     unknown = set(params) - set(dist.params)
     if unknown:
-        allowed = ", ".join(dist.params) or "none"
-        raise InputError(f"distance {dist.name!r} takes no parameter {sorted(unknown)[0]!r} (parameters: {allowed})")
+        from metricbench.params import unknown_parameter
+
+        raise unknown_parameter(sorted(unknown)[0], dist.name, dist.params)
     d = mats[0].shape[1]
     p = 2.0
     w = _EMPTY1
