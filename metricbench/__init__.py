@@ -7,6 +7,7 @@ and the CLI start fast.
 >>> comp = mb.load_lfw_xq()  # the embedded default; mb.load_competition(path) for your own  # doctest: +SKIP
 >>> m = mb.get_metric("cosine-whitened").fit(comp.train_X, comp.train_y)  # doctest: +SKIP
 >>> d = m.pair_distance(comp.test_X, comp.pairs.index1, comp.pairs.index2)  # doctest: +SKIP
+>>> r = mb.score_competition("cosine-whitened")  # what `metricbench score` runs  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ _LAZY = {
     "validate_metric": "metricbench.evaluation.validation",
     "identity_split": "metricbench.evaluation.splits",
     "sample_pairs": "metricbench.evaluation.splits",
+    "score_competition": "metricbench.workflows",
+    "evaluate_competition": "metricbench.workflows",
+    "retrieve": "metricbench.workflows",
+    "ScoreResult": "metricbench.workflows",
+    "EvaluateResult": "metricbench.workflows",
+    "RetrieveResult": "metricbench.workflows",
+    "ProgressHook": "metricbench.workflows",
+    "parse_params": "metricbench.params",
     "MetricbenchError": "metricbench.errors",
     "InputError": "metricbench.errors",
 }

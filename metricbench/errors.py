@@ -45,6 +45,14 @@ class OutputPathError(InputError):
     or an existing file that would be replaced without consent."""
 
 
+class OutputExistsError(OutputPathError):
+    """An output that exists already and would be replaced; ``path`` is the file or folder."""
+
+    def __init__(self, message: str, path=None):
+        super().__init__(message)
+        self.path = path
+
+
 def __getattr__(name: str):
     # NotFittedError subclasses scikit-learn's, which is imported only when the name is
     # first asked for (scikit-learn takes seconds to import; the CLI starts without it)
@@ -66,6 +74,7 @@ __all__ = [
     "InputError",
     "MetricbenchError",
     "NotFittedError",
+    "OutputExistsError",
     "OutputPathError",
     "ParameterError",
     "UnknownMetricError",

@@ -178,6 +178,11 @@ def _number(text: str, kind: str):
 
 def _scalar(text: str):
     low = text.strip().lower()
+    if low[:1] in ("[", "{"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
     if low in _TRUE:
         return True
     if low in _FALSE:

@@ -221,8 +221,7 @@ def resolve(name: str, kind: str | None = None) -> str:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         what = {"distance": "distance", "learned": "learned metric"}.get(kind, "metric")
         n = sum(1 for m in table.values() if kind is None or m.kind == kind)
-        listing = f"metricbench metrics{' --kind ' + kind if kind else ''}"
-        raise UnknownMetricError(f"unknown {what} {name!r}{hint} (run '{listing}' for the {n} names)")
+        raise UnknownMetricError(f"unknown {what} {name!r}{hint} (run 'metricbench metrics' for the {n} names)")
     return canon
 
 

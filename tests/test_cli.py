@@ -74,7 +74,7 @@ def test_unknown_metric_and_bad_param(tmp_path):
     assert_one_line_error(res, r"unknown metric 'cosine-whitend'; did you mean cosine-whitened")
     d = write_competition(tmp_path / "c")
     res = runner.invoke(app, ["score", "--metric", "cosine", "--data", str(d), "-p", "oops"])
-    assert_one_line_error(res, r"--param 'oops' is not key=value")
+    assert_one_line_error(res, r"'oops' is not key=value")
     res = runner.invoke(app, ["score", "--metric", "cosine", "--data", str(tmp_path / "nope")])
     assert_one_line_error(res, r"nope: competition directory not found")
 

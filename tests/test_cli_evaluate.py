@@ -79,7 +79,7 @@ def test_evaluate_without_solution_skips_test(tmp_path):
     [
         (["-m", "cosine,cosin"], r"unknown metric 'cosin'"),
         (["-m", " , "], r"--metrics is empty"),
-        (["-m", "cosine,cosine"], r"lists a name twice"),
+        (["-m", "cosine,cosine"], r"metric .cosine. is listed twice"),
         (["-m", "cosine", "-p", "cosine-whitened:k=3"], r"not in --metrics"),
         (["-m", "cosine", "-p", "oops"], r"is not METRIC:key=value"),
     ],

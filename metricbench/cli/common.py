@@ -1,89 +1,258 @@
-"""Shared CLI plumbing: one-line errors, --param parsing, default paths, progress."""
+"""Shared CLI plumbing: the error contract, help rendering, rich output and progress.
+
+The error contract (every command):
+
+* exit 0 on success; 2 for bad input or usage (a :class:`~metricbench.errors.InputError`, an unknown
+  option, a bad value); 1 for anything unexpected; 130 when interrupted (Ctrl-C);
+* one line on stderr, ``error: ...``, naming the file, line or parameter and what to do; no
+  traceback unless ``--debug`` is given (anywhere on the command line) or ``METRICBENCH_DEBUG=1``.
+"""
 
 from __future__ import annotations
 
-import functools
+import os
 import sys
-import time
-from pathlib import Path
+import traceback
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from metricbench.errors import MetricbenchError
+try:  # typer >= 0.20 carries its own copy of click; its exceptions are the ones raised
+    from typer._click import exceptions as _cx
+except ImportError:  # pragma: no cover - older typer on the real click
+    from click import exceptions as _cx
 
-#: exit code for bad input / user mistakes
-EXIT_INPUT = 2
+from metricbench.errors import InputError, MetricbenchError, OutputExistsError
+from metricbench.workflows.data import default_data_dir  # noqa: F401  (re-exported for the commands)
+from metricbench.workflows.progress import ProgressHook
 
+#: exit codes
+EXIT_OK, EXIT_UNEXPECTED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-def fail(message: str, code: int = EXIT_INPUT):
-    """Print ``error: message`` on one line to stderr and exit non-zero."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=code)
+#: typer settings shared by every command: -h as well as --help
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 120}
 
 
 def reports_errors(func):
-    """Turn library exceptions into one-line messages and a non-zero exit (no traceback)."""
+    """Kept for commands written before the group took over: the ``metricbench`` group now maps every
+    exception of every command (see the module docstring), so this returns ``func`` unchanged."""
+    return func
 
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+
+class UserError(Exception):
+    """A CLI-level bad input (a flag combination); reported like an InputError."""
+
+
+def fail(message: str, code: int = EXIT_INPUT):
+    """Stop the command with ``error: message`` (one line) and exit ``code``."""
+    raise _Stop(message, code)
+
+
+class _Stop(Exception):
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+def _one_line(text: str) -> str:
+    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else ""
+
+
+def _hint(exc: BaseException) -> str:
+    """What the CLI adds to a library message: the flag that changes the outcome."""
+    if isinstance(exc, OutputExistsError):
+        return "; pass --force to replace it, or --out for another path"
+    return ""
+
+
+def _debugging(args: list[str]) -> bool:
+    debug = os.environ.get("METRICBENCH_DEBUG", "") not in ("", "0")
+    while "--debug" in args:
+        args.remove("--debug")
+        debug = True
+    return debug
+
+
+def _report(message: str, code: int) -> int:
+    typer.echo(f"error: {message}", err=True)
+    return code
+
+
+class _CleanHelp:
+    """Help that renders flags without a ``<bool>`` type and keeps literal brackets."""
+
+    def format_help(self, ctx, formatter):
+        from rich.markup import escape
+
+        if not getattr(self, "_escaped", False):
+            self._escaped = True
+            if self.help:
+                self.help = escape(self.help)
+            for p in self.params:
+                if getattr(p, "help", None):
+                    p.help = escape(p.help)
+        return super().format_help(ctx, formatter)
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for p in params:
+            if getattr(p, "is_flag", False) and p.metavar is None:
+                p.metavar = ""  # a flag takes no value: no "<bool>" in the help
+        return params
+
+
+class MetricbenchCommand(_CleanHelp, TyperCommand):
+    """A typer command with clean help (see :class:`_CleanHelp`)."""
+
+
+class _Interrupted(Exception):
+    """Ctrl-C inside a command (typer would turn it into a silent exit 130)."""
+
+
+class MetricbenchGroup(_CleanHelp, TyperGroup):
+    """The ``metricbench`` group: every command runs under the error contract."""
+
+    def invoke(self, ctx):
         try:
-            return func(*args, **kwargs)
+            return super().invoke(ctx)
+        except KeyboardInterrupt as e:
+            raise _Interrupted() from e
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        args = list(sys.argv[1:] if args is None else args)
+        debug = _debugging(args)
+        code = self._run(args, prog_name or "metricbench", complete_var, debug, **extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, args, prog_name, complete_var, debug, **extra) -> int:
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
+                              **extra)
+            return rv if isinstance(rv, int) and not isinstance(rv, bool) else EXIT_OK
+        except _Stop as e:
+            return _report(str(e), e.code)
+        except _cx.NoArgsIsHelpError:  # typer has printed the help
+            return EXIT_OK
+        except _cx.BadParameter as e:
+            name = e.param.opts[0] if (e.param is not None and getattr(e.param, "opts", None)) else e.param_hint
+            where = f" (run '{e.ctx.command_path} -h' for the options)" if e.ctx is not None else ""
+            what = f"invalid value for {name}: " if name else ""
+            return _report(what + _one_line(e.message) + where, EXIT_INPUT)
+        except _cx.UsageError as e:
+            where = f" (run '{e.ctx.command_path} -h' for the options)" if e.ctx is not None else ""
+            return _report(_one_line(e.format_message()) + where, EXIT_INPUT)
+        except _cx.ClickException as e:
+            return _report(_one_line(e.format_message()), e.exit_code or EXIT_INPUT)
+        except typer.Exit as e:
+            return e.exit_code
+        except (_Interrupted, KeyboardInterrupt, typer.Abort):
+            if debug:
+                traceback.print_exc()
+            return _report("interrupted; no output file was left half-written (writes are atomic)",
+                           EXIT_INTERRUPTED)
+        except (InputError, UserError) as e:
+            if debug:
+                traceback.print_exc()
+            return _report(_one_line(str(e)) + _hint(e), EXIT_INPUT)
         except MetricbenchError as e:
-            fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+            if debug:
+                traceback.print_exc()
+            return _report(_one_line(str(e)) or type(e).__name__, EXIT_UNEXPECTED)
         except MemoryError:
-            fail("out of memory; lower --working-memory or use a smaller --param setting", code=3)
-        except KeyboardInterrupt:
-            fail("interrupted; nothing was written", code=130)
+            if debug:
+                traceback.print_exc()
+            return _report("out of memory; lower the working memory or choose smaller settings", EXIT_UNEXPECTED)
+        except Exception as e:  # a bug: one line, and the traceback with --debug
+            if debug:
+                traceback.print_exc()
+            msg = _one_line(str(e))
+            return _report(
+                f"unexpected {type(e).__name__}{': ' + msg if msg else ''} "
+                "(run again with --debug for the traceback, and please report it)",
+                EXIT_UNEXPECTED,
+            )
 
-    return wrapper
+
+# -- rich output ------------------------------------------------------------------------------------
+
+def console(stderr: bool = False):
+    """A rich console on stdout (or stderr) that does not wrap or colour when not on a terminal."""
+    from rich.console import Console
+
+    c = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not c.is_terminal:
+        c = Console(stderr=stderr, highlight=False, soft_wrap=False, width=max(160, c.width), no_color=True)
+    return c
 
 
-def parse_value(text: str):
-    """``--param`` values: int, float, true/false, none, else the string itself."""
-    low = text.strip().lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
+def table(*columns, title: str | None = None, **kw):
+    """A rich table with plain column headers (``"name>"`` right-aligns a column)."""
+    from rich import box
+    from rich.table import Table
+
+    t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", show_edge=False, pad_edge=False, **kw)
+    for c in columns:
+        right = c.endswith(">")
+        t.add_column(c.rstrip(">"), justify="right" if right else "left", overflow="fold")
+    return t
+
+
+class RichProgress(ProgressHook):
+    """Workflow steps as rich progress bars on stderr (a spinner when a step has no size), and one
+    ``done`` line per finished step. Off a terminal only the ``done`` lines are printed."""
+
+    def __init__(self, quiet: bool = False):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.quiet = quiet
+        self.console = console(stderr=True)
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=self.console, transient=True,
+            disable=quiet or not self.console.is_terminal,
+        )
+        self._task = None
+        self._description = ""
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
         return False
-    if low in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
 
+    def start(self, description: str, total: int | None = None) -> None:
+        self._description = description
+        self._task = self.progress.add_task(description, total=total)
 
-def parse_params(items: list[str] | None) -> dict:
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            fail(f"--param {item!r} is not key=value (for example --param n_components=64)")
-        out[key.strip()] = parse_value(value.strip())
-    return out
+    def advance(self, amount: int = 1) -> None:
+        if self._task is not None:
+            self.progress.advance(self._task, amount)
 
-
-def default_data_dir() -> Path:
-    """The embedded default dataset: $METRICBENCH_DATA, else lfw-xq inside the installed package."""
-    from metricbench.datasets import default_data_dir as _default
-
-    return _default()
-
-
-def info(msg: str) -> None:
-    typer.echo(msg, err=True)
+    def finish(self, seconds: float, ok: bool = True) -> None:
+        if self._task is not None:
+            self.progress.remove_task(self._task)
+            self._task = None
+        if not self.quiet:
+            self.console.print(f"{self._description} ... {'done' if ok else 'failed'} ({seconds:.1f} s)",
+                               markup=False, highlight=False)
 
 
 class Stage:
-    """Context manager printing ``label ...`` then its duration to stderr (progress of long steps)."""
+    """Context manager printing ``label ...`` then its duration to stderr (for commands not yet on a
+    workflow's progress hook; :class:`RichProgress` is the hook)."""
 
     def __init__(self, label: str, quiet: bool = False):
         self.label = label
         self.quiet = quiet
 
     def __enter__(self):
+        import time
+
         self.t0 = time.perf_counter()
         if not self.quiet:
             sys.stderr.write(f"{self.label} ...")
@@ -91,8 +260,23 @@ class Stage:
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        import time
+
         self.seconds = time.perf_counter() - self.t0
         if not self.quiet:
             sys.stderr.write(f" {'done' if exc_type is None else 'failed'} ({self.seconds:.1f} s)\n")
             sys.stderr.flush()
         return False
+
+
+def info(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def fmt(x, digits: int = 4) -> str:
+    """A number for a table: fixed digits, ``n/a`` for None / NaN."""
+    import math
+
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.{digits}f}"

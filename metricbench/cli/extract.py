@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from metricbench.cli.common import MetricbenchCommand
 from metricbench.errors import MetricbenchError
-
-
-def _parse_param(text: str):
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise typer.BadParameter(f"{text!r}: use KEY=VALUE")
-    try:
-        return key.strip(), json.loads(value)
-    except ValueError:
-        return key.strip(), value
 
 
 def extract(
@@ -38,11 +28,21 @@ def extract(
     restart: Annotated[bool, typer.Option("--restart", help="Discard partial work in --out instead of resuming it.")] = False,
     progress: Annotated[bool, typer.Option(help="Progress line on stderr.")] = True,
 ) -> None:
-    """Detect, align and embed every face image; resumable (a rerun embeds only new files)."""
+    """Detect, align and embed every face image; resumable (a rerun embeds only new files).
+
+    Examples:
+
+      metricbench extract path/to/lfw --out runs/lfw-embeddings
+
+      metricbench extract photos/ --labels photos.csv --out runs/emb --detector hog,cnn --jobs 2
+
+      metricbench extract photos/ --out runs/emb --backend onnx --onnx-model my-model.onnx --backend-param size=112
+    """
     from metricbench.extract import extract_folder, parse_degrade  # noqa: PLC0415
+    from metricbench.params import parse_params  # noqa: PLC0415
 
     try:
-        params = dict(_parse_param(p) for p in (backend_param or []))
+        params = parse_params(backend_param)
         if onnx_model is not None:
             if backend not in ("dlib", "onnx"):
                 raise typer.BadParameter("--onnx-model goes with --backend onnx")
@@ -75,4 +75,4 @@ def extract(
 
 def register(app: typer.Typer) -> None:
     """Add the ``extract`` command to ``app``."""
-    app.command("extract")(extract)
+    app.command("extract", cls=MetricbenchCommand)(extract)

@@ -7,10 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from metricbench.cli.common import fail, info, reports_errors
+from metricbench.cli.common import MetricbenchCommand, fail, info
 
 
-@reports_errors
 def make_competition(
     embeddings: Annotated[
         list[str],
@@ -28,11 +27,13 @@ def make_competition(
     seed: Annotated[int, typer.Option(help="Seed of every random draw (written to manifest.json).")] = 0,
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
 ) -> None:
-    """Split labelled embeddings by identity into train_set.npy, train_labels.csv, test_set.npy,
-    test_pairs.csv and solution.csv (plus train_meta.csv and manifest.json).
+    """Split labelled embeddings by identity into train_set.npy, train_labels.csv, test_set.npy, test_pairs.csv and solution.csv (plus train_meta.csv and manifest.json).
 
-    Example: metricbench make-competition clean=clean.npy xq40=xq40.npy --labels labels.csv
-    --cross clean,xq40 --out my-competition
+    Examples:
+
+      metricbench make-competition clean=clean.npy xq40=xq40.npy --labels labels.csv --cross clean,xq40 --out my-competition
+
+      metricbench make-competition embeddings.npy --labels labels.csv --out my-competition --pairs 10000 --seed 1
     """
     import hashlib
 
@@ -72,4 +73,4 @@ def make_competition(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("make-competition")(make_competition)
+    app.command("make-competition", cls=MetricbenchCommand)(make_competition)

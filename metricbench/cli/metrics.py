@@ -1,21 +1,38 @@
-"""``metricbench metrics``: every registered name with a one-line description."""
+"""``metricbench metrics``: every name of the name table with a one-line description."""
 
 from __future__ import annotations
 
+from typing import Annotated, Optional
+
 import typer
+
+from metricbench.cli.common import MetricbenchCommand
+
+HELP = """List every metric name (and its aliases) with a one-line description.
+
+Examples:
+
+  metricbench metrics
+
+  metricbench metrics --kind learned
+"""
 
 
 def metrics(
-    kind: str = typer.Option("all", help="Which to list: all, distance or learned."),
+    kind: Annotated[
+        Optional[str], typer.Option("--kind", "-k", help="Only this kind: distance or learned (default: all).")
+    ] = None,
 ) -> None:
-    """List every metric name with a one-line description."""
-    from metricbench.registry import registry
+    from metricbench.registry import check_kind, registry
 
-    rows = [m for m in registry().values() if kind == "all" or m.kind == kind]
-    width = max(len(m.name) for m in rows) if rows else 0
+    if kind is not None and kind != "all":
+        check_kind(kind)
+    rows = list(registry(None if kind in (None, "all") else kind).values())
+    width = max(len(m.name) for m in rows)
     for m in rows:
-        typer.echo(f"{m.name:<{width}}  {m.kind:<8}  {m.summary}")
+        alias = f" (also {', '.join(m.aliases)})" if m.aliases else ""
+        typer.echo(f"{m.name:<{width}}  {m.kind:<8}  {m.summary}{alias}")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("metrics")(metrics)
+    app.command("metrics", cls=MetricbenchCommand, help=HELP)(metrics)

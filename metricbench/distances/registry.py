@@ -36,7 +36,7 @@ _LIST = [
     Distance("manhattan", K.MANHATTAN, "Manhattan (L1, city-block) distance", scipy="cityblock",
              aliases=("cityblock", "l1")),
     Distance("chebyshev", K.CHEBYSHEV, "Chebyshev (L-infinity) distance", scipy="chebyshev", aliases=("linf",)),
-    Distance("minkowski", K.MINKOWSKI, "Minkowski distance of order p (--param p=3)", params=("p",), scipy="minkowski"),
+    Distance("minkowski", K.MINKOWSKI, "Minkowski distance of order p (parameter p, e.g. p=3)", params=("p",), scipy="minkowski"),
     Distance("canberra", K.CANBERRA, "Canberra distance, 0/0 terms count 0", scipy="canberra"),
     Distance("braycurtis", K.BRAYCURTIS, "Bray-Curtis dissimilarity", scipy="braycurtis"),
     Distance("correlation", K.CORRELATION, "1 - Pearson correlation (centred cosine)", scipy="correlation"),

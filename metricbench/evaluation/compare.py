@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -74,7 +74,7 @@ def evaluate_metrics(
     public_fraction: float = 0.25,
     params: dict | None = None,
     test: bool = True,
-    progress: Callable[[str], None] | None = None,
+    progress=None,
 ) -> Evaluation:
     """Evaluate each metric of ``names`` on ``comp`` (a :class:`metricbench.io.Competition`).
 
@@ -90,8 +90,9 @@ def evaluate_metrics(
         ``{metric name: {param: value}}``.
     test : bool
         Also evaluate on the test pairs when the competition has a solution.
-    progress : callable, optional
-        Called with a short message before each step.
+    progress : ProgressHook, optional
+        Receives each fit and scoring step (:mod:`metricbench.workflows.progress`); the library
+        prints nothing.
 
     Returns
     -------
@@ -101,9 +102,10 @@ def evaluate_metrics(
     from metricbench.evaluation.validation import cross_groups_of, validation_pairs
     from metricbench.registry import get_metric, metric_info
 
-    say = progress or (lambda msg: None)
-    for n in names:
-        metric_info(n)  # unknown names fail before any work
+    from metricbench.workflows.progress import step
+    from metricbench.workflows.score import inner_selection_label
+
+    names = [metric_info(n).name for n in names]  # unknown names fail before any work; aliases resolve
     params = params or {}
     Xtr, ytr, groups = comp.train_X, comp.train_y, comp.train_groups
     fit_mask, val_rows, i1, i2, same = validation_pairs(
@@ -117,15 +119,17 @@ def evaluate_metrics(
     rows, curves = [], {"validation": {}}
     common = dict(fars=fars, n_boot=n_boot, seed=seed)
     for name in names:
-        say(f"{name}: fitting on {fit_rows.size} rows of fit identities, scoring {same.size} validation pairs")
         m = get_metric(name, **params.get(name, {}))
-        fit_s = _fit(m, Xfit, yfit, gfit)
-        t = time.perf_counter()
-        score = -m.pair_distance(Xval, i1, i2)
-        score_s = time.perf_counter() - t
+        with step(progress, f"{name}: fitting on {fit_rows.size} rows of the fit identities"):
+            fit_s = _fit(m, Xfit, yfit, gfit)
+        with step(progress, f"{name}: scoring {same.size} validation pairs"):
+            t = time.perf_counter()
+            score = -m.pair_distance(Xval, i1, i2)
+            score_s = time.perf_counter() - t
         rep = verification_report(same, score, **common)
         rows.append({"metric": name, "split": "validation", **rep, "fit_seconds": fit_s,
-                     "score_seconds": score_s, "chosen": m.describe()})
+                     "score_seconds": score_s, "fitted_on": f"{fit_rows.size} rows of {np.unique(yfit).size} "
+                     "fit identities", "chosen": inner_selection_label(m.describe())})
         curves["validation"][name] = (same, score)
     if solution is not None:
         curves["test"] = {}
@@ -133,15 +137,18 @@ def evaluate_metrics(
         t1, t2 = pairs["index1"].to_numpy(), pairs["index2"].to_numpy()
         y = np.asarray(solution)
         for name in names:
-            say(f"{name}: fitting on all {Xtr.shape[0]} train rows, scoring {len(pairs)} test pairs")
             m = get_metric(name, **params.get(name, {}))
-            fit_s = _fit(m, Xtr, ytr, groups)
-            t = time.perf_counter()
-            score = -m.pair_distance(comp.test_X, t1, t2)
-            score_s = time.perf_counter() - t
+            with step(progress, f"{name}: fitting on all {Xtr.shape[0]} train rows"):
+                fit_s = _fit(m, Xtr, ytr, groups)
+            with step(progress, f"{name}: scoring {len(pairs)} test pairs", total=len(pairs)) as st:
+                from metricbench.workflows.score import paired_distance_chunked
+
+                score = -paired_distance_chunked(m, comp.test_X, t1, t2, progress)
+            score_s = st.seconds
             rep = verification_report(y, score, **common)
             rows.append({"metric": name, "split": "test", **rep, "fit_seconds": fit_s,
-                         "score_seconds": score_s, "chosen": m.describe()})
+                         "score_seconds": score_s, "fitted_on": f"all {Xtr.shape[0]} train rows",
+                         "chosen": inner_selection_label(m.describe())})
             curves["test"][name] = (y, score)
     order = {n: i for i, n in enumerate(names)}
     rows.sort(key=lambda r: (order[r["metric"]], r["split"] != "validation"))

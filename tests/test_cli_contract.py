@@ -1,0 +1,240 @@
+"""The CLI's contract: exit codes, one-line errors, output paths checked first, no silent overwrite, help."""
+
+import os
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from metricbench.cli.main import app
+from tests.conftest import assert_one_line_error, write_competition
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def comp(tmp_path):
+    return write_competition(tmp_path / "c", n_train=120, n_cls=10, n_pairs=60)
+
+
+def _score(comp, *args):
+    return runner.invoke(app, ["score", "-m", "cosine", "--data", str(comp), "--val-pairs", "200", *args])
+
+
+# -- exit codes and one-line errors -------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "args,pattern",
+    [
+        (["score", "-m", "cosine-whitened", "-p", "shrinkage=abc"],
+         r"parameter 'shrinkage' of cosine-whitened takes float or \"auto\", got 'abc'"),
+        (["score", "-m", "cosine-whitened", "-p", "n_components=abc"], r"parameter 'n_components' .* got 'abc'"),
+        (["score", "-m", "cosine-whitened", "-p", "shrinkag=0.5"],
+         r"unknown parameter 'shrinkag' for cosine-whitened \(did you mean shrinkage\?\); valid: holdout, "
+         r"n_components, .*shrinkage"),
+        (["score", "-m", "lda-cosine", "-p", "shrinkage=2"], r"shrinkage.* takes float in \[0, 1\], got '2'"),
+        (["score", "-m", "plda", "-p", "within=sideways"], r"parameter 'within' of plda takes \{\"auto\", \"all\""),
+        (["score", "--val-pairs", "0"], r"invalid value for --val-pairs"),
+        (["score", "--holdout", "1.5"], r"holdout must be a fraction strictly between 0 and 1"),
+        (["score", "--norm", "z-norm"], r"unknown score normalisation 'z-norm'; valid: s-norm, as-norm"),
+        (["score", "--bogus"], r"No such option: --bogus"),
+        (["metrics", "--kind", "foo"], r"unknown kind 'foo'; valid: distance, learned"),
+        (["evaluate", "-m", "cosine", "--val-pairs", "0"], r"invalid value for --val-pairs"),
+        (["evaluate", "-m", "cosine", "-p", "cosine:p=3"], r"unknown parameter 'p' for cosine; valid: none"),
+        (["evaluate", "-m", "lda-cosine", "-p", "lda-cosine:n_components=abc"], r"n_components.*got 'abc'"),
+        (["retrieve", "-q", "q.npy", "-g", "g.npy", "-m", "minkowski", "-p", "p=abc"], r"'p' of minkowski takes float"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, pattern, tmp_path):
+    cwd = os.getcwd()
+    os.chdir(tmp_path)  # nothing may be written, not even a submissions/ folder
+    try:
+        res = runner.invoke(app, args)
+    finally:
+        os.chdir(cwd)
+    assert res.exit_code == 2, res.output
+    assert_one_line_error(res, pattern)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_metrics_kind_filters_and_aliases_listed():
+    res = runner.invoke(app, ["metrics", "--kind", "learned"])
+    assert res.exit_code == 0
+    names = [ln.split()[0] for ln in res.stdout.splitlines()]
+    assert "within-mahalanobis" in names and "cosine" not in names and "mahalanobis" not in names
+    res = runner.invoke(app, ["metrics", "--kind", "distance"])
+    assert "(also l2)" in res.stdout and "within-mahalanobis" not in res.stdout
+
+
+def test_alias_resolves_in_the_cli(comp, tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    r1 = runner.invoke(app, ["score", "-m", "l2", "--data", str(comp), "--no-validate", "--out", str(a)])
+    r2 = runner.invoke(app, ["score", "-m", "euclidean", "--data", str(comp), "--no-validate", "--out", str(b)])
+    assert r1.exit_code == 0 and r2.exit_code == 0, r1.output + r2.output
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_unexpected_error_is_exit_1_one_line_and_debug_shows_traceback(comp, tmp_path, monkeypatch):
+    import metricbench.workflows as wf
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(wf, "score_competition", boom)
+    res = _score(comp, "--out", str(tmp_path / "s.csv"))
+    assert res.exit_code == 1
+    assert_one_line_error(res, r"unexpected ZeroDivisionError: division by zero \(run again with --debug")
+    res = runner.invoke(app, ["--debug", "score", "-m", "cosine", "--data", str(comp), "--out", str(tmp_path / "s.csv")])
+    assert res.exit_code == 1 and "Traceback" in res.output and "ZeroDivisionError" in res.output
+
+
+def test_ctrl_c_is_exit_130_one_line(comp, tmp_path, monkeypatch):
+    import metricbench.workflows as wf
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(wf, "score_competition", interrupted)
+    res = _score(comp, "--out", str(tmp_path / "s.csv"))
+    assert res.exit_code == 130
+    assert_one_line_error(res, r"interrupted")
+    assert not (tmp_path / "s.csv").exists()
+
+
+# -- issue 10 item 6: every output path is checked before any work ------------------------------------
+
+def test_output_is_a_directory_fails_before_work(comp, tmp_path, monkeypatch):
+    import metricbench.workflows.data as data
+
+    def never(*a, **k):  # the data must not even be read
+        raise AssertionError("work started before the output path was checked")
+
+    monkeypatch.setattr(data, "open_competition", never)
+    res = _score(comp, "--out", str(tmp_path))
+    assert res.exit_code == 2
+    assert_one_line_error(res, rf"{re.escape(str(tmp_path))}: is a directory; give a file path")
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    res = _score(comp, "--out", str(blocker / "sub" / "s.csv"))
+    assert res.exit_code == 2
+    assert_one_line_error(res, r"cannot create folder .*afile/sub: .*afile is a file, not a folder")
+    res = runner.invoke(app, ["evaluate", "-m", "cosine", "--data", str(comp), "--out", str(blocker)])
+    assert_one_line_error(res, r"afile: is a file; give a folder path")
+    np.save(tmp_path / "q.npy", np.ones((3, 4), np.float32))
+    res = runner.invoke(app, ["retrieve", "-q", str(tmp_path / "q.npy"), "-g", str(tmp_path / "q.npy"),
+                              "--out", str(tmp_path)])
+    assert_one_line_error(res, r"is a directory; give a file path")
+    res = _score(comp, "--out", str(tmp_path / "s.csv"), "--save-metric", str(tmp_path))
+    assert_one_line_error(res, r"is a directory")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="permissions do not bind root")
+def test_unwritable_folder_fails_before_work(comp, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        res = _score(comp, "--out", str(locked / "s.csv"))
+        assert res.exit_code == 2
+        assert_one_line_error(res, r"cannot write in .*locked \(permission denied\)")
+        res = _score(comp, "--out", str(locked / "deeper" / "s.csv"))
+        assert_one_line_error(res, r"cannot create folders in .*locked \(permission denied\)")
+    finally:
+        locked.chmod(0o755)
+
+
+def test_unwritable_folder_fails_before_work_simulated(comp, tmp_path, monkeypatch):
+    """The same check where permissions cannot be taken away (root): the OS answers 'no write access'."""
+    import metricbench.workflows.outputs as outputs
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.access
+    monkeypatch.setattr(outputs.os, "access", lambda p, mode: False if (str(p) == str(locked) and mode & os.W_OK) else real(p, mode))
+    res = _score(comp, "--out", str(locked / "s.csv"))
+    assert res.exit_code == 2
+    assert_one_line_error(res, r"cannot write in .*locked \(permission denied\)")
+    res = runner.invoke(app, ["evaluate", "-m", "cosine", "--data", str(comp), "--out", str(locked)])
+    assert_one_line_error(res, r"locked: cannot write in this folder \(permission denied\)")
+    assert list(locked.iterdir()) == []
+
+
+# -- issue 10 item 7: a run never silently replaces an earlier submission -----------------------------
+
+def test_default_name_records_settings_and_existing_files_are_kept(comp, tmp_path):
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        base = ["score", "-m", "minkowski", "--data", str(comp), "--no-validate"]
+        r1 = runner.invoke(app, base)
+        r2 = runner.invoke(app, base + ["-p", "p=3"])
+        assert r1.exit_code == 0 and r2.exit_code == 0, r1.output + r2.output
+        first = tmp_path / "submissions" / "c_minkowski.csv"
+        second = tmp_path / "submissions" / "c_minkowski_p=3.csv"
+        assert first.is_file() and second.is_file()
+        assert f"submission  {first.relative_to(tmp_path)}" in r1.stdout
+        assert f"submission  {second.relative_to(tmp_path)}" in r2.stdout
+        assert first.read_bytes() != second.read_bytes()
+        # the same settings again: the earlier file is kept, byte for byte, and the user is told how to replace it
+        before = first.read_bytes()
+        r3 = runner.invoke(app, base + ["--similarity", "--out", str(first)])
+        assert r3.exit_code == 2
+        assert_one_line_error(r3, r"c_minkowski\.csv: exists .* kept; pass --force to replace it, or --out")
+        assert first.read_bytes() == before
+        r4 = runner.invoke(app, base + ["--similarity", "--out", str(first), "--force"])
+        assert r4.exit_code == 0, r4.output
+        np.testing.assert_allclose(pd.read_csv(first).Predicted, -pd.read_csv(io_bytes(before)).Predicted)
+    finally:
+        os.chdir(cwd)
+
+
+def io_bytes(b):
+    import io
+
+    return io.BytesIO(b)
+
+
+def test_evaluate_keeps_an_earlier_run(comp, tmp_path):
+    run = tmp_path / "run"
+    args = ["evaluate", "-m", "cosine", "--data", str(comp), "--out", str(run), "--val-pairs", "100", "--n-boot", "10",
+            "--no-plot"]
+    assert runner.invoke(app, args).exit_code == 0
+    before = (run / "evaluation.json").read_bytes()
+    res = runner.invoke(app, args)
+    assert_one_line_error(res, r"holds an earlier run \(evaluation\.json\), which was kept; pass --force")
+    assert (run / "evaluation.json").read_bytes() == before
+    assert runner.invoke(app, args + ["--force"]).exit_code == 0
+
+
+# -- help (issue 13) ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["score", "evaluate", "retrieve", "metrics", "make-competition", "extract"])
+def test_help_is_clean_with_examples(command):
+    res = runner.invoke(app, [command, "-h"], env={"COLUMNS": "140"})
+    assert res.exit_code == 0, res.output
+    assert "<bool>" not in res.output
+    assert "Examples:" in res.output and f"metricbench {command}" in res.output
+    assert res.output == runner.invoke(app, [command, "--help"], env={"COLUMNS": "140"}).output
+
+
+def test_retrieve_help_keeps_brackets_and_version():
+    res = runner.invoke(app, ["retrieve", "-h"], env={"COLUMNS": "160"})
+    assert "{query: [gallery, ...]}" in res.output
+    res = runner.invoke(app, ["--version"])
+    from metricbench import __version__
+
+    assert res.exit_code == 0 and res.stdout.strip() == f"metricbench {__version__}"
+    res = runner.invoke(app, ["-h"])
+    assert res.exit_code == 0 and "<bool>" not in res.output
+
+
+def test_score_prints_what_each_figure_means(comp, tmp_path):
+    res = _score(comp, "--out", str(tmp_path / "s.csv"))
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    val = next(ln for ln in lines if ln.startswith("validation"))
+    test = next(ln for ln in lines if ln.startswith("test"))
+    assert "held-out identities" in val and "train identities" in val
+    assert "all 120 train rows" in test and "solution.csv" in test
