@@ -265,8 +265,11 @@ def param_specs(name: str) -> dict:
         return {p: spec_from_doc(p, DISTANCE_PARAM_TYPES.get(p, "float")) for p in DISTANCES[info.name].params}
     cls = info.load_class()
     specs = estimator_specs(cls)
-    if hasattr(cls, "_estimator_class") and getattr(cls, "estimator", ""):
-        specs.update(_metric_learn_specs(cls, specs))
+    import inspect
+
+    takes_more = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
+    if takes_more and hasattr(cls, "_estimator_class") and getattr(cls, "estimator", ""):
+        specs.update(_metric_learn_specs(cls, specs))  # **params passed on to metric-learn
     return specs
 
 

@@ -74,9 +74,9 @@ def _print(r, fars, test: bool) -> None:
         con.print(c)
     lb = r.leaderboard
     if lb is not None:
-        b = table("metric", "validation>", "public>", "private>",
-                  title=f"leaderboard: public {lb['public_fraction']:.0%} / private {1 - lb['public_fraction']:.0%} "
-                  f"of the test pairs (seed {lb['seed']})")
+        typer.echo(f"leaderboard: public {lb['public_fraction']:.0%} / private {1 - lb['public_fraction']:.0%} "
+                   f"of the test pairs (seed {lb['seed']})")
+        b = table("metric", "validation>", "public>", "private>")
         for n, a in lb["aurocs"].items():
             b.add_row(n, fmt(a["validation"]), fmt(a["public"]), fmt(a["private"]))
         con.print(b)
