@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GEN = ROOT / "docs" / "generated"
 IMG = ROOT / "docs" / "img"
-EVAL_METRICS = "sqeuclidean,euclidean,cosine,manhattan,cosine-whitened,zca-cosine,wccn-cosine,lda-cosine,mahalanobis,plda,kissme"
+EVAL_METRICS = "sqeuclidean,euclidean,cosine,manhattan,cosine-whitened,zca-cosine,wccn-cosine,lda-cosine,within-mahalanobis,plda,kissme"
 
 
 def run(cmd: str, cwd: Path) -> str:
@@ -148,6 +148,8 @@ def main(argv=None) -> None:
     GEN, IMG = a.gen_dir, a.img_dir
     names = a.only or [n for n in PARTS if n != "all-metrics" or a.all_metrics]
     a.work.mkdir(parents=True, exist_ok=True)
+    for old in ("runs", "submissions"):  # the commands never replace an earlier run's files: start clean
+        shutil.rmtree(a.work / old, ignore_errors=True)
     link = a.work / "scripts"
     if not link.exists():
         link.symlink_to(ROOT / "scripts")

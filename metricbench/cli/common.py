@@ -200,6 +200,17 @@ def table(*columns, title: str | None = None, **kw):
     return t
 
 
+def print_table(t) -> None:
+    """Print a rich table on stdout without trailing blanks (plain text off a terminal)."""
+    con = console()
+    if con.is_terminal:
+        con.print(t)
+        return
+    with con.capture() as cap:
+        con.print(t)
+    typer.echo("\n".join(line.rstrip() for line in cap.get().splitlines()))
+
+
 class RichProgress(ProgressHook):
     """Workflow steps as rich progress bars on stderr (a spinner when a step has no size), and one
     ``done`` line per finished step. Off a terminal only the ``done`` lines are printed."""

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from metricbench.cli.common import MetricbenchCommand, RichProgress, UserError, console, fmt, table
+from metricbench.cli.common import MetricbenchCommand, RichProgress, UserError, fmt, print_table, table
 
 DEFAULT_METRICS = "euclidean,cosine,cosine-whitened"
 
@@ -57,7 +57,6 @@ def _print(r, fars, test: bool) -> None:
         typer.echo(f"test: {s['test_pairs']} pairs scored against solution.csv (metrics fitted on all of train)")
     elif r.solution_missing:
         typer.echo("test: no solution.csv, test pairs not evaluated")
-    con = console()
     far_heads = [f"TAR@{f:.0e}".replace("e-0", "e-") for f in fars]
     t = table("metric", "split", "fitted on", "AUROC [95% CI]", *[h + ">" for h in far_heads], "EER>", "fit s>",
               "score s>")
@@ -65,13 +64,13 @@ def _print(r, fars, test: bool) -> None:
         ci = f"{fmt(row.auroc)} [{fmt(row.auroc_low)}, {fmt(row.auroc_high)}]"
         t.add_row(row.metric, row.split, str(row.get("fitted_on", "")), ci, *[fmt(row[far_label(f)]) for f in fars],
                   fmt(row.eer), f"{row.fit_seconds:.2f}", f"{row.score_seconds:.3f}")
-    con.print(t)
+    print_table(t)
     chosen = [(row.metric, row.split, row.chosen) for _, row in r.table.iterrows() if row.get("chosen")]
     if chosen:
         c = table("metric", "split", "what this row's fit chose", title="fits")
         for row in chosen:
             c.add_row(*row)
-        con.print(c)
+        print_table(c)
     lb = r.leaderboard
     if lb is not None:
         typer.echo(f"leaderboard: public {lb['public_fraction']:.0%} / private {1 - lb['public_fraction']:.0%} "
@@ -79,7 +78,7 @@ def _print(r, fars, test: bool) -> None:
         b = table("metric", "validation>", "public>", "private>")
         for n, a in lb["aurocs"].items():
             b.add_row(n, fmt(a["validation"]), fmt(a["public"]), fmt(a["private"]))
-        con.print(b)
+        print_table(b)
         typer.echo(f"verdict: {lb['verdict']}")
     for key, p in r.files.items():
         typer.echo(f"{key}: {p}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from metricbench.cli import auto, evaluate, extract, lfw, make_competition, metrics, retrieve, score
 from metricbench.cli import synth
@@ -47,7 +48,8 @@ def _root(
 for _module in (score, evaluate, retrieve, metrics, make_competition, extract, lfw, auto, synth):
     _module.register(app)
 for _command in app.registered_commands:  # every command gets the clean help, whoever registered it
-    _command.cls = _command.cls or MetricbenchCommand
+    if _command.cls is None or _command.cls is TyperCommand:
+        _command.cls = MetricbenchCommand
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from metricbench.cli.common import MetricbenchCommand, RichProgress, UserError, console, table
+from metricbench.cli.common import MetricbenchCommand, RichProgress, UserError, print_table, table
 
 HELP = """Rank the gallery for every query with METRIC (exact, chunked) and write the top k.
 
@@ -101,7 +101,7 @@ def retrieve(
                   title="retrieval (exact ranks over the whole gallery)")
         t.add_row(*[f"{m[f'top{kk}_accuracy']:.4f}" for kk in r.ks], f"{m['precision_at_1']:.4f}",
                   f"{m['r_precision']:.4f}", f"{m['map_at_r']:.4f}", f"{m['map']:.4f}")
-        console().print(t)
+        print_table(t)
     typer.echo(f"output     {r.output}  ({r.n_queries} rows, {r.format})")
 
 

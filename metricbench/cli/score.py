@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from metricbench.cli.common import MetricbenchCommand, RichProgress, console, fmt, table
+from metricbench.cli.common import MetricbenchCommand, RichProgress, fmt, print_table, table
 
 HELP = """Fit METRIC on train, score every test pair and write a Kaggle submission (Id,Predicted).
 
@@ -84,7 +84,6 @@ def score(
     if json_out:
         typer.echo(json.dumps(r.to_json(), indent=2, default=float))
         return
-    con = console()
     t = table("split", "AUROC>", "sqeuclidean>", "fitted on", "scored on", title=f"metric  {r.label}")
     if r.validation is not None:
         v = r.validation
@@ -96,14 +95,14 @@ def score(
         t.add_row("test", fmt(r.test.auroc), fmt(r.test.baseline_auroc), f"all {r.n_train} train rows",
                   f"{r.n_test_pairs} test pairs (solution.csv)")
     if t.row_count:
-        con.print(t)
+        print_table(t)
     if r.validation is not None and r.validation.chosen:
-        con.print(f"validation fit chose  {r.validation.chosen}", markup=False)
+        typer.echo(f"validation fit chose  {r.validation.chosen}")
     if r.chosen:
-        con.print(f"final fit chose       {r.chosen}", markup=False)
-    con.print(f"submission  {r.submission}  ({r.n_test_pairs} rows, Predicted = {r.predicted})", markup=False)
+        typer.echo(f"final fit chose       {r.chosen}")
+    typer.echo(f"submission  {r.submission}  ({r.n_test_pairs} rows, Predicted = {r.predicted})")
     if r.saved_metric:
-        con.print(f"saved metric  {r.saved_metric}", markup=False)
+        typer.echo(f"saved metric  {r.saved_metric}")
 
 
 def _score_config(config, data, out, param, norm, similarity, json_out) -> None:
