@@ -1,21 +1,17 @@
 """Exceptions raised by the library; the CLI turns them into one-line messages.
 
-The contract (``metricbench`` exit codes):
+The contract of the ``metricbench`` command line:
 
-=====================================  =========
-what happened                          exit code
-=====================================  =========
-success                                0
-:class:`InputError` and its subclasses 2
-(bad file, bad value, unknown name,
-unusable output path), usage errors
-anything else (a bug, out of memory)   1
-interrupted (Ctrl-C)                   130
-=====================================  =========
+| what happened | exit code |
+|---|---|
+| success | 0 |
+| an :class:`InputError` (bad file, bad value, unknown name or parameter, unusable output path) or a usage error | 2 |
+| anything else (a bug, out of memory) | 1 |
+| interrupted (Ctrl-C) | 130 |
 
-Messages are one line, meant for a user: they name the file, 1-based line or column, or
-parameter at fault and what to do about it. The library never names command-line flags;
-the CLI adds those.
+Messages are one line, meant for a user: they name the file, 1-based line or column, or the
+parameter at fault and what to do about it. The library never names command-line flags; the
+CLI adds those.
 """
 
 from __future__ import annotations
