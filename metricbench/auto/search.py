@@ -411,7 +411,7 @@ class _Search:
         for v, comp in variants.items():
             c = Candidate(len(self.candidates), "single", fam.name, self._config([comp]), status=status,
                           fit_seconds=float(np.mean(fit_secs)) if fit_secs else 0.0, seconds=seconds, trial=tnum,
-                          note=note + ("; AS-norm of the same fitted metric" if v == "norm" and not note else ""))
+                          note=note or (f"{self.norm} of the same fitted metric" if v == "norm" else ""))
             c.fold_aurocs = [_auroc(f.same, s) for f, s in zip(self.splits.inner, scores[v])]
             c.se = self._se(c.fold_aurocs)
             if status == "complete":

@@ -146,10 +146,10 @@ def why(run: AutoRun) -> list[str]:
     ranked = r.ranked()
     lines = [
         f"**Winner:** {w.label} (candidate {w.id}).",
-        f"It had the best mean inner-validation AUROC, {w.inner_auroc:.4f}, of the {len(ranked)} complete candidates "
-        f"{'whose final fits fit the budget ' if above_any(r) else ''}"
-        f"({sum(c.kind == 'single' for c in ranked)} single metrics, {sum(c.kind == 'fusion' for c in ranked)} fusions; "
-        f"{sum(c.status != 'complete' for c in r.candidates)} more pruned, skipped or failed).",
+        f"Of {len(ranked)} complete candidates ({sum(c.kind == 'single' for c in ranked)} single metrics, "
+        f"{sum(c.kind == 'fusion' for c in ranked)} fusions; {sum(c.status != 'complete' for c in r.candidates)} more "
+        f"pruned, skipped or failed) it had the best mean inner-validation AUROC, {w.inner_auroc:.4f}"
+        + (", among those whose final fits fit the time left." if above_any(r) else "."),
     ]
     above = [c for c in ranked if c.inner_auroc > w.inner_auroc]
     if above:
