@@ -253,3 +253,15 @@ def test_faiss_backend_agrees_off_ties_and_says_so():
     assert not (res[0] == np.arange(500)[:, None]).any()
     with pytest.raises(InputError, match="faiss"):
         topk(Q, G, 3, metric="canberra", backend="faiss")
+
+
+def test_search_passes_the_backend_through():
+    pytest.importorskip("faiss")
+    from metricbench.evaluation.retrieval import search
+
+    rng = np.random.default_rng(5)
+    Q = rng.standard_normal((10, 8)).astype(np.float32)
+    G = rng.standard_normal((60, 8)).astype(np.float32)
+    res = search(Q, G, 3, metric="cosine", backend="faiss")
+    assert res.backend == "faiss" and not res.exact
+    np.testing.assert_array_equal(res[0], search(Q, G, 3, metric="cosine")[0])

@@ -312,19 +312,19 @@ def _jit(name, work):
 
 
 def working_memory_mib(working_memory=None) -> float:
-    """The working-memory budget in MiB: the argument, else metricbench's setting, else scikit-learn's."""
+    """The working-memory budget in MiB: metricbench's one setting (:mod:`metricbench.config`).
+
+    Where that module is absent (an older tree), the argument, else ``$METRICBENCH_WORKING_MEMORY``,
+    else scikit-learn's ``working_memory``.
+    """
+    try:
+        from metricbench.config import get_working_memory
+    except ImportError:
+        get_working_memory = None
+    if get_working_memory is not None:
+        return float(get_working_memory(working_memory))
     if working_memory is not None:
         return float(working_memory)
-    try:  # the one setting, once metricbench.config exists
-        from metricbench import config  # type: ignore[attr-defined]
-
-        get = getattr(config, "get_config", None)
-        if get is not None:
-            value = get().get("working_memory")
-            if value is not None:
-                return float(value)
-    except ImportError:
-        pass
     env = os.environ.get("METRICBENCH_WORKING_MEMORY")
     if env:
         return float(env)

@@ -338,7 +338,8 @@ def retrieval_metrics_from_embeddings(
     return rep
 
 
-def search(Q, G, k: int = 10, *, metric="cosine", exclude_self: bool = False, working_memory=None):
+def search(Q, G, k: int = 10, *, metric="cosine", exclude_self: bool = False, working_memory=None,
+           backend: str = "metricbench"):
     """Exact top-k gallery rows of each query under ``metric``, best first.
 
     Parameters
@@ -356,28 +357,33 @@ def search(Q, G, k: int = 10, *, metric="cosine", exclude_self: bool = False, wo
         Query ``i`` never returns gallery row ``i``.
     working_memory : float, optional
         MiB budget of one distance block.
+    backend : {"metricbench", "faiss"}
+        ``"faiss"``: faiss-cpu's flat index for the distances it serves (not exact on
+        near-ties; see :func:`metricbench.distances.topk.topk`); other metrics refuse it.
 
     Returns
     -------
     indices : ndarray of int64, shape (n_queries, k); distances : ndarray of float64, same shape.
-    Ties go to the lower gallery index.
+    Ties go to the lower gallery index. For fixed distances and linear learned metrics the
+    pair is a :class:`~metricbench.distances.topk.TopKResult` (``.backend``, ``.exact``).
     """
     from metricbench.distances.api import topk
 
     if int(k) < 1:
         raise InputError(f"k must be >= 1, got {k}")
+    kw = {"working_memory": working_memory, "exclude_self": exclude_self, "backend": backend}
     if isinstance(metric, str):
-        return topk(Q, G, k, metric=metric, working_memory=working_memory, exclude_self=exclude_self)
+        return topk(Q, G, k, metric=metric, **kw)
     from metricbench.learn.base import DistanceMetric, LinearMetric
 
     if isinstance(metric, DistanceMetric):
-        return topk(Q, G, k, metric=metric.metric, working_memory=working_memory,
-                    exclude_self=exclude_self, **metric.params)
+        return topk(Q, G, k, metric=metric.metric, **kw, **metric.params)
     if isinstance(metric, LinearMetric):
         ZQ = metric.transform(Q)
         ZG = ZQ if (exclude_self and Q is G) else metric.transform(G)
-        return topk(ZQ, ZG, k, metric=metric.base_metric, working_memory=working_memory,
-                    exclude_self=exclude_self, **metric._base_params())
+        return topk(ZQ, ZG, k, metric=metric.base_metric, **kw, **metric._base_params())
+    if backend != "metricbench":
+        raise InputError(f"backend={backend!r} serves fixed distances and linear learned metrics only")
     Q, G = np.asarray(Q), np.asarray(G)
     if exclude_self and Q.shape[0] != G.shape[0]:
         raise InputError("exclude_self needs query and gallery to be the same rows")
