@@ -128,3 +128,22 @@ def test_retrieve_width_mismatch_and_missing_file(tmp_path):
                               "--out", str(out)])
     assert_one_line_error(res, r"nope\.npy")
     assert not out.exists()
+
+
+def test_retrieve_backend_faiss_says_so(xq_split, tmp_path):
+    pytest.importorskip("faiss")
+    d, Q, G, yq, yg = xq_split
+    out = tmp_path / "top.csv"
+    args = ["retrieve", "-m", "cosine", "-q", str(d / "q.npy"), "-g", str(d / "g.npy"), "-k", "5"]
+    res = runner.invoke(app, [*args, "--out", str(out), "--backend", "faiss", "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["backend"] == "faiss" and summary["exact"] is False
+    got = np.array([list(map(int, s.split())) for s in pd.read_csv(out).Predicted])
+    np.testing.assert_array_equal(got, _brute(Q, G, "cosine")[:, :5])  # no near-ties in these rows
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "t2.csv"), "--backend", "faiss"])
+    assert res.exit_code == 0 and "backend faiss: not exact on near-ties" in res.output
+    res = runner.invoke(app, ["retrieve", "-m", "canberra", "-q", str(d / "q.npy"), "-g", str(d / "g.npy"),
+                              "--out", str(tmp_path / "t3.csv"), "--backend", "faiss"])
+    assert_one_line_error(res, "faiss")
+    assert not (tmp_path / "t3.csv").exists()

@@ -30,6 +30,11 @@ class Format(str, Enum):
     json = "json"
 
 
+class Backend(str, Enum):
+    metricbench = "metricbench"
+    faiss = "faiss"
+
+
 def retrieve(
     metric: Annotated[str, typer.Option("--metric", "-m", help="Metric name or alias (run 'metricbench metrics').")] = "cosine",
     query: Annotated[Path, typer.Option("--query", "-q", help="Query embeddings (.npy, n_queries x d).")] = ...,
@@ -62,6 +67,10 @@ def retrieve(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    backend: Annotated[
+        Backend, typer.Option("--backend", help="Top-k engine: metricbench (exact ranking) or faiss (faiss-cpu's flat "
+                              "index, the 'faiss' extra; float32, not exact on near-ties).")
+    ] = Backend.metricbench,
 ) -> None:
     from metricbench.registry import metric_info, parse_metric_params
     from metricbench.workflows import retrieve as run
@@ -84,7 +93,8 @@ def retrieve(
     with RichProgress(quiet=json_out) as hook:
         r = run(query, gallery, metric=info.name, k=k, params=params, query_labels=query_labels,
                 gallery_labels=gallery_labels, names=names, identities=identities, data=data, exclude_self=exclude_self,
-                working_memory=working_memory, out=out, fmt=fmt, overwrite=force, progress=hook)
+                working_memory=working_memory, out=out, fmt=fmt, overwrite=force, progress=hook,
+                backend=backend.value)
     if json_out:
         typer.echo(json.dumps(r.to_json(), indent=2))
         return
@@ -92,7 +102,7 @@ def retrieve(
     if r.fit_seconds is not None:
         typer.echo(f"fitted on  {r.fitted_on} ({r.fit_seconds:.1f} s)" + (f"; chose {r.chosen}" if r.chosen else ""))
     typer.echo(f"searched   {r.n_queries} queries x {r.n_gallery} gallery rows, top {r.indices.shape[1]} "
-               f"({r.search_seconds:.2f} s)")
+               f"({r.search_seconds:.2f} s)" + ("" if r.exact else f"; backend {r.backend}: not exact on near-ties"))
     if r.measures is not None:
         m = r.measures
         typer.echo(f"queries    {m['n_queries_evaluated']} evaluated, {m['n_queries_no_match']} without a gallery "

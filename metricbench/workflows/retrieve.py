@@ -80,6 +80,8 @@ class RetrieveResult:
     fit_seconds: float | None = None
     chosen: str = ""
     fitted_on: str = ""
+    backend: str = "metricbench"
+    exact: bool = True
     measures: dict | None = None
     indices: np.ndarray | None = field(default=None, repr=False)
     identities: np.ndarray | None = field(default=None, repr=False)
@@ -99,6 +101,8 @@ class RetrieveResult:
             out["fitted_on"] = self.fitted_on
         if self.chosen:
             out["chosen"] = self.chosen
+        out["backend"] = self.backend
+        out["exact"] = self.exact
         out["search_seconds"] = self.search_seconds
         out["output"] = self.output
         out["format"] = self.format
@@ -133,6 +137,7 @@ def retrieve(
     fmt: str = "csv",
     overwrite: bool = False,
     progress: ProgressHook | None = None,
+    backend: str = "metricbench",
 ) -> RetrieveResult:
     """Rank the gallery for every query (exact, chunked), write the top ``k``, measure with labels.
 
@@ -170,6 +175,10 @@ def retrieve(
     overwrite : bool
         Allow replacing an existing ``out``.
     progress : ProgressHook, optional
+    backend : {"metricbench", "faiss"}
+        ``"faiss"``: faiss-cpu's flat index (the ``faiss`` extra; fixed inner-product / L2
+        distances and linear learned metrics), float32 and not exact on near-ties; the result
+        says which ran (``backend``, ``exact``).
 
     Returns
     -------
@@ -189,6 +198,8 @@ def retrieve(
     texts = [f"{kk}={v}" for kk, v in raw.items() if isinstance(v, str)]
     typed = {**{kk: v for kk, v in raw.items() if not isinstance(v, str)}, **parse_metric_params(name, texts)}
     check_params(name, typed)
+    if backend not in ("metricbench", "faiss"):
+        raise InputError(f"unknown top-k backend {backend!r}; valid: metricbench, faiss")
     if fmt not in FORMATS:
         raise InputError(f"unknown ranking format {fmt!r}; valid: {', '.join(FORMATS)}")
     if int(k) < 1:
@@ -243,8 +254,12 @@ def retrieve(
         result.chosen = inner_selection_label(m.describe())
 
     with step(progress, f"searching the top {k} of {G.shape[0]} gallery rows for {Q.shape[0]} queries") as st:
-        idx, dist = search(Q, G, k, metric=m, exclude_self=exclude_self, working_memory=working_memory)
+        found = search(Q, G, k, metric=m, exclude_self=exclude_self, working_memory=working_memory,
+                       backend=backend)
+        idx, dist = found
     result.search_seconds = st.seconds
+    result.backend = getattr(found, "backend", "metricbench")
+    result.exact = getattr(found, "exact", True)
     result.indices, result.distances = idx, dist
     if identities:
         from metricbench.evaluation.retrieval import search_identities
