@@ -103,3 +103,25 @@ def test_api_reference_covers_every_public_module():
     assert not [m for m in mods if ".cli" in m or "._" in m]
     page = mkdocs_hooks.on_page_markdown((ROOT / "docs" / "api.md").read_text(), None, None, None)
     assert all(f"::: {m}\n" in page for m in mods)
+
+
+def test_readme_is_short_and_its_figures_are_the_generated_ones():
+    """README under 15 KB; every headline figure is one a regenerated docs file holds, beside its command."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.encode()) < 15 * 1024, f"README.md is {len(readme.encode())} bytes"
+    ev = (GEN / "evaluate.md").read_text()
+    cmd = re.search(r"```bash\n(metricbench evaluate [^\n]+)\n```", ev).group(1)
+    assert cmd in readme, "the README's table must sit under the command that produced it"
+    rows = re.findall(r"^\| `([\w-]+)`[^|]*\| (\d\.\d{4} \[[^\]]+\]) \| (\d\.\d{4} \[[^\]]+\]) \|$", readme, re.M)
+    assert len(rows) >= 4
+    for name, val, test in rows:
+        assert f"| `{name}` | {val} | {test} |" in ev, f"README's {name} row differs from docs/generated/evaluate.md"
+    ret = (GEN / "retrieve.md").read_text()
+    for fig in re.findall(r"top-1 identity accuracy from (\d\.\d{4}).*?to (\d\.\d{4})", readme, re.S)[0]:
+        assert f"top-1 {fig}" in ret
+    # the quick start is the one CI runs
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "metricbench score --metric cosine-whitened" in ci and 'pip install -q -e ".[dev,extract,docs]"' in ci
+    assert 'pip install -e ".[dev,extract,docs]" && python -m pytest -q' in readme
+    assert ("python3 -m venv .venv && . .venv/bin/activate && pip install -e . && "
+            "metricbench score --metric cosine-whitened") in readme

@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# README.md joins when its rewrite (issue 13: short README, examples that run) lands
-PAGES = sorted(p for p in (ROOT / "docs").rglob("*.md") if "generated" not in p.parts)
+PAGES = [ROOT / "README.md"] + sorted(p for p in (ROOT / "docs").rglob("*.md") if "generated" not in p.parts)
 FENCE = re.compile(r"(?:<!-- example: (?P<mark>\w+)[^>]*-->\s*\n)?```(?P<lang>bash|python)\n(?P<body>.*?)```", re.S)
 
 
