@@ -126,7 +126,7 @@ def test_get_engine_errors():
 @pytest.fixture(scope="module")
 def dask_engine():
     distributed = pytest.importorskip("distributed", reason="the dask engine needs metricbench[dask]")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     client = distributed.Client(cluster)
     from metricbench.engines.dask import DaskEngine
 
@@ -232,3 +232,17 @@ def test_dask_search_with_metric_objects(dask_engine, data):
                                   c.pair_distance(X, data["i1"], data["i2"]))
     with pytest.raises(InputError, match="linear learned"):
         search_on(dask_engine, get_metric("plda", n_components=4).fit(X, y), X[:5], X, 3)
+
+
+def test_cli_engine_flags_checked_first(tmp_path):
+    from typer.testing import CliRunner
+
+    from conftest import assert_one_line_error
+    from metricbench.cli.main import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["score", "-m", "cosine", "--engine", "spark", "--out", str(tmp_path / "s.csv")])
+    assert_one_line_error(res, "unknown engine .spark.: choose local, dask")
+    res = runner.invoke(app, ["retrieve", "-m", "cosine", "-q", "q.npy", "-g", "g.npy", "--scheduler", "tcp://x:1"])
+    assert_one_line_error(res, "--scheduler is for --engine dask")
+    assert list(tmp_path.iterdir()) == []

@@ -71,6 +71,12 @@ def retrieve(
         Backend, typer.Option("--backend", help="Top-k engine: metricbench (exact ranking) or faiss (faiss-cpu's flat "
                               "index, the 'faiss' extra; float32, not exact on near-ties).")
     ] = Backend.metricbench,
+    engine: Annotated[
+        str, typer.Option(help="Where to compute: local, or dask (pip install 'metricbench[dask]').")
+    ] = "local",
+    scheduler: Annotated[
+        Optional[str], typer.Option(help="With --engine dask: scheduler address tcp://HOST:8786 (default: a local cluster).")
+    ] = None,
 ) -> None:
     from metricbench.registry import metric_info, parse_metric_params
     from metricbench.workflows import retrieve as run
@@ -90,11 +96,18 @@ def retrieve(
     if out is None:
         out = default_submission_path(f"retrieve-{info.name}", params, ext=fmt, k=k if k != 10 else None,
                                       names=names, identities=identities, exclude_self=exclude_self)
-    with RichProgress(quiet=json_out) as hook:
-        r = run(query, gallery, metric=info.name, k=k, params=params, query_labels=query_labels,
-                gallery_labels=gallery_labels, names=names, identities=identities, data=data, exclude_self=exclude_self,
-                working_memory=working_memory, out=out, fmt=fmt, overwrite=force, progress=hook,
-                backend=backend.value)
+    from metricbench.engines import get_engine
+
+    eng = get_engine(engine, scheduler=scheduler) if (engine != "local" or scheduler) else None
+    try:
+        with RichProgress(quiet=json_out) as hook:
+            r = run(query, gallery, metric=info.name, k=k, params=params, query_labels=query_labels,
+                    gallery_labels=gallery_labels, names=names, identities=identities, data=data, exclude_self=exclude_self,
+                    working_memory=working_memory, out=out, fmt=fmt, overwrite=force, progress=hook, engine=eng,
+                    backend=backend.value)
+    finally:
+        if eng is not None:
+            eng.close()
     if json_out:
         typer.echo(json.dumps(r.to_json(), indent=2))
         return

@@ -61,6 +61,12 @@ def score(
     config: Annotated[
         Optional[Path], typer.Option(help="Re-run a configuration saved by 'metricbench auto' (replaces --metric).")
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="Where to compute: local, or dask (pip install 'metricbench[dask]').")
+    ] = "local",
+    scheduler: Annotated[
+        Optional[str], typer.Option(help="With --engine dask: scheduler address tcp://HOST:8786 (default: a local cluster).")
+    ] = None,
 ) -> None:
     from metricbench.registry import metric_info, parse_metric_params
     from metricbench.workflows import score_competition
@@ -76,11 +82,18 @@ def score(
         out = default_submission_path(name, params, norm=norm, similarity=similarity,
                                       seed=seed if (norm and seed != 0) else None,
                                       prefix="" if data is None else f"{Path(data).name}_")
-    with RichProgress(quiet=json_out) as hook:
-        r = score_competition(
-            name, data, params=params, norm=norm, similarity=similarity, validate=validate, holdout=holdout,
-            val_pairs=val_pairs, seed=seed, out=out, overwrite=force, save_metric=save_metric, progress=hook,
-        )
+    from metricbench.engines import get_engine
+
+    eng = get_engine(engine, scheduler=scheduler) if (engine != "local" or scheduler) else None
+    try:
+        with RichProgress(quiet=json_out) as hook:
+            r = score_competition(
+                name, data, params=params, norm=norm, similarity=similarity, validate=validate, holdout=holdout,
+                val_pairs=val_pairs, seed=seed, out=out, overwrite=force, save_metric=save_metric, progress=hook, engine=eng,
+            )
+    finally:
+        if eng is not None:
+            eng.close()
     if json_out:
         typer.echo(json.dumps(r.to_json(), indent=2, default=float))
         return

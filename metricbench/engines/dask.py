@@ -209,7 +209,7 @@ class DaskEngine:
                 raise InputError(f"cannot reach the dask scheduler at {scheduler} ({e})") from None
         else:
             self._cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
-                                         processes=True, dashboard_address=None)
+                                         processes=True, dashboard_address=":0")
             self.client = Client(self._cluster)
 
     def __enter__(self):

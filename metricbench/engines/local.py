@@ -503,6 +503,12 @@ class LocalEngine:
     def close(self):
         pass
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
 
 def _load(X):
     if isinstance(X, (str, os.PathLike)):

@@ -138,6 +138,7 @@ def retrieve(
     overwrite: bool = False,
     progress: ProgressHook | None = None,
     backend: str = "metricbench",
+    engine=None,
 ) -> RetrieveResult:
     """Rank the gallery for every query (exact, chunked), write the top ``k``, measure with labels.
 
@@ -179,6 +180,9 @@ def retrieve(
         ``"faiss"``: faiss-cpu's flat index (the ``faiss`` extra; fixed inner-product / L2
         distances and linear learned metrics), float32 and not exact on near-ties; the result
         says which ran (``backend``, ``exact``).
+    engine : metricbench.engines engine, optional
+        Search on this engine (for example a Dask cluster, :func:`metricbench.engines.get_engine`)
+        instead of ``backend``; fixed distances and linear learned metrics.
 
     Returns
     -------
@@ -254,11 +258,16 @@ def retrieve(
         result.chosen = inner_selection_label(m.describe())
 
     with step(progress, f"searching the top {k} of {G.shape[0]} gallery rows for {Q.shape[0]} queries") as st:
-        found = search(Q, G, k, metric=m, exclude_self=exclude_self, working_memory=working_memory,
-                       backend=backend)
+        if engine is None:
+            found = search(Q, G, k, metric=m, exclude_self=exclude_self, working_memory=working_memory,
+                           backend=backend)
+        else:
+            from metricbench.engines import search_on
+
+            found = search_on(engine, m, Q, G, k, exclude_self=exclude_self)
         idx, dist = found
     result.search_seconds = st.seconds
-    result.backend = getattr(found, "backend", "metricbench")
+    result.backend = getattr(found, "backend", "metricbench" if engine is None else f"{engine.name} engine")
     result.exact = getattr(found, "exact", True)
     result.indices, result.distances = idx, dist
     if identities:

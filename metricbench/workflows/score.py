@@ -151,6 +151,7 @@ def score_competition(
     overwrite: bool = False,
     save_metric=None,
     progress: ProgressHook | None = None,
+    engine=None,
 ) -> ScoreResult:
     """Validate ``metric`` on held-out identities, fit it on all of train, score every test pair.
 
@@ -188,6 +189,9 @@ def score_competition(
         Also save the fitted metric (``.npz``) here.
     progress : ProgressHook, optional
         Receives each step (validation, fitting, scoring); the library prints nothing.
+    engine : metricbench.engines engine, optional
+        Score the test pairs on this engine (for example a Dask cluster,
+        :func:`metricbench.engines.get_engine`); None: in this process.
 
     Returns
     -------
@@ -265,7 +269,12 @@ def score_competition(
     i1 = pairs["index1"].to_numpy()
     i2 = pairs["index2"].to_numpy()
     with step(hook, f"scoring {len(pairs)} test pairs", total=len(pairs)) as st:
-        dist = paired_distance_chunked(m, comp.test_X, i1, i2, hook)
+        if engine is None:
+            dist = paired_distance_chunked(m, comp.test_X, i1, i2, hook)
+        else:
+            from metricbench.engines import pair_distances_on
+
+            dist = pair_distances_on(engine, m, comp.test_X, i1, i2)
     score_seconds = st.seconds
     pred = -dist if similarity else dist
     if out is not None:
