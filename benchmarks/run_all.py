@@ -1,6 +1,7 @@
 """Every speed comparison of metricbench in one command: ratios printed, a markdown table written.
 
-    python benchmarks/run_all.py                      # the default run (about 10 minutes on 2 quiet cores)
+    python benchmarks/run_all.py                      # the default run: 37 min under load average ~20 on 2 cores
+                                                      # (the 1,000 x 1,000,000 top-k is most of it; --only to pick)
     python benchmarks/run_all.py --quick --out /tmp/b.md   # a smoke test (seconds): tiny sizes, same code paths
     python benchmarks/run_all.py --only topk,paired   # some sections
 
