@@ -182,8 +182,12 @@ def evaluate_competition(
     from metricbench.workflows.data import open_competition
     from metricbench.workflows.score import check_split_settings
 
+    from metricbench.registry import get_metric
+
     names = expand_metric_names(metrics)
     typed = _check_params(params, names)
+    for name in names:  # a parameter a constructor refuses fails here, before the data is read
+        get_metric(name, **typed.get(name, {}))
     check_split_settings(holdout, val_pairs)
     if int(n_boot) < 1:
         raise InputError(f"n_boot must be at least 1, got {n_boot}")
