@@ -49,6 +49,15 @@ class OutputExistsError(OutputPathError):
         self.path = path
 
 
+class NonFiniteError(InputError):
+    """Input holding NaN or infinity where a distance or a fit needs finite numbers.
+
+    Raised at the library's entry points (``paired_distances``, ``pairwise_distances``,
+    ``topk``, the loaders): no distance is defined on such values, and a finite number
+    computed from them would be wrong.
+    """
+
+
 def __getattr__(name: str):
     # NotFittedError subclasses scikit-learn's, which is imported only when the name is
     # first asked for (scikit-learn takes seconds to import; the CLI starts without it)
@@ -69,6 +78,7 @@ def __getattr__(name: str):
 __all__ = [
     "InputError",
     "MetricbenchError",
+    "NonFiniteError",
     "NotFittedError",
     "OutputExistsError",
     "OutputPathError",

@@ -5,13 +5,11 @@ Each ``prange`` iteration writes only its own output slot.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
 from metricbench.distances.codes import COSINE, EUCLIDEAN, SQEUCLIDEAN
-from metricbench.distances.kernels import cosine, pair_distance, sqeuclidean
+from metricbench.distances.kernels import FASTMATH, cosine, euclidean, pair_distance, sqeuclidean
 from metricbench.distances.prefetch import prefetch_row
 
 #: pairs ahead whose rows are prefetched
@@ -43,7 +41,7 @@ def gather_sorted(index1, index2, order, a1, a2):
         a2[k] = index2[t]
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def paired_sorted(code, X, Y, a1, a2, order, p, w, M, out):
     """out[order[k]] = d(X[a1[k]], Y[a2[k]]) with ``a1`` sorted.
 
@@ -55,12 +53,16 @@ def paired_sorted(code, X, Y, a1, a2, order, p, w, M, out):
     n = a1.shape[0]
     ahead = PREFETCH_DISTANCE
     # the hottest kernels get loops of their own, so that they inline and vectorise
-    if code == SQEUCLIDEAN or code == EUCLIDEAN:
+    if code == SQEUCLIDEAN:
         for k in prange(n):
             if k + ahead < n:
                 prefetch_row(Y, a2[k + ahead])
-            d = sqeuclidean(X[a1[k]], Y[a2[k]])
-            out[order[k]] = d if code == SQEUCLIDEAN else math.sqrt(d)
+            out[order[k]] = sqeuclidean(X[a1[k]], Y[a2[k]])
+    elif code == EUCLIDEAN:
+        for k in prange(n):
+            if k + ahead < n:
+                prefetch_row(Y, a2[k + ahead])
+            out[order[k]] = euclidean(X[a1[k]], Y[a2[k]])
     elif code == COSINE:
         for k in prange(n):
             if k + ahead < n:
@@ -73,14 +75,14 @@ def paired_sorted(code, X, Y, a1, a2, order, p, w, M, out):
             out[order[k]] = pair_distance(code, X[a1[k]], Y[a2[k]], p, w, M)
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def paired_plain(code, X, Y, index1, index2, p, w, M, out):
     """out[t] = d(X[index1[t]], Y[index2[t]]) in the given order (the reference loop)."""
     for t in prange(index1.shape[0]):
         out[t] = pair_distance(code, X[index1[t]], Y[index2[t]], p, w, M)
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def pairwise_block(code, A, B, p, w, M, out):
     """out[i, j] = d(A[i], B[j]) for a block of rows of A against a block of rows of B."""
     for i in prange(A.shape[0]):
