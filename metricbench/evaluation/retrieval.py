@@ -232,8 +232,9 @@ def _distance_blocks(Q, G, metric, working_memory) -> Iterable[tuple[int, np.nda
 
 
 def _rows_per_block(n_cols: int, working_memory, per_cell: int = 24) -> int:
-    mib = 512 if working_memory is None else float(working_memory)
-    return max(1, int(mib * 2**20 // (max(1, n_cols) * per_cell)))
+    from metricbench.config import get_chunk_n_rows
+
+    return get_chunk_n_rows(max(1, n_cols) * per_cell, working_memory=working_memory)
 
 
 def _ranks_of_relevant(block: np.ndarray, rows_q: np.ndarray, gc: np.ndarray, width: int,

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
 
-def _chunk_rows(d: int, budget_bytes: int = 2**25) -> int:
-    """Rows per chunk when streaming a (n, d) matrix: about 32 MB of float64 per chunk."""
-    return max(1, int(budget_bytes // max(1, 8 * d)))
+def _chunk_rows(d: int) -> int:
+    """Rows per chunk when streaming a (n, d) matrix as float64 (the working-memory budget)."""
+    return get_chunk_n_rows(8 * max(1, d))
 
 
 def column_mean(X) -> np.ndarray:

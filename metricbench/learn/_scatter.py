@@ -22,13 +22,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
 
-CHUNK = 32768
+def iter_blocks(X, chunk: int | None = None):
+    """Yield ``(start, block)`` with ``block`` a float64 copy of ``X[start:start+chunk]``.
 
-
-def iter_blocks(X, chunk: int = CHUNK):
-    """Yield ``(start, block)`` with ``block`` a float64 copy of ``X[start:start+chunk]``."""
+    ``chunk`` defaults to the rows the working-memory budget allows (:mod:`metricbench.config`).
+    """
+    if chunk is None:
+        chunk = get_chunk_n_rows(16 * max(1, X.shape[1]))  # the block and one temporary
     for a in range(0, X.shape[0], chunk):
         yield a, np.asarray(X[a : a + chunk], dtype=np.float64)
 

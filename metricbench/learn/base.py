@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
 from sklearn.utils.validation import validate_data
 
+from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError, NotFittedError
 
 FORMAT_VERSION = 1
@@ -455,7 +456,7 @@ class LinearMetric(TransformerMixin, BaseMetric):
         mean = getattr(self, "mean_", None)
         L = np.asarray(self.components_, dtype=np.float64)
         out = np.empty((X.shape[0], L.shape[0]), dtype=np.float64)
-        step = max(1, int(2**26 // max(1, X.shape[1] * 8)))  # ~64 MB of rows at a time
+        step = get_chunk_n_rows(8 * max(1, X.shape[1] + L.shape[0]))  # float64 rows in and out
         for s in range(0, X.shape[0], step):
             blk = np.asarray(X[s : s + step], dtype=np.float64)
             if mean is not None:

@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 
+from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
 from metricbench.learn._pairutils import (
     auroc,
@@ -599,7 +600,7 @@ class LearnedCosine(LinearMetric):
         gate = QualityGate(self.gate_mu_, self.gate_sd_, self.gate_w_, self.gate_b_)
         params = {"A0": self.components_, "c0": self.offset0_, "A1": self.components1_, "c1": self.offset1_}
         out = np.empty((X.shape[0], self.components_.shape[0]), dtype=np.float64)
-        step = max(1, int(2**25 // max(1, X.shape[1] * 8)))
+        step = get_chunk_n_rows(8 * 4 * max(1, X.shape[1]))  # the block, its centred copy and the layers
         for s in range(0, X.shape[0], step):
             blk = np.asarray(X[s : s + step], dtype=np.float64) - self.mean_
             out[s : s + step] = _forward(params, blk, gate.proba(blk))
@@ -658,7 +659,7 @@ def _restoration(X, rows, codes, n_classes, g, ref, mean, shrinkage):
 
     d = X.shape[1]
     src = _Rows(X, rows, mean)
-    step = max(1, int(2**25 // (8 * d)))
+    step = get_chunk_n_rows(8 * d)
     c = codes[rows]
     isref = g == ref
     sums = np.zeros((n_classes, d))

@@ -57,6 +57,7 @@ import time
 
 import numpy as np
 
+from metricbench.config import get_chunk_n_rows, get_working_memory
 from metricbench.errors import InputError
 from metricbench.learn.base import LinearMetric
 
@@ -66,8 +67,8 @@ _SERIAL_EDGES = 200_000  # below this many stored edges the kernels run on one t
 _PCA_ROWS = 100_000  # rows used for the PCA start
 
 
-def _rows_per_chunk(row_bytes: int, working_memory: float) -> int:
-    return max(1, int(working_memory * 2**20 // max(1, row_bytes)))
+def _rows_per_chunk(row_bytes: int, working_memory) -> int:
+    return get_chunk_n_rows(row_bytes, working_memory=working_memory)
 
 
 def _class_layout(y):
@@ -194,8 +195,9 @@ class LMNN(LinearMetric):
     metric : {"sqeuclidean", "cosine"}
         Distance taken after the map when scoring pairs. LMNN optimises squared
         Euclidean; ``"cosine"`` scores ``cos(L(x - mean), L(x' - mean))`` instead.
-    working_memory : float
-        Budget in MiB for the temporary row blocks of the chunked products.
+    working_memory : float, optional
+        Budget in MiB for the temporary row blocks of the chunked products
+        (default: :func:`metricbench.config.get_working_memory`).
     seed : int
         Seed of the held-out identities, the candidate subsampling and the sampled
         impostors.
@@ -255,7 +257,7 @@ class LMNN(LinearMetric):
         patience: int = 10,
         n_val_pairs: int = 20000,
         metric: str = "sqeuclidean",
-        working_memory: float = 1024.0,
+        working_memory: float | None = None,
         seed: int = 0,
         verbose: bool = False,
     ):
@@ -386,7 +388,7 @@ class LMNN(LinearMetric):
         y = np.asarray(y)
         groups = check_groups(groups, n_all)
         dtype = np.float32 if X.dtype == np.float32 else np.float64
-        wm = float(self.working_memory)
+        wm = get_working_memory(self.working_memory)
         step = _rows_per_chunk(d * np.dtype(dtype).itemsize * 4, wm)
 
         # held-out identities for choosing the iteration
@@ -669,7 +671,7 @@ class _Problem:
 
     def __init__(self, Xs, T, starts, counts, mean, k, *, mu=0.5, max_impostors=16, n_random=16,
                  n_candidate_classes=16, max_candidates_per_class=64, seed=0, step=None,
-                 working_memory=1024.0):
+                 working_memory=None):
         import numba
 
         from metricbench.learn import _lmnn_kernels as kern

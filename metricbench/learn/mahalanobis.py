@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
 from metricbench.learn._scatter import class_codes, class_sums, row_mean
 from metricbench.learn.base import LinearMetric
@@ -31,8 +32,9 @@ def within_residuals(X, y, *, max_samples: int | None = None, random_state=0) ->
     if max_samples is not None and rows.size > int(max_samples):
         rows = np.sort(_rng(random_state).choice(rows, size=int(max_samples), replace=False))
     R = np.empty((rows.size, X.shape[1]))
-    for a in range(0, rows.size, 32768):
-        r = rows[a : a + 32768]
+    step = get_chunk_n_rows(16 * X.shape[1])
+    for a in range(0, rows.size, step):
+        r = rows[a : a + step]
         R[a : a + r.size] = np.asarray(X[r], dtype=np.float64) - M[codes[r]]
     return R
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from metricbench.config import get_chunk_n_rows
+
 from metricbench.errors import InputError
 from metricbench.learn._pairutils import class_codes
 from metricbench.learn.base import BaseMetric, LinearMetric
@@ -48,7 +50,7 @@ def cohort_stats(metric, X, C, *, top_k=None, working_rows=None):
     n, m = X.shape[0], C.shape[0]
     k = m if top_k is None else max(1, min(int(top_k), m))
     mean, std = np.empty(n), np.empty(n)
-    step = working_rows or max(1, int(2**22 // max(1, m)))  # ~32 MB of float64 scores
+    step = working_rows or get_chunk_n_rows(8 * max(1, m))  # a block of float64 scores
     dense = _dense_scorer(metric, C)
     for s in range(0, n, step):
         blk = np.asarray(X[s : s + step])
@@ -212,7 +214,7 @@ def draw_cohort(X, y, *, size: int, kind: str = "means", seed: int = 0) -> np.nd
     sel = np.flatnonzero(np.isin(codes, pick))
     pos = np.searchsorted(pick, codes[sel])
     out = np.zeros((pick.size, X.shape[1]))
-    step = max(1, int(2**25 // (8 * X.shape[1])))
+    step = get_chunk_n_rows(8 * X.shape[1])
     for s in range(0, sel.size, step):
         p = pos[s : s + step]
         onehot = csr_matrix((np.ones(p.size), (p, np.arange(p.size))), shape=(pick.size, p.size))

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
 from metricbench.learn._scatter import (
     class_codes,
@@ -49,8 +50,6 @@ from metricbench.learn._select import Holdout, int_grid
 from metricbench.learn.base import BaseMetric, _transform_used
 from metricbench.learn.linear import lda_directions
 
-#: pairs scored per chunk
-PAIR_CHUNK = 1 << 16
 
 
 def two_cov_closed_form(Z, y, *, within="all", groups=None, cross_groups=None):
@@ -337,8 +336,9 @@ class PLDA(BaseMetric):
             U, j1 = _transform_used(self, X, index1)
             U2, j2 = _transform_used(self, Y, index2)
         out = np.empty(index1.size)
-        for a in range(0, index1.size, PAIR_CHUNK):
-            b = a + PAIR_CHUNK
+        chunk = get_chunk_n_rows(8 * 4 * U.shape[1])  # two gathered rows and two temporaries per pair
+        for a in range(0, index1.size, chunk):
+            b = a + chunk
             out[a:b] = -diagonal_llr(U[j1[a:b]], U2[j2[a:b]], *coef)
         return out
 

@@ -35,6 +35,7 @@ import time
 
 import numpy as np
 
+from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
 from metricbench.learn._pairutils import auroc, check_groups, class_codes, unit_rows, validation_pairs
 from metricbench.learn.base import BaseMetric
@@ -306,7 +307,7 @@ class Verifier(BaseMetric):
     def _scores(self, model, U, N, j1, j2, mu, sd):
         """Logits of pairs ``(j1, j2)`` of unit rows ``U``, features computed in chunks."""
         out = np.empty(j1.size)
-        step = max(1, int(2**24 // (8 * (2 * U.shape[1] + 3))))
+        step = get_chunk_n_rows(16 * (2 * U.shape[1] + 3))  # features and their standardised copy
         for s in range(0, j1.size, step):
             F = pair_features(U, N, j1[s : s + step], j2[s : s + step])
             out_blk = (F - mu) / sd
