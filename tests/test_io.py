@@ -46,11 +46,12 @@ def test_any_width_and_dtype(tmp_path):
     [
         (lambda p: None, r"x\.npy: file not found"),
         (lambda p: p.write_bytes(b""), r"x\.npy: file is empty"),
-        (lambda p: p.write_text("hello"), r"x\.npy: not a valid \.npy file"),
+        (lambda p: p.write_text("hello"), r"x\.npy: is a text file, not an \.npy matrix"),
+        (lambda p: p.write_bytes(b"\x00\x01garbage"), r"x\.npy: not a valid \.npy file"),
         (lambda p: np.save(p, np.ones(5, np.float32)), r"expected a 2-D matrix .* shape \(5,\)"),
-        (lambda p: np.save(p, np.ones((3, 2), np.int64)), r"must be floating point, got dtype int64"),
+        (lambda p: np.save(p, np.full((3, 2), 2**60, np.int64)), r"integer values beyond 2\*\*53"),
         (lambda p: np.save(p, np.array([[1.0, np.nan], [0, 0], [np.inf, 1]])),
-         r"2 row\(s\) contain NaN or inf \(rows 0, 2\)"),
+         r"2 row\(s\) contain NaN or inf \(row index 0, 2, 0-based"),
         (lambda p: np.save(p, np.array([[1, 2]], dtype=object), allow_pickle=True), r"holds Python objects"),
     ],
 )
@@ -70,30 +71,30 @@ def _csv(tmp_path, text, name="t.csv"):
 def test_bad_labels(tmp_path):
     with pytest.raises(InputError, match=r"missing column 'class'"):
         load_labels(_csv(tmp_path, "index,klass\n0,1\n"), n_rows=1)
-    with pytest.raises(InputError, match=r"labels 2 rows but the embedding matrix has 3 rows \(row 2 has no label\)"):
+    with pytest.raises(InputError, match=r"has labels for 2 rows but the embedding matrix has 3 rows \(row index 2 has no label\)"):
         load_labels(_csv(tmp_path, "index,class\n0,1\n1,1\n"), n_rows=3)
-    with pytest.raises(InputError, match=r"column 'index' row 1 = 7 is out of range"):
+    with pytest.raises(InputError, match=r"line 3: index 7 is out of range for the embedding matrix with 2 rows"):
         load_labels(_csv(tmp_path, "index,class\n0,1\n7,1\n"), n_rows=2)
-    with pytest.raises(InputError, match=r"column 'index' row 1 holds 'x'"):
+    with pytest.raises(InputError, match=r"line 3, column 1 \('index'\) holds 'x', expected a whole number"):
         load_labels(_csv(tmp_path, "index,class\n0,1\nx,1\n"), n_rows=2)
-    with pytest.raises(InputError, match=r"index 0 is labelled more than once"):
+    with pytest.raises(InputError, match=r"line 3 labels index 0 again \(first on line 2\)"):
         load_labels(_csv(tmp_path, "index,class\n0,1\n0,2\n"), n_rows=2)
     with pytest.raises(InputError, match=r"file is empty"):
         load_labels(_csv(tmp_path, ""), n_rows=2)
     with pytest.raises(InputError, match=r"has a header but no rows"):
         load_labels(_csv(tmp_path, "index,class\n"), n_rows=2)
-    with pytest.raises(InputError, match=r"column 'class' row 0 is empty"):
+    with pytest.raises(InputError, match=r"line 2, column 2 \('class'\) is empty"):
         load_labels(_csv(tmp_path, "index,class\n0,\n"), n_rows=1)
 
 
 def test_bad_pairs(tmp_path):
-    with pytest.raises(InputError, match=r"column 'index2' row 1 = 9 is out of range for test_set\.npy with 5 rows"):
+    with pytest.raises(InputError, match=r"line 3: index2 9 is out of range for test_set\.npy with 5 rows"):
         load_pairs(_csv(tmp_path, "index1,index2,Id\n0,1,0\n2,9,1\n"), n_rows=5)
-    with pytest.raises(InputError, match=r"column 'Id' row 1 repeats Id 4"):
+    with pytest.raises(InputError, match=r"line 3 repeats Id 4 of line 2"):
         load_pairs(_csv(tmp_path, "index1,index2,Id\n0,1,4\n2,3,4\n"), n_rows=5)
     with pytest.raises(InputError, match=r"missing column 'Id'"):
         load_pairs(_csv(tmp_path, "index1,index2\n0,1\n"), n_rows=5)
-    with pytest.raises(InputError, match=r"column 'index1' row 0 holds '1.5'"):
+    with pytest.raises(InputError, match=r"line 2, column 1 \('index1'\) holds '1.5'"):
         load_pairs(_csv(tmp_path, "index1,index2,Id\n1.5,1,0\n"), n_rows=5)
 
 
@@ -102,7 +103,7 @@ def test_solution(tmp_path):
     assert list(load_solution(p, ids=[3, 5])) == [0, 1]
     with pytest.raises(InputError, match=r"no Expected value for Id 9"):
         load_solution(p, ids=[3, 9])
-    with pytest.raises(InputError, match=r"column 'Expected' row 0 is 2"):
+    with pytest.raises(InputError, match=r"line 2: Expected is 2, must be 0 or 1"):
         load_solution(_csv(tmp_path, "Id,Expected\n5,2\n", "s2.csv"))
 
 

@@ -147,17 +147,9 @@ def list_images(images_dir, labels=None, *, exclude=()) -> Listing:
 
 
 def _list_from_csv(root: Path, labels: Path) -> Listing:
-    import pandas as pd  # noqa: PLC0415
+    from metricbench.io.loaders import read_csv_table  # noqa: PLC0415  (one CSV reader: BOM, ;, CRLF, lines)
 
-    if not labels.is_file():
-        raise InputError(f"labels file {labels} not found")
-    try:
-        df = pd.read_csv(labels, dtype=str, keep_default_na=False)
-    except Exception as exc:
-        raise InputError(f"cannot read {labels} as CSV: {' '.join(str(exc).split())}") from None
-    missing = [c for c in ("path", "class") if c not in df.columns]
-    if missing:
-        raise InputError(f"{labels}: missing column(s) {', '.join(missing)}; need a header with path,class")
+    df = read_csv_table(labels, ["path", "class"], "a labels CSV with columns path,class")
     items, skipped, seen = [], [], {}
     for row, (p, c) in enumerate(zip(df["path"], df["class"]), start=2):
         p = p.strip().replace("\\", "/")

@@ -8,7 +8,15 @@ from pathlib import Path
 import numpy as np
 
 from metricbench.errors import InputError
-from metricbench.io.loaders import load_embeddings, load_labels, load_pairs, load_solution
+from metricbench.io.loaders import (
+    line_of,
+    load_embeddings,
+    load_labels,
+    load_pairs,
+    load_solution,
+    npy_shape,
+    read_csv_table,
+)
 
 TRAIN_X = "train_set.npy"
 TRAIN_Y = "train_labels.csv"
@@ -47,7 +55,7 @@ class Competition:
     def test_X(self) -> np.ndarray:
         X = load_embeddings(self.file(TEST_X), mmap=self.mmap)
         if self.file(TRAIN_X).exists():
-            d_train = np.load(self.file(TRAIN_X), mmap_mode="r").shape[-1]
+            d_train = npy_shape(self.file(TRAIN_X))[-1]
             if X.shape[1] != d_train:
                 raise InputError(
                     f"{self.file(TEST_X)}: {X.shape[1]}-D embeddings but {TRAIN_X} is {d_train}-D; "
@@ -57,11 +65,11 @@ class Competition:
 
     @cached_property
     def train_y(self) -> np.ndarray:
-        return load_labels(self.file(TRAIN_Y), n_rows=self.train_X.shape[0])
+        return load_labels(self.file(TRAIN_Y), n_rows=self.train_X.shape[0], matrix=TRAIN_X)
 
     @cached_property
     def pairs(self):
-        return load_pairs(self.file(PAIRS), n_rows=self.test_X.shape[0])
+        return load_pairs(self.file(PAIRS), n_rows=self.test_X.shape[0], matrix=TEST_X)
 
     @cached_property
     def solution(self):
@@ -72,17 +80,21 @@ class Competition:
 
     @cached_property
     def _train_meta(self):
-        import pandas as pd
-
         p = self.file(TRAIN_META)
         if not p.exists():
             return None
-        df = pd.read_csv(p)
-        if not {"index", "group"} <= set(df.columns):
-            raise InputError(f"{p}: expected columns index,group[,image]")
+        df = read_csv_table(p, ["index", "group"], "a CSV with columns index,group[,image]")
+        from metricbench.io.loaders import _check_range, _first_duplicate, _int_column
+
+        idx = _int_column(df, "index", p)
         n = self.train_X.shape[0]
-        if len(df) != n or not np.array_equal(np.sort(df["index"].to_numpy()), np.arange(n)):
-            raise InputError(f"{p}: must give a group for each of the {n} train rows exactly once")
+        _check_range(idx, n, "index", p, TRAIN_X)
+        d = _first_duplicate(idx)
+        if d is not None:
+            raise InputError(f"{p}: line {line_of(d[0])} repeats index {idx[d[0]]} of line {line_of(d[1])}")
+        if len(df) != n:
+            raise InputError(f"{p}: must give a group for each of the {n} train rows exactly once, has {len(df)}")
+        df["index"] = idx
         return df.sort_values("index").reset_index(drop=True)
 
     @cached_property

@@ -237,6 +237,10 @@ def retrieve(
             yq, qpaths = _read_side(query_labels, Q.shape[0])
         if gallery_labels is not None:
             yg, gpaths = _read_side(gallery_labels, G.shape[0])
+        if yq is not None and yg is not None:  # 1 in one file and "1.0" in the other name one class
+            from metricbench.io.loaders import harmonise_labels
+
+            yq, yg = harmonise_labels(yq, yg, str(query_labels), str(gallery_labels))
         if names and gpaths is None and not identities:
             raise InputError(f"{gallery_labels}: no path column, so names cannot be written (index,class,path)")
 
