@@ -41,7 +41,7 @@ def gather_sorted(index1, index2, order, a1, a2):
         a2[k] = index2[t]
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def paired_sorted(code, X, Y, a1, a2, order, p, w, M, out):
     """out[order[k]] = d(X[a1[k]], Y[a2[k]]) with ``a1`` sorted.
 
@@ -75,14 +75,14 @@ def paired_sorted(code, X, Y, a1, a2, order, p, w, M, out):
             out[order[k]] = pair_distance(code, X[a1[k]], Y[a2[k]], p, w, M)
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def paired_plain(code, X, Y, index1, index2, p, w, M, out):
     """out[t] = d(X[index1[t]], Y[index2[t]]) in the given order (the reference loop)."""
     for t in prange(index1.shape[0]):
         out[t] = pair_distance(code, X[index1[t]], Y[index2[t]], p, w, M)
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def pairwise_block(code, A, B, p, w, M, out):
     """out[i, j] = d(A[i], B[j]) for a block of rows of A against a block of rows of B."""
     for i in prange(A.shape[0]):

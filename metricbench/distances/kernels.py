@@ -12,7 +12,8 @@ cosine distance 1 to any non-zero vector (scikit-learn's ``cosine_distances`` gi
 the same) and 0 to another zero vector (so that ``d(x, x) = 0`` always holds), and
 so on.
 
-Floating point: the kernels are compiled with :data:`FASTMATH`, the fast-math flags
+Floating point: the kernels are compiled with ``error_model="numpy"`` (a division
+by zero gives inf or NaN, never an exception from compiled code) and :data:`FASTMATH`, the fast-math flags
 that allow vectorised reductions (``reassoc``, ``contract``, ...) but *not* ``nnan``
 / ``ninf``: with those, LLVM assumes that no value is NaN or infinite and folds
 every ``isinf`` test to false. Non-finite input is refused at the library's entry
@@ -34,11 +35,13 @@ from metricbench.distances.codes import CODES  # noqa: F401
 
 #: LLVM fast-math flags of every kernel and driver: vectorisable, NaN/inf-aware
 FASTMATH = {"nsz", "contract", "reassoc"}
-#: below this a sum of squares may have lost digits to underflow
-_TINY = 1e-280
+#: outside [_TINY, _BIG] a sum of squares may have lost digits (underflow), or a product of two
+#: of them may overflow or underflow: such cases are recomputed on rescaled vectors
+_TINY = 1e-150
+_BIG = 1e150
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def sqeuclidean(x, y):
     """sum_i (x_i - y_i)^2."""
     s = 0.0
@@ -48,7 +51,7 @@ def sqeuclidean(x, y):
     return s
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
 def _euclidean_scaled(x, y):
     """sqrt(sum (x_i - y_i)^2) on differences divided by their largest magnitude."""
     m = 0.0
@@ -65,7 +68,7 @@ def _euclidean_scaled(x, y):
     return m * math.sqrt(s)
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def euclidean(x, y):
     """sqrt(sum_i (x_i - y_i)^2), rescaled when the sum of squares overflows or underflows."""
     s = sqeuclidean(x, y)
@@ -74,7 +77,7 @@ def euclidean(x, y):
     return math.sqrt(s)
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def manhattan(x, y):
     """sum_i |x_i - y_i| (scipy's cityblock)."""
     s = 0.0
@@ -83,7 +86,7 @@ def manhattan(x, y):
     return s
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def chebyshev(x, y):
     """max_i |x_i - y_i|."""
     s = 0.0
@@ -94,7 +97,7 @@ def chebyshev(x, y):
     return s
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def minkowski(x, y, p):
     """(sum_i |x_i - y_i|^p)^(1/p) for p > 0; p = inf is Chebyshev's max_i |x_i - y_i|.
 
@@ -112,7 +115,7 @@ def minkowski(x, y, p):
     return m * s ** (1.0 / p)
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def _dots(x, y):
     xy = 0.0
     xx = 0.0
@@ -126,7 +129,7 @@ def _dots(x, y):
     return xy, xx, yy
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
 def _dots_scaled(x, y, sx, sy):
     """_dots of x / sx and y / sy (sx, sy > 0)."""
     xy = 0.0
@@ -141,7 +144,7 @@ def _dots_scaled(x, y, sx, sy):
     return xy, xx, yy
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
 def _absmax(x):
     m = 0.0
     for i in range(x.shape[0]):
@@ -151,13 +154,13 @@ def _absmax(x):
     return m
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def _out_of_range(v):
     """A sum of squares that overflowed, or that may have underflowed (zero included: recheck)."""
-    return v == np.inf or v < _TINY
+    return v > _BIG or v < _TINY
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
 def _dots_safe(x, y, common):
     """_dots after rescaling: each vector by its own largest magnitude, or both by the common one.
 
@@ -172,7 +175,7 @@ def _dots_safe(x, y, common):
     return _dots_scaled(x, y, mx if mx > 0.0 else 1.0, my if my > 0.0 else 1.0)
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def cosine(x, y):
     """1 - x.y / (|x| |y|), clipped to [0, 2]; 0 if both vectors are zero, 1 if one is."""
     xy, xx, yy = _dots(x, y)
@@ -186,7 +189,7 @@ def cosine(x, y):
     return min(max(d, 0.0), 2.0)
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def angular(x, y):
     """arccos(cosine similarity) / pi in [0, 1]; 0 if both zero, 0.5 if one is zero."""
     xy, xx, yy = _dots(x, y)
@@ -201,7 +204,7 @@ def angular(x, y):
     return math.acos(c) / math.pi
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def tanimoto(x, y):
     """Tanimoto distance for real vectors: 1 - x.y / (|x|^2 + |y|^2 - x.y); 0 if both zero."""
     xy, xx, yy = _dots(x, y)
@@ -213,14 +216,14 @@ def tanimoto(x, y):
     return 1.0 - xy / den
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def dot(x, y):
     """-x.y (a 'distance' whose order is the inner product's, for normalised embeddings)."""
     xy, xx, yy = _dots(x, y)
     return -xy
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
 def _centred_dots(x, y, sx, sy):
     """Dot products of x / sx and y / sy, each centred on its mean."""
     n = x.shape[0]
@@ -243,7 +246,7 @@ def _centred_dots(x, y, sx, sy):
     return xy, xx, yy
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def correlation(x, y):
     """1 - centred cosine, clipped to [0, 2]; constant vectors follow cosine's zero rule."""
     xy, xx, yy = _centred_dots(x, y, 1.0, 1.0)
@@ -259,7 +262,7 @@ def correlation(x, y):
     return min(max(d, 0.0), 2.0)
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def canberra(x, y):
     """sum_i |x_i - y_i| / (|x_i| + |y_i|), a 0/0 term counting as 0."""
     s = 0.0
@@ -276,7 +279,7 @@ def canberra(x, y):
     return s
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def braycurtis(x, y):
     """sum |x - y| / sum |x + y|; 0 if both sums are zero (scipy: NaN)."""
     num = 0.0
@@ -300,7 +303,7 @@ def braycurtis(x, y):
     return num / den
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def seuclidean(x, y, w):
     """sqrt(sum_i (x_i - y_i)^2 / V_i); ``w`` holds 1 / V."""
     s = 0.0
@@ -321,7 +324,7 @@ def seuclidean(x, y, w):
     return math.sqrt(s)
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def _mahalanobis_sq(x, y, M, scale):
     n = x.shape[0]
     s = 0.0
@@ -336,7 +339,7 @@ def _mahalanobis_sq(x, y, M, scale):
     return max(s, 0.0)
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def mahalanobis(x, y, M):
     """sqrt((x - y)^T VI (x - y)), VI = ``M`` (symmetric PSD, checked at entry); no temporary vector."""
     s = _mahalanobis_sq(x, y, M, 1.0)
@@ -350,7 +353,7 @@ def mahalanobis(x, y, M):
     return math.sqrt(s)
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def _counts(x, y):
     """scipy's boolean counts on real input: ntt = sum x*y, ntf = sum x*(1-y), ... (float64)."""
     sx = 0.0
@@ -370,7 +373,7 @@ def _counts(x, y):
     return nff, nft, ntf, ntt
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def yule(x, y):
     """scipy's Yule: 2 ntf nft / (ntt nff + ntf nft), 0 when ntf nft = 0 (real input as scipy reads it)."""
     nff, nft, ntf, ntt = _counts(x, y)
@@ -380,7 +383,7 @@ def yule(x, y):
     return 2.0 * half_r / (ntt * nff + half_r)
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def rogerstanimoto(x, y):
     """scipy's Rogers-Tanimoto: 2 (ntf + nft) / (ntt + nff + 2 (ntf + nft))."""
     nff, nft, ntf, ntt = _counts(x, y)
@@ -391,7 +394,7 @@ def rogerstanimoto(x, y):
     return r / den
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def dice(x, y):
     """scipy's Dice: (ntf + nft) / (2 ntt + ntf + nft); 0 if both vectors are zero (scipy: NaN)."""
     nff, nft, ntf, ntt = _counts(x, y)
@@ -401,7 +404,7 @@ def dice(x, y):
     return (ntf + nft) / den
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def russellrao(x, y):
     """scipy's Russell-Rao: (n - ntt) / n."""
     nff, nft, ntf, ntt = _counts(x, y)
@@ -409,7 +412,7 @@ def russellrao(x, y):
     return (n - ntt) / n
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def sokalsneath(x, y):
     """scipy's Sokal-Sneath: 2 (ntf + nft) / (ntt + 2 (ntf + nft)); 0 if both zero (scipy raises)."""
     nff, nft, ntf, ntt = _counts(x, y)
@@ -420,7 +423,7 @@ def sokalsneath(x, y):
     return r / den
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def jaccard(x, y):
     """scipy's Jaccard on the non-zero pattern: #(exactly one non-zero) / #(any non-zero); 0 if none."""
     a = 0.0
@@ -437,7 +440,7 @@ def jaccard(x, y):
     return a / b
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def hamming(x, y):
     """Fraction of coordinates where x_i != y_i."""
     a = 0.0
@@ -447,7 +450,7 @@ def hamming(x, y):
     return a / x.shape[0]
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True)
 def pair_distance(code, x, y, p, w, M):
     """Distance ``code`` between ``x`` and ``y``; ``p``, ``w`` (1-D) and ``M`` (2-D) are its parameters."""
     if code == SQEUCLIDEAN:
