@@ -83,6 +83,16 @@ def _npz_bytes(X):
     return buf.getvalue()
 
 
+def _at_line(text: str, line: int, s: str, insert: bool = False) -> str:
+    """``text`` with ``s`` appended to 1-based ``line`` (or inserted as a new line there)."""
+    lines = text.split("\n")
+    if insert:
+        lines.insert(line - 1, s)
+    else:
+        lines[line - 1] += s
+    return "\n".join(lines)
+
+
 def _labels_cells():
     """Cells of an ``index,class`` CSV: (id, mutate(path, df) -> None, expected)."""
 
@@ -112,8 +122,10 @@ def _labels_cells():
         ("duplicated-column", text(lambda df: csv(df.assign(c2=df["class"])).replace("c2", "class", 1)),
          r"{f}: line 1: column 'class' appears 2 times \(columns 2, 3\)"),
         ("no-header", text(lambda df: csv(df).split("\n", 1)[1]), r"{f}: line 1 holds data, not a header"),
-        ("blank-line", text(lambda df: csv(df).replace("\n", "\n\n", 2)), r"{f}: line 3 is empty"),
-        ("extra-field", text(lambda df: csv(df).replace("\n", ",7\n", 2)), r"{f}: line 2 has 3 fields but the header has 2"),
+        ("blank-line", text(lambda df: _at_line(csv(df), 3, "", insert=True)), r"{f}: line 3 is empty"),
+        ("extra-field-first-row", text(lambda df: _at_line(csv(df), 2, ",7")),
+         r"{f}: line 2 has 3 fields but the header has 2"),
+        ("extra-field", text(lambda df: _at_line(csv(df), 5, ",7")), r"{f}: line 5 has 3 fields but the header has 2"),
         ("empty-class", text(lambda df: csv(swap(df, 4, "", "class"))), r"{f}: line 6, column 2 \('class'\) is empty"),
         ("index-not-a-number", text(lambda df: csv(swap(df, 2, "x"))),
          r"{f}: line 4, column 1 \('index'\) holds 'x', expected a whole number"),
@@ -164,7 +176,8 @@ def _pairs_cells():
         ("index-out-of-range", text(lambda df: csv(swap(df, 2, "index2", 999))),
          r"{f}: line 4: index2 999 is out of range for test_set\.npy"),
         ("duplicate-id", text(lambda df: csv(swap(df, 5, "Id", df.Id[1]))), r"{f}: line 7 repeats Id \d+ of line 3"),
-        ("extra-field", text(lambda df: csv(df).replace("\n", ",1\n", 3)), r"{f}: line 2 has 4 fields"),
+        ("extra-field", text(lambda df: _at_line(csv(df), 2, ",1")), r"{f}: line 2 has 4 fields"),
+        ("two-extra-fields", text(lambda df: _at_line(csv(df), 4, ",1,2")), r"{f}: line 4 has 5 fields"),
         ("bom", lambda p, df: p.write_bytes(b"\xef\xbb\xbf" + csv(df).encode()), "same"),
         ("semicolons", text(lambda df: csv(df, sep=";")), "same"),
         ("crlf", text(lambda df: csv(df, lt="\r\n")), "same"),
@@ -328,9 +341,11 @@ def test_label_count_not_matching_rows(comp_template, tmp_path):
     shutil.copytree(comp_template, d)
     X = np.load(d / "train_set.npy")
     np.save(d / "train_set.npy", np.vstack([X, X[:1]]))
-    res = runner.invoke(app, _score(d, tmp_path / "o.csv"))
+    work = tmp_path / "work"
+    work.mkdir()
+    res = runner.invoke(app, _score(d, work / "o.csv"))
     _check(res, r"train_labels\.csv: has labels for 60 rows but train_set\.npy has 61 rows \(row index 60 has no label\)",
-           "train_labels.csv", set(), tmp_path / "c")
+           "train_labels.csv", set(), work)
 
 
 # -- retrieve ---------------------------------------------------------------------------------
@@ -432,8 +447,10 @@ def test_retrieve_width_mismatch(retrieval_template, tmp_path):
     d = tmp_path / "r"
     shutil.copytree(retrieval_template, d)
     np.save(d / "g.npy", np.ones((25, 4), np.float32))
-    res = runner.invoke(app, _retrieve(d, tmp_path / "o.csv"))
-    _check(res, r"q\.npy is 6-D but .*g\.npy is 4-D", "g.npy", set(), tmp_path / "r")
+    work = tmp_path / "work"
+    work.mkdir()
+    res = runner.invoke(app, _retrieve(d, work / "o.csv"))
+    _check(res, r"q\.npy is 6-D but .*g\.npy is 4-D", "g.npy", set(), work)
 
 
 # -- make-competition -------------------------------------------------------------------------

@@ -312,25 +312,10 @@ def _jit(name, work):
 
 
 def working_memory_mib(working_memory=None) -> float:
-    """The working-memory budget in MiB: metricbench's one setting (:mod:`metricbench.config`).
+    """The working-memory budget in MiB: :func:`metricbench.config.get_working_memory`."""
+    from metricbench.config import get_working_memory
 
-    Where that module is absent (an older tree), the argument, else ``$METRICBENCH_WORKING_MEMORY``,
-    else scikit-learn's ``working_memory``.
-    """
-    try:
-        from metricbench.config import get_working_memory
-    except ImportError:
-        get_working_memory = None
-    if get_working_memory is not None:
-        return float(get_working_memory(working_memory))
-    if working_memory is not None:
-        return float(working_memory)
-    env = os.environ.get("METRICBENCH_WORKING_MEMORY")
-    if env:
-        return float(env)
-    import sklearn
-
-    return float(sklearn.get_config()["working_memory"])
+    return get_working_memory(working_memory)
 
 
 def _l2_bytes() -> int:

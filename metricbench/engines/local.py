@@ -23,8 +23,8 @@ from metricbench.errors import InputError
 
 #: pairs per chunk of the pairs file
 PAIR_CHUNK = 1 << 22
-#: default memory budget (MiB) for the two resident row blocks of the matrix
-BLOCK_MEMORY = 768
+#: memory budget (MiB) for the two resident row blocks of the matrix: None = metricbench.config's setting
+BLOCK_MEMORY = None
 
 
 # --------------------------------------------------------------------------- matrices on disk
@@ -233,8 +233,10 @@ def _distance_fn(metric, params):
 
 
 def _blocks(n_rows, row_bytes, memory_mib, two: bool):
-    """Row-block boundaries such that one (or two) blocks fit in ``memory_mib``."""
-    budget = max(1, int(memory_mib * 2**20) // (2 if two else 1))
+    """Row-block boundaries such that one (or two) blocks fit in ``memory_mib`` (None: the setting)."""
+    from metricbench.config import get_working_memory
+
+    budget = max(1, int(get_working_memory(memory_mib) * 2**20) // (2 if two else 1))
     rows = max(1, budget // max(1, row_bytes))
     nb = max(1, math.ceil(n_rows / rows))
     step = math.ceil(n_rows / nb)
@@ -362,7 +364,7 @@ def score_pairs_file(
     *,
     Y=None,
     similarity: bool = False,
-    memory: float = BLOCK_MEMORY,
+    memory: float | None = BLOCK_MEMORY,
     chunk_pairs: int = PAIR_CHUNK,
     progress=None,
     **params,
@@ -465,7 +467,7 @@ class LocalEngine:
 
     name = "local"
 
-    def __init__(self, memory: float = BLOCK_MEMORY):
+    def __init__(self, memory: float | None = BLOCK_MEMORY):
         self.memory = memory
 
     def score_pairs(self, X, index1, index2, metric="cosine", *, Y=None, **params) -> np.ndarray:

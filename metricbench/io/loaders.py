@@ -40,6 +40,8 @@ from metricbench.errors import InputError
 _EXACT_INT = 2**53
 #: delimiters recognised in a CSV header
 _DELIMITERS = (",", ";", "\t")
+#: name of the spare column that catches one field too many
+_SPARE = "\x00spare"
 
 
 def _need(path: Path, what: str) -> Path:
@@ -287,16 +289,28 @@ def read_csv_table(path, columns: list[str], what: str):
         raise InputError(
             f"{path}: line 1: missing column {c!r} (found: {', '.join(names) or 'none'}); {hint}"
         )
+    # read the header as data under explicit names plus one spare column: a row with one
+    # field too many fills the spare, one with more makes pandas name the line (pandas would
+    # otherwise take a longer first row's extra field as an index)
+    n = len(names)
     try:
         df = pd.read_csv(
             path, sep=delim, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
-            encoding="utf-8-sig", skipinitialspace=True, header=0, names=None,
+            encoding="utf-8-sig", skipinitialspace=True, header=None, names=list(range(n + 1)),
         )
     except pd.errors.ParserError as e:
-        raise InputError(f"{path}: {_parser_message(str(e), len(names))}") from None
+        raise InputError(f"{path}: {_parser_message(str(e), n)}") from None
     except UnicodeDecodeError as e:
         raise InputError(f"{path}: is not UTF-8 text ({e.reason}); save it as UTF-8 CSV") from None
-    df.columns = [str(c).strip() for c in df.columns]
+    df = df.iloc[1:].reset_index(drop=True)
+    df.columns = [f"{c}.{i}" if c in names[:i] else c for i, c in enumerate(names)] + [_SPARE]
+    spare = (df.pop(_SPARE).str.strip() != "").to_numpy()
+    if spare.any():
+        r = int(np.flatnonzero(spare)[0])
+        raise InputError(
+            f"{path}: line {line_of(r)} has {len(names) + 1} fields but the header has {len(names)}; "
+            "remove the extra value (a separator inside a value must be quoted)"
+        )
     # trailing empty lines are no rows
     blank = (df.apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy()
     if blank.any():
@@ -329,7 +343,7 @@ def _parser_message(msg: str, n_fields: int) -> str:
 
     m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
     if m:
-        return (f"line {m.group(2)} has {m.group(3)} fields but the header has {m.group(1)}; "
+        return (f"line {m.group(2)} has {m.group(3)} fields but the header has {n_fields}; "
                 "remove the extra values (a separator inside a value must be quoted)")
     return f"cannot parse as CSV ({' '.join(msg.split())[:120]})"
 

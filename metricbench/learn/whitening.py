@@ -23,9 +23,13 @@ from metricbench.errors import InputError
 from metricbench.learn.base import LinearMetric
 
 
-def _mean_cov(X, chunk: int = 32768):
+def _mean_cov(X, chunk: int | None = None):
     """Mean and covariance (ddof=0) of the rows of X, accumulated in float64 chunks."""
     n, d = X.shape
+    if chunk is None:
+        from metricbench.config import get_chunk_n_rows
+
+        chunk = get_chunk_n_rows(16 * max(1, d))
     s = np.zeros(d)
     for a in range(0, n, chunk):
         s += np.asarray(X[a : a + chunk], dtype=np.float64).sum(0)
