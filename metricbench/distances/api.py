@@ -403,9 +403,9 @@ def _blas_block(dist: Distance, A: np.ndarray, B: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         A64 = np.asarray(A, dtype=np.float64)
         B64 = np.asarray(B, dtype=np.float64)
-        if name == "correlation":
-            A64 = A64 - A64.mean(1, keepdims=True)
-            B64 = B64 - B64.mean(1, keepdims=True)
+        if name == "correlation":  # centred rows; a constant row centres to exactly zero
+            A64 = np.where((A64 == A64[:, :1]).all(1, keepdims=True), 0.0, A64 - A64.mean(1, keepdims=True))
+            B64 = np.where((B64 == B64[:, :1]).all(1, keepdims=True), 0.0, B64 - B64.mean(1, keepdims=True))
         G = A64 @ B64.T
         if name == "dot":
             return -G
@@ -439,9 +439,9 @@ def _chunk_rows(n_cols: int, working_memory, per_cell: int = 24) -> int:
     return get_chunk_n_rows(max(1, n_cols) * per_cell, working_memory=working_memory)
 
 
-#: distances with d(x, x) = 0 (all but ``dot``)
 def _has_identity(dist: Distance) -> bool:
-    return dist.name != "dot"
+    """d(x, x) = 0: every distance but ``dot`` and scipy's Russell-Rao ((n - x.x) / n)."""
+    return dist.name not in ("dot", "russellrao")
 
 
 def pairwise_distances_chunked(

@@ -225,15 +225,19 @@ def dot(x, y):
 
 @njit(fastmath=FASTMATH, error_model="numpy", cache=True)
 def _centred_dots(x, y, sx, sy):
-    """Dot products of x / sx and y / sy, each centred on its mean."""
+    """Dot products of x / sx and y / sy, each centred on its mean (a constant vector: exactly 0)."""
     n = x.shape[0]
     mx = 0.0
     my = 0.0
+    cx = True
+    cy = True
     for i in range(n):
         mx += np.float64(x[i]) / sx
         my += np.float64(y[i]) / sy
-    mx /= n
-    my /= n
+        cx = cx and x[i] == x[0]
+        cy = cy and y[i] == y[0]
+    mx = np.float64(x[0]) / sx if cx else mx / n
+    my = np.float64(y[0]) / sy if cy else my / n
     xy = 0.0
     xx = 0.0
     yy = 0.0
