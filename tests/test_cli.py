@@ -54,7 +54,7 @@ def test_pair_index_out_of_range_leaves_no_file(tmp_path):
     pairs.to_csv(d / "test_pairs.csv", index=False)
     out = tmp_path / "out.csv"
     res = runner.invoke(app, ["score", "--metric", "cosine", "--data", str(d), "--out", str(out)])
-    assert_one_line_error(res, r"test_pairs\.csv: column 'index2' row 3 = 999 is out of range")
+    assert_one_line_error(res, r"test_pairs\.csv: line 5: index2 999 is out of range")
     assert not out.exists() and list(tmp_path.glob("*.tmp")) == []
 
 
@@ -65,7 +65,7 @@ def test_nan_rows_exit_non_zero_and_leave_no_file(tmp_path):
     np.save(d / "test_set.npy", X)
     out = tmp_path / "out.csv"
     res = runner.invoke(app, ["score", "--metric", "cosine-whitened", "--data", str(d), "--out", str(out)])
-    assert_one_line_error(res, r"test_set\.npy: 2 row\(s\) contain NaN or inf \(rows 4, 7\)")
+    assert_one_line_error(res, r"test_set\.npy: 2 row\(s\) contain NaN or inf \(row index 4, 7, 0-based")
     assert not out.exists()
 
 
