@@ -82,7 +82,7 @@ def ensure_metric_learn_compat() -> str:
 def load_subset(rows: int, seed: int):
     import pandas as pd
 
-    from metricbench.evaluation.splits import identity_split
+    from metricbench.model_selection import identity_split
 
     ref = lfw_dir() / "reference"
     if not ref.is_dir():
@@ -97,7 +97,7 @@ def load_subset(rows: int, seed: int):
     ids, cnt = np.unique(yc, return_counts=True)
     keep = np.isin(y, ids[cnt >= 2])
     X, y, group = X[keep], y[keep], group[keep]
-    fit_mask, val_mask = identity_split(y, holdout=0.3, seed=seed)
+    fit_mask, val_mask = identity_split(y, holdout=0.3, random_state=seed)
     # whole identities of the fitting side, in a seeded order, until `rows` rows
     rng = np.random.default_rng(seed)
     fit_ids = rng.permutation(np.unique(y[fit_mask]))
@@ -115,9 +115,9 @@ def load_subset(rows: int, seed: int):
 def val_auroc(Zv, yv, gv, seed, metric="sqeuclidean"):
     from sklearn.metrics import roc_auc_score
 
-    from metricbench.evaluation.splits import sample_pairs
+    from metricbench.model_selection import sample_pairs
 
-    i1, i2, same = sample_pairs(yv, n_pairs=20000, seed=seed, groups=gv, cross_groups=("clean", "xq40"))
+    i1, i2, same = sample_pairs(yv, n_pairs=20000, random_state=seed, variants=gv, cross=("clean", "xq40"))
     a, b = Zv[i1].astype(np.float64), Zv[i2].astype(np.float64)
     if metric == "cosine":
         a = a / np.linalg.norm(a, axis=1, keepdims=True)

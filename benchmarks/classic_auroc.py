@@ -5,7 +5,7 @@
     python benchmarks/classic_auroc.py --no-groups           # ignore train_meta.csv (no variant tags)
 
 For each metric (registry name plus parameters):
-  val AUROC   identity-disjoint validation on train (metricbench.evaluation.validation.validate_metric:
+  val AUROC   identity-disjoint validation on train (metricbench.model_selection.validate_metric:
               20 % of identities held out, seed 0, 20,000 pairs; cross-variant pairs when the train
               rows carry variant tags in train_meta.csv, which are also passed to fit as ``groups``)
   test AUROC  fitted on all of train, scored on test_pairs.csv against solution.csv
@@ -53,7 +53,7 @@ def _cos(A, B):
 def sklearn_lda_reference(Xtr, ytr, Xte, i1, i2, sol, Xv_parts=None):
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-    from metricbench.evaluation.validation import roc_auc
+    from metricbench.evaluation.verification import auroc as roc_auc
 
     out = {}
     for k in (16, 32, 64):
@@ -68,6 +68,17 @@ def sklearn_lda_reference(Xtr, ytr, Xte, i1, i2, sol, Xv_parts=None):
     return out, val
 
 
+def validation_pairs(y, *, holdout=0.2, seed=0, n_pairs=20000, groups=None, images=None):
+    """``fit_mask, val_rows, i1, i2, same`` (i1, i2 index val_rows) from IdentityPairSplit."""
+    from metricbench.model_selection import IdentityPairSplit
+
+    sp = next(IdentityPairSplit(test_size=holdout, n_pairs=n_pairs, variants=groups, images=images,
+                                random_state=seed).pairs(None, y))
+    fit_mask = np.zeros(len(y), dtype=bool)
+    fit_mask[sp.fit_rows] = True
+    return fit_mask, sp.val_rows, sp.val_index1, sp.val_index2, sp.same
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(ROOT / "metricbench" / "data" / "lfw-xq"))
@@ -76,7 +87,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    from metricbench.evaluation.validation import cross_groups_of, roc_auc, validate_metric, validation_pairs
+    from metricbench.evaluation.verification import auroc as roc_auc
+    from metricbench.model_selection import cross_groups_of, validate_metric
     from metricbench.io.competition import load_competition
     from metricbench.registry import get_metric
 
@@ -105,7 +117,7 @@ def main(argv=None) -> int:
     for name, params in CONFIGS:
         if only and name not in only:
             continue
-        v = validate_metric(name, Xtr, ytr, seed=args.seed, groups=groups, **params)
+        v = validate_metric(name, Xtr, ytr, random_state=args.seed, variants=groups, **params)
         m = get_metric(name, **params)
         kw = {"groups": groups} if (groups is not None and m.learns) else {}
         t0 = time.perf_counter()

@@ -5,7 +5,7 @@ Compares, in one run, against the issue's three-line scikit-learn recipe
 of k in {16, 32, 64}) and against cosine / centred cosine:
 
 * validation: identity-disjoint, as ``metricbench score`` reports it
-  (``metricbench.evaluation.validation.validate_metric``: fit on 80 % of the train
+  (``metricbench.model_selection.validate_metric``: fit on 80 % of the train
   identities, AUROC on clean-vs-xq40 pairs of the other 20 %, never an image against its
   own degraded copy, from ``train_meta.csv``'s ``image`` column);
 * test: fit on all train, AUROC of ``test_pairs.csv`` against ``solution.csv``.
@@ -29,7 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from metricbench.evaluation.validation import roc_auc, validate_metric, validation_pairs  # noqa: E402
+from metricbench.evaluation.verification import auroc as roc_auc  # noqa: E402
+from metricbench.model_selection import validate_metric  # noqa: E402
 from metricbench.io import load_competition  # noqa: E402
 from metricbench.registry import get_metric  # noqa: E402
 
@@ -51,6 +52,17 @@ CONFIGS = {
 def _cos(Z, i1, i2):
     Z = Z / np.linalg.norm(Z, axis=1, keepdims=True)
     return np.einsum("ij,ij->i", Z[i1], Z[i2])
+
+
+def validation_pairs(y, *, holdout=0.2, seed=0, n_pairs=20000, groups=None, images=None):
+    """``fit_mask, val_rows, i1, i2, same`` (i1, i2 index val_rows) from IdentityPairSplit."""
+    from metricbench.model_selection import IdentityPairSplit
+
+    sp = next(IdentityPairSplit(test_size=holdout, n_pairs=n_pairs, variants=groups, images=images,
+                                random_state=seed).pairs(None, y))
+    fit_mask = np.zeros(len(y), dtype=bool)
+    fit_mask[sp.fit_rows] = True
+    return fit_mask, sp.val_rows, sp.val_index1, sp.val_index2, sp.same
 
 
 def baselines(comp, holdout, seed, n_pairs):
@@ -93,7 +105,7 @@ def evaluate(label, comp, holdout, seed, n_pairs):
         return apply_norm(m, norm) if norm else m
 
     val = validate_metric(
-        build(), X, y, holdout=holdout, seed=seed, n_pairs=n_pairs, groups=g, images=comp.train_images
+        build(), X, y, holdout=holdout, random_state=seed, n_pairs=n_pairs, variants=g, images=comp.train_images
     )
     m = build()
     t0 = time.perf_counter()

@@ -62,7 +62,7 @@ def _parse(kv: str):
 def main(argv=None) -> int:
     from sklearn.metrics import roc_auc_score
 
-    from metricbench.evaluation.splits import identity_split, sample_pairs
+    from metricbench.model_selection import identity_split, sample_pairs
     from metricbench.learn.mlearn import ALGORITHMS
     from metricbench.registry import get_metric
 
@@ -77,13 +77,13 @@ def main(argv=None) -> int:
     params = dict(_parse(kv) for kv in args.param)
 
     X, y, g, test = synthetic(*args.synthetic) if args.synthetic else competition(Path(args.data))
-    fit_mask, val_mask = identity_split(y, holdout=0.2, seed=0)
+    fit_mask, val_mask = identity_split(y, holdout=0.2, random_state=0)
     Xf, yf = X[fit_mask], y[fit_mask]
     Xv, yv = X[val_mask], y[val_mask]
     cross = {}
     if g is not None and {"clean", "xq40"} <= set(np.unique(g)):
-        cross = {"groups": g[val_mask], "cross_groups": ("clean", "xq40")}
-    i1, i2, same = sample_pairs(yv, n_pairs=args.pairs, seed=0, **cross)
+        cross = {"variants": g[val_mask], "cross": ("clean", "xq40")}
+    i1, i2, same = sample_pairs(yv, n_pairs=args.pairs, random_state=0, **cross)
     print(f"fit on {Xf.shape[0]:,} x {Xf.shape[1]} ({np.unique(yf).size:,} identities); validation: "
           f"{same.size:,} {'clean-vs-xq40 ' if cross else ''}pairs of {np.unique(yv).size:,} held-out identities"
           + (f"; test: {test[3].size:,} pairs" if test else ""))

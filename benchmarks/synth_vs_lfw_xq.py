@@ -80,7 +80,7 @@ def spectra_report(name, p, ref):
 
 
 def aurocs(path, metrics):
-    from metricbench.evaluation.validation import roc_auc
+    from metricbench.evaluation.verification import auroc as roc_auc
     from metricbench.io import load_competition
     from metricbench.registry import get_metric
 

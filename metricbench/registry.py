@@ -47,22 +47,22 @@ LEARNED: dict[str, tuple[str, str, dict]] = {
     "cosine-whitened": (
         "metricbench.learn.whitening:WhitenedCosine",
         "PCA-whiten on train (centre, whiten, dimension/shrinkage chosen on held-out identities), then cosine",
-        {},
+        {"n_components": "auto", "shrinkage": "auto"},
     ),
     "zca-cosine": (
         "metricbench.learn.linear:ZCACosine",
         "ZCA-whiten the train covariance (shrinkage chosen on held-out identities), then cosine",
-        {},
+        {"shrinkage": "auto"},
     ),
     "wccn-cosine": (
         "metricbench.learn.linear:WCCNCosine",
         "within-class covariance normalisation: centre, B = chol(inv(Sw)) with shrinkage, then cosine",
-        {},
+        {"shrinkage": "auto"},
     ),
     "lda-cosine": (
         "metricbench.learn.linear:LDACosine",
         "LDA to k dimensions (k chosen on held-out identities), then cosine",
-        {},
+        {"n_components": "auto"},
     ),
     "within-mahalanobis": (
         "metricbench.learn.mahalanobis:Mahalanobis",
@@ -73,12 +73,12 @@ LEARNED: dict[str, tuple[str, str, dict]] = {
     "plda": (
         "metricbench.learn.plda:PLDA",
         "two-covariance PLDA / joint Bayesian log-likelihood ratio on LDA-k (distance = -LLR)",
-        {},
+        {"n_components": "auto"},
     ),
     "kissme": (
         "metricbench.learn.kissme:KISSME",
         "KISSME: M = inv(S_same) - inv(S_diff) in a PCA subspace, clipped to PSD",
-        {},
+        {"n_components": "auto"},
     ),
     "learned-cosine": (
         "metricbench.learn.learned_cosine:LearnedCosine",
@@ -270,6 +270,14 @@ def param_specs(name: str) -> dict:
     takes_more = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
     if takes_more and hasattr(cls, "_estimator_class") and getattr(cls, "estimator", ""):
         specs.update(_metric_learn_specs(cls, specs))  # **params passed on to metric-learn
+    if getattr(cls, "auto_grid", None):
+        # "auto" settings are searched (metricbench.model_selection): their grids and the search's split
+        from metricbench.params import spec_from_default
+
+        for p in cls.auto_grid:
+            specs.setdefault(f"{p}_grid", spec_from_default(f"{p}_grid", ""))
+        for p, default in (("holdout", 0.2), ("n_pairs", 20000), ("random_state", 0)):
+            specs.setdefault(p, spec_from_default(p, default))
     return specs
 
 
@@ -359,7 +367,14 @@ def get_metric(name: str, **params):
             typed[key] = value
     cls = info.load_class()
     try:
-        obj = cls(**{**info.defaults, **typed})
+        if getattr(cls, "auto_grid", None):
+            # "auto" settings resolve to a search on identity-disjoint pairs (scikit-learn is
+            # already imported by the metric class)
+            from metricbench.model_selection import resolve_auto
+
+            obj = resolve_auto(cls, {**info.defaults, **typed})
+        else:
+            obj = cls(**{**info.defaults, **typed})
     except TypeError as e:
         raise ParameterError(f"metric {info.name!r}: bad parameters ({e})") from None
     if info.kind == "distance" or obj.name != info.name:

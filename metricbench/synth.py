@@ -151,7 +151,7 @@ def fit_params(X, y, *, groups=None, images=None, clean_group=None) -> SynthPara
     InputError
         Fewer than two identities, or groups without images.
     """
-    from metricbench.learn._scatter import scatter
+    from metricbench.learn.stats import ScatterStats
 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
@@ -181,11 +181,11 @@ def fit_params(X, y, *, groups=None, images=None, clean_group=None) -> SynthPara
     Xc, yc = X[clean], y[clean]
     if np.unique(yc).size < 2:
         raise InputError("need at least 2 identities to fit the synthetic model")
-    S = scatter(Xc, yc)
-    Sw = S.Sw_unbiased
+    S = ScatterStats.from_data(Xc, yc)
+    Sw = S.within_unbiased
     C = S.n_classes
     # class means of small classes carry within noise: E[Sb] = Cov(c) + (C / n) Sw
-    Sb = S.Sb - (C / S.n) * Sw
+    Sb = S.between - (C / S.n) * Sw
     lb, Ub = _eig_desc(Sb)
     lw, Uw = _eig_desc(Sw)
     # dispersion of within-identity residual norms (identities with 2+ rows), for the tails

@@ -48,7 +48,7 @@ def test_evaluate_embedded_default(tmp_path):
     out = json.loads(res.stdout)
     rows = {(r["metric"], r["split"]): r for r in out["rows"]}
     # validation AUROC equals main's validate_metric on the same split and pairs
-    from metricbench.evaluation.validation import validate_metric
+    from metricbench.model_selection import validate_metric
     from metricbench.io import load_competition
 
     c = load_competition(DATA)

@@ -1,6 +1,6 @@
 """Engines: the local engine's out-of-core scoring and statistics fits against independent
 references (metricbench.distances.paired_distances / topk on in-memory arrays, the chunked
-scatter of metricbench.learn._scatter, ordinary fits), and the Dask engine's results against the
+scatter of metricbench.learn.stats.ScatterStats, ordinary fits), and the Dask engine's results against the
 local engine's on a LocalCluster of 2 worker processes started by the tests and closed after."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from metricbench.engines import get_engine
 from metricbench.engines.local import LocalEngine, score_pairs, score_pairs_file
 from metricbench.engines.stats import ClassStats, fit_from_stats
 from metricbench.errors import InputError
-from metricbench.learn._scatter import scatter
+from metricbench.learn.stats import ScatterStats
 from metricbench.registry import get_metric
 
 
@@ -93,10 +93,10 @@ def test_class_stats_merge_equals_scatter(data):
     st = parts[0]
     for p in parts[1:]:
         st = st + p
-    S, R = st.scatter(), scatter(X, y)
-    for a in ("mean", "St", "Sb", "Sw"):
+    S, R = st.scatter(), ScatterStats.from_data(X, y)
+    for a in ("mean", "total", "between", "within"):
         np.testing.assert_allclose(getattr(S, a), getattr(R, a), rtol=1e-10, atol=1e-12)
-    assert (S.n, S.n_classes, S.n_multi) == (R.n, R.n_classes, R.n_multi)
+    assert (S.n, S.n_classes) == (R.n, R.n_classes)
 
 
 @pytest.mark.parametrize("name,params", [("cosine-whitened", {"n_components": 6, "shrinkage": 0.5}),

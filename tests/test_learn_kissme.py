@@ -6,6 +6,7 @@ import pytest
 from metricbench import get_metric
 from metricbench.errors import InputError
 from metricbench.learn import kissme as K
+from metricbench.learn.stats import ScatterStats
 
 
 def gaussian_identities(rng, n_id, d, per, B, W):
@@ -20,13 +21,14 @@ def test_difference_covariances_match_enumeration(rng):
     i, j = np.nonzero(~np.eye(40, dtype=bool))
     D = X[i] - X[j]
     same = y[i] == y[j]
-    S_same, S_diff = K.difference_covariances(X, y, weighting="pairs")
+    st = ScatterStats.from_data(X, y, pairs=True)
+    S_same, S_diff = K.difference_covariances(st, weighting="pairs")
     np.testing.assert_allclose(S_same, D[same].T @ D[same] / same.sum(), atol=1e-10)
     np.testing.assert_allclose(S_diff, D[~same].T @ D[~same] / (~same).sum(), atol=1e-10)
     # "rows": the pairs of identity c weigh 1 / n_c
     n_c = np.bincount(y)[y[i]]
     w = np.where(same, 1.0 / n_c, 0.0)
-    S_rows, _ = K.difference_covariances(X, y, weighting="rows")
+    S_rows, _ = K.difference_covariances(st, weighting="rows")
     np.testing.assert_allclose(S_rows, (D * w[:, None]).T @ D / w.sum(), atol=1e-10)
 
 
@@ -37,7 +39,8 @@ def test_cross_difference_covariances_match_enumeration(rng):
     i, j = np.nonzero((g[:, None] == "clean") & (g[None, :] == "xq"))
     D = X[i] - X[j]
     same = y[i] == y[j]
-    S_same, S_diff = K.difference_covariances(X, y, weighting="pairs", groups=g, cross=("clean", "xq"))
+    st = ScatterStats.from_data(X, y, variants=g, cross=("clean", "xq"))
+    S_same, S_diff = K.difference_covariances(st, weighting="pairs")
     np.testing.assert_allclose(S_same, D[same].T @ D[same] / same.sum(), atol=1e-10)
     np.testing.assert_allclose(S_diff, D[~same].T @ D[~same] / (~same).sum(), atol=1e-10)
 
@@ -75,10 +78,10 @@ def test_clipped_to_psd(rng):
 def test_pca_subspace_and_sampled_pairs_are_seeded(rng):
     X = rng.standard_normal((300, 8))
     y = np.repeat(np.arange(60), 5)
-    a = get_metric("kissme", n_components=4, same_pairs=500, diff_pairs=800, seed=5, within="all").fit(X, y)
-    b = get_metric("kissme", n_components=4, same_pairs=500, diff_pairs=800, seed=5, within="all").fit(X, y)
+    a = get_metric("kissme", n_components=4, same_pairs=500, diff_pairs=800, random_state=5, within="all").fit(X, y)
+    b = get_metric("kissme", n_components=4, same_pairs=500, diff_pairs=800, random_state=5, within="all").fit(X, y)
     np.testing.assert_array_equal(a.components_, b.components_)
-    assert a.components_.shape == (4, 8) and "500 sampled (seed 5)" in a.describe()
+    assert a.components_.shape == (4, 8) and "500 sampled (random_state 5)" in a.describe()
     # the learned map lives in the span of the top-4 principal directions
     from sklearn.decomposition import PCA
 
@@ -89,5 +92,5 @@ def test_pca_subspace_and_sampled_pairs_are_seeded(rng):
 def test_bad_pairs_argument(rng):
     X = rng.standard_normal((30, 3))
     y = np.repeat(np.arange(10), 3)
-    with pytest.raises(InputError, match="must be positive"):
+    with pytest.raises(InputError, match="positive number of pairs"):
         get_metric("kissme", n_components=2, same_pairs=0).fit(X, y)

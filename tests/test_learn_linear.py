@@ -8,7 +8,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from metricbench import get_metric
 from metricbench.errors import InputError
-from metricbench.learn import _scatter
+from metricbench.learn.stats import ScatterStats
 
 
 def _cos_dist(A, B):
@@ -27,14 +27,54 @@ def labelled(rng, n_id=25, d=6, sizes=(1, 2, 3, 7)):
 
 def test_scatter_matches_numpy(rng):
     X, y = labelled(rng)
-    S = _scatter.scatter(X, y)
-    np.testing.assert_allclose(S.St, np.cov(X.T, bias=True), atol=1e-10)
+    S = ScatterStats.from_data(X, y, wccn=True, chunk=7)
+    np.testing.assert_allclose(S.mean, X.mean(0), atol=1e-12)
+    np.testing.assert_allclose(S.total, np.cov(X.T, bias=True), atol=1e-10)
     Sw = sum(np.cov(X[y == c].T, bias=True) * (y == c).sum() for c in np.unique(y)) / y.size
-    np.testing.assert_allclose(S.Sw, Sw, atol=1e-10)
-    np.testing.assert_allclose(S.Sw_unbiased, Sw * y.size / (y.size - np.unique(y).size), atol=1e-10)
+    np.testing.assert_allclose(S.within, Sw, atol=1e-10)
+    np.testing.assert_allclose(S.within_unbiased, Sw * y.size / (y.size - np.unique(y).size), atol=1e-10)
     multi = [c for c in np.unique(y) if (y == c).sum() >= 2]
     wc = sum(np.cov(X[y == c].T, bias=True) for c in multi) / len(multi)
-    np.testing.assert_allclose(_scatter.mean_class_covariance(X, y), wc, atol=1e-10)
+    np.testing.assert_allclose(S.mean_class_covariance(), wc, atol=1e-10)
+
+
+@pytest.mark.parametrize("cross", [False, True])
+def test_stats_of_a_union_and_of_a_projection_need_no_rows(rng, cross):
+    X, y = labelled(rng, n_id=15, d=5)
+    X = X + 50.0  # far from the origin: the sums are re-centred exactly
+    g = rng.choice(["a", "b"], size=y.size)
+    kw = dict(variants=g, cross=("a", "b")) if cross else dict(pairs=True)
+    whole = ScatterStats.from_data(X, y, wccn=True, **kw)
+    part = np.isin(y, np.unique(y)[:6])  # identity-disjoint row sets, own reference points
+    a = ScatterStats.from_data(X[part], y[part], wccn=True, **{k: (v[part] if k == "variants" else v) for k, v in kw.items()})
+    b = ScatterStats.from_data(X[~part], y[~part], wccn=True, shift=np.zeros(5),
+                               **{k: (v[~part] if k == "variants" else v) for k, v in kw.items()})
+    u = a + b
+    assert u.n == whole.n
+    for f in ("mean", "total", "between", "within"):
+        np.testing.assert_allclose(getattr(u, f), getattr(whole, f), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(u.mean_class_covariance(), whole.mean_class_covariance(), rtol=1e-9, atol=1e-9)
+    for w in ("pairs", "rows"):
+        for p, q in zip(u.pair_scatter(w), whole.pair_scatter(w)):
+            np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-6)
+    # statistics of a linear map of the rows, without the rows
+    P = rng.standard_normal((5, 3))
+    Z = (X - whole.mean) @ P
+    direct = ScatterStats.from_data(Z, y, **kw)
+    proj = whole.project(P, whole.mean)
+    np.testing.assert_allclose(proj.total, direct.total, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(proj.pair_scatter("rows")[0], direct.pair_scatter("rows")[0], rtol=1e-9, atol=1e-6)
+    # row chunks sharing identities combine exactly when given the global class counts
+    classes, counts = np.unique(y, return_counts=True)
+    halves = [slice(0, y.size // 2), slice(y.size // 2, None)]
+    parts = [ScatterStats.from_data(X[h], y[h], wccn=True, class_counts=dict(zip(classes.tolist(), counts)))
+             for h in halves]
+    np.testing.assert_allclose((parts[0] + parts[1]).mean_class_covariance(),
+                               whole.mean_class_covariance(), rtol=1e-9, atol=1e-9)
+    # ... and refuse a class-weighted statistic when they were not
+    local = [ScatterStats.from_data(X[h], y[h], wccn=True) for h in halves]
+    with pytest.raises(InputError, match="class_counts"):
+        (local[0] + local[1]).mean_class_covariance()
 
 
 @pytest.mark.parametrize("cross", [False, True])
@@ -58,7 +98,8 @@ def test_pair_scatter_matches_enumerated_pairs(rng, cross, weight):
             same += w * D
             n_same += w
     n_every = len(pairs)
-    got = _scatter.pair_scatter(X, y, groups=g if cross else None, cross=("a", "b") if cross else None, class_weight=weight)
+    st = ScatterStats.from_data(X, y, variants=g if cross else None, cross=("a", "b") if cross else None, pairs=True)
+    got = st.pair_scatter(weight)
     np.testing.assert_allclose(got[0], same, atol=1e-9)
     assert got[1] == pytest.approx(n_same)
     np.testing.assert_allclose(got[2], every, atol=1e-9)
@@ -89,9 +130,11 @@ def test_lda_matches_sklearn_eigen_solver(rng):
 def test_lda_auto_chooses_on_validation(rng):
     X, y = labelled(rng, n_id=60, d=10, sizes=(3, 4))
     m = get_metric("lda-cosine", n_components_grid=(2, 4, 9, 50)).fit(X, y)
-    assert set(m.validation_) == {"2", "4", "9", "10"}  # 50 clipped to min(d, C - 1) = 10
-    assert m.n_components_ == int(max(m.validation_, key=m.validation_.get))
-    assert "chosen on identity-disjoint validation" in m.describe() and "seed 0" in m.describe()
+    # 50 clipped to min(d, C - 1) = 10
+    assert [p["n_components"] for p in m.cv_results_["params"]] == [2, 4, 9, 10]
+    best = int(np.argmax(m.cv_results_["mean_test_score"]))
+    assert m.best_estimator_.n_components_ == m.cv_results_["params"][best]["n_components"]
+    assert "inner-selection AUROC" in m.describe() and "random_state 0" in m.describe()
 
 
 def test_lda_bad_n_components(rng):
@@ -136,20 +179,21 @@ def test_bad_shrinkage(rng):
 # -- WCCN --------------------------------------------------------------------------------------
 
 
-def test_wccn_factor_is_cholesky_of_inverse_within(rng):
+def test_wccn_whitens_the_within_covariance_like_hatchs_cholesky(rng):
     X, y = labelled(rng)
     m = get_metric("wccn-cosine", shrinkage=0.0, within="all").fit(X, y)
     multi = [c for c in np.unique(y) if (y == c).sum() >= 2]
     Sw = sum(np.cov(X[y == c].T, bias=True) for c in multi) / len(multi)
-    Bt = m.components_  # B^T, B lower-triangular with B B^T = inv(Sw)
-    np.testing.assert_allclose(Bt, np.triu(Bt), atol=1e-12)
+    Bt = m.components_  # a whitening of Sw: Bt^T Bt = inv(Sw), as Hatch's B = chol(inv(Sw)) up to a rotation
     np.testing.assert_allclose(Bt.T @ Bt, np.linalg.inv(Sw), rtol=1e-6, atol=1e-8)
     Z = (X - X.mean(0)) @ np.linalg.cholesky(np.linalg.inv(Sw))
     i1, i2 = rng.integers(0, y.size, 60), rng.integers(0, y.size, 60)
     np.testing.assert_allclose(m.pair_distance(X, i1, i2), _cos_dist(Z[i1], Z[i2]), rtol=1e-6, atol=1e-9)
 
 
-def test_wccn_singular_within_asks_for_shrinkage(rng):
+def test_wccn_singular_within_is_cut_at_its_rank(rng):
     X, y = labelled(rng, n_id=4, d=6, sizes=(2,))  # 4 within-class dof < 6 dims
-    with pytest.raises(InputError, match="shrinkage > 0"):
-        get_metric("wccn-cosine", shrinkage=0.0, within="all").fit(X, y)
+    m = get_metric("wccn-cosine", shrinkage=0.0, within="all").fit(X, y)
+    assert m.rank_ == 4 and m.components_.shape == (4, 6) and "numerical rank 4 of 6" in m.describe()
+    # shrinkage makes it full rank again
+    assert get_metric("wccn-cosine", shrinkage=0.1, within="all").fit(X, y).rank_ == 6

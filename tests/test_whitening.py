@@ -37,10 +37,13 @@ def test_auto_choice_prefers_informative_directions(rng):
     centres = rng.standard_normal((n_id, 3)) * 4
     X = np.hstack([centres[y] + rng.standard_normal((y.size, 3)) * 0.5, rng.standard_normal((y.size, 20)) * 0.3])
     m = get_metric("cosine-whitened").fit(X, y)
-    assert m.n_components_ < 23 or m.shrinkage_ > 0
-    assert "chosen on identity-disjoint validation" in m.describe()
-    assert m.validation_auroc_ == max(m.validation_.values())
-    assert m.validation_auroc_ > m.validation_["k=23,alpha=0"] + 0.01  # full whitening is clearly worse
+    b = m.best_estimator_
+    assert b.n_components_ < 23 or b.shrinkage_ > 0
+    assert "inner-selection AUROC" in m.describe() and "validation" not in m.describe()
+    res = m.cv_results_
+    assert m.best_score_ == max(res["mean_test_score"])
+    full = res["params"].index({"n_components": 23, "shrinkage": 0.0})
+    assert m.best_score_ > res["mean_test_score"][full] + 0.01  # full whitening is clearly worse
 
 
 def test_save_load_round_trip_and_checks(tmp_path, rng):

@@ -48,6 +48,7 @@ import numpy as np
 from metricbench.auto.config import component, config_label, fit_config, fit_metric, standardize
 from metricbench.auto.space import Family, default_families, select_families
 from metricbench.errors import InputError, MetricbenchError
+from metricbench.model_selection import IdentityPairSplit
 
 #: default seconds per inner fold of one trial, by cost tier, before anything was measured
 _TIER_GUESS = {0: 0.5, 1: 3.0, 2: 10.0, 3: 30.0}
@@ -79,24 +80,11 @@ def held_out_pairs(y, groups=None, images=None, *, holdout, seed, n_pairs):
     """One identity-disjoint split of rows ``0 .. len(y)-1`` and its seeded held-out pairs.
 
     Returns ``fit_rows, val_rows, i1, i2, same`` with ``i1, i2`` indexing ``val_rows``. The
-    one splitter and pair sampler of :mod:`metricbench.model_selection` where it is present
-    (``IdentityPairSplit``), else the identical draw of :mod:`metricbench.evaluation.validation`.
+    one splitter and pair sampler of :mod:`metricbench.model_selection` (``IdentityPairSplit``).
     """
-    try:
-        from metricbench.model_selection import IdentityPairSplit
-    except ImportError:  # before the model-selection module: the same split and pairs
-        IdentityPairSplit = None
-    if IdentityPairSplit is not None:
-        sp = IdentityPairSplit(1, test_size=holdout, n_pairs=n_pairs, variants=groups, images=images,
-                               random_state=seed)
-        p = next(sp.pairs(None, y))
-        return p.fit_rows, p.val_rows, p.val_index1, p.val_index2, np.asarray(p.same)
-    from metricbench.evaluation.validation import validation_pairs
-
-    fit_mask, val_rows, i1, i2, same = validation_pairs(
-        y, holdout=holdout, seed=seed, n_pairs=n_pairs, groups=groups, images=images
-    )
-    return np.flatnonzero(fit_mask), val_rows, i1, i2, same
+    sp = IdentityPairSplit(1, test_size=holdout, n_pairs=n_pairs, variants=groups, images=images, random_state=seed)
+    p = next(sp.pairs(None, y))
+    return p.fit_rows, p.val_rows, p.val_index1, p.val_index2, np.asarray(p.same)
 
 
 def _fold(X, y, groups, images, rows, *, holdout, seed, n_pairs) -> Fold:

@@ -4,7 +4,7 @@ A :class:`ClassStats` of a chunk of rows holds the row count, per-class counts a
 Gram matrix of the rows about a fixed shift point; two of them merge by adding. So the
 statistics of a train set of any size are a map over its chunks (on any number of machines)
 and a reduce by :meth:`ClassStats.merge`; the total, between- and within-class scatter follow
-in closed form, equal to :func:`metricbench.learn._scatter.scatter` up to rounding.
+in closed form (:class:`metricbench.learn.stats.ScatterStats`, which this adds up per chunk).
 
 :func:`fit_from_stats` fits the metrics that need nothing else: ``cosine-whitened`` (PCA
 whitening) and ``lda-cosine`` (LDA), with their dimension and shrinkage given (the automatic
@@ -80,20 +80,16 @@ class ClassStats:
         return int(self.counts.sum())
 
     def scatter(self):
-        """:class:`metricbench.learn._scatter.Scatter`: mean, St, Sb, Sw (its conventions)."""
-        from metricbench.learn._scatter import Scatter, _sym
+        """:class:`metricbench.learn.stats.ScatterStats` of these rows (mean, total, between,
+        within ...), from which the closed-form metrics fit."""
+        from metricbench.learn.stats import ScatterStats  # the learn package imports scikit-learn
 
         n = self.n
         if n < 2:
             raise InputError("need at least 2 train rows")
         keep = self.counts > 0
-        counts, sums = self.counts[keep], self.sums[keep]
-        m = sums.sum(0) / n  # mean - shift
-        St = self.gram / n - np.outer(m, m)
-        D = sums - counts[:, None] * m  # n_c (m_c - mu)
-        Sb = (D / counts[:, None]).T @ D / n
-        return Scatter(m + self.shift, _sym(St), _sym(Sb), _sym(St - Sb), n, int(keep.sum()),
-                       int((counts >= 2).sum()))
+        return ScatterStats(n=n, shift=self.shift, sum=self.sums.sum(0), gram=self.gram, classes=self.classes[keep],
+                            counts=self.counts[keep].astype(np.float64), class_sums=self.sums[keep])
 
 
 def fit_from_stats(metric, stats: ClassStats, **params):
@@ -118,41 +114,16 @@ def fit_from_stats(metric, stats: ClassStats, **params):
     """
     from metricbench.registry import get_metric
 
-    S = stats.scatter()
-    d = S.mean.size
     for k in ("n_components", "shrinkage"):
         if params.get(k) == "auto":
             raise InputError(f"{metric}: {k}='auto' chooses on held-out rows; a statistics fit needs it given")
     if metric == "cosine-whitened":
-        from metricbench.learn.whitening import _components
-
-        k = params.get("n_components")
-        k = d if k is None else int(k)
-        a = float(params.get("shrinkage", 0.0))
-        m = get_metric(metric, n_components=k, shrinkage=a)
-        m._grid(d)  # validates k and a
-        s, U = np.linalg.eigh(S.St)
-        order = np.argsort(s)[::-1]
-        s, U = np.clip(s[order], 0.0, None), U[:, order]
-        m.validation_ = {}
-        m.n_components_, m.shrinkage_ = k, a
-        m.mean_, m.explained_variance_ = S.mean, s[:k]
-        m.components_ = _components(s, U, k, a)
+        params.setdefault("shrinkage", 0.0)
     elif metric == "lda-cosine":
-        from metricbench.learn.linear import lda_directions
-
-        k = params.get("n_components")
-        a = float(params.get("shrinkage", 0.0))
-        m = get_metric(metric, n_components=k, shrinkage=a, within="all")
-        evals, V = lda_directions(S, S.Sw, a, None if k is None else int(k))
-        m.validation_ = {}
-        m.n_components_, m.within_ = int(V.shape[1]), "all"
-        m.mean_, m.eigenvalues_ = S.mean, evals
-        m.components_ = np.ascontiguousarray(V.T)
+        params.setdefault("within", "all")
     else:
         raise InputError(f"{metric!r} cannot be fitted from statistics; choose cosine-whitened or lda-cosine")
-    m.n_features_in_ = int(d)
-    return m
+    return get_metric(metric, **params).fit_from_stats(stats.scatter())
 
 
 __all__ = ["ClassStats", "fit_from_stats"]

@@ -4,7 +4,7 @@ This is the library behind ``metricbench evaluate``. Every metric is
 
 * fitted on the *fit* identities of an identity-disjoint split of train and scored on
   seeded pairs of the held-out identities (the same pairs for every metric;
-  :func:`metricbench.evaluation.validation.validation_pairs`), and
+  :class:`metricbench.model_selection.IdentityPairSplit`), and
 * when ``solution.csv`` exists, fitted on all of train and scored on the test pairs,
 
 and each split gets the full :func:`~metricbench.evaluation.verification.verification_report`
@@ -99,7 +99,7 @@ def evaluate_metrics(
     Evaluation
     """
     from metricbench.evaluation.leaderboard import leaderboard_aurocs, rank_agreement
-    from metricbench.evaluation.validation import cross_groups_of, validation_pairs
+    from metricbench.model_selection import IdentityPairSplit, cross_groups_of
     from metricbench.registry import get_metric, metric_info
 
     from metricbench.workflows.progress import step
@@ -108,10 +108,9 @@ def evaluate_metrics(
     names = [metric_info(n).name for n in names]  # unknown names fail before any work; aliases resolve
     params = params or {}
     Xtr, ytr, groups = comp.train_X, comp.train_y, comp.train_groups
-    fit_mask, val_rows, i1, i2, same = validation_pairs(
-        ytr, holdout=holdout, seed=seed, n_pairs=val_pairs, groups=groups, images=comp.train_images
-    )
-    fit_rows = np.flatnonzero(fit_mask)
+    sp = next(IdentityPairSplit(test_size=holdout, n_pairs=val_pairs, variants=groups, images=comp.train_images,
+                                random_state=seed).pairs(Xtr, ytr))
+    fit_rows, val_rows, i1, i2, same = sp.fit_rows, sp.val_rows, sp.val_index1, sp.val_index2, sp.same
     Xfit, yfit = np.asarray(Xtr[fit_rows]), ytr[fit_rows]
     gfit = None if groups is None else np.asarray(groups)[fit_rows]
     Xval = np.asarray(Xtr[val_rows])

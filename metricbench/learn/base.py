@@ -21,12 +21,15 @@ import json
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
 from sklearn.utils.validation import validate_data
 
+from metricbench import registry
 from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError, NotFittedError
+from metricbench.learn.stats import ScatterStats
+from metricbench.model_selection._scorer import pair_auroc
 
 FORMAT_VERSION = 1
 
@@ -74,8 +77,6 @@ def registry_name(cls: type) -> str | None:
     cached = _NAMES.get(target, False)
     if cached is not False:
         return cached
-    from metricbench import registry
-
     found = None
     for key, spec in registry.LEARNED.items():
         if (spec[0] if isinstance(spec, tuple) else getattr(spec, "target", None)) == target:
@@ -151,7 +152,9 @@ class BaseMetric(BaseEstimator):
         except ValueError as e:
             if isinstance(e, InputError):
                 raise
-            msg = str(e).splitlines()[0] if str(e) else repr(e)
+            # one line: scikit-learn's message without the dump of the array's values
+            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.strip().startswith("array=")]
+            msg = " ".join(lines) if lines else repr(e)
             if "is expecting" in msg and hasattr(self, "n_features_in_"):
                 msg = msg.rstrip(".") + (
                     f" (fitted on {self.n_features_in_}-D embeddings but got {np.shape(X)[1]}-D ones)"
@@ -189,6 +192,7 @@ class BaseMetric(BaseEstimator):
         InputError
             Non-finite, complex, 1-D or empty ``X``; ``y`` missing or of the wrong length.
         """
+        fit_params.pop("images", None)  # used by searches (pairing rule), not by a plain fit
         if "variants" in fit_params:
             v = fit_params.pop("variants")
             if fit_params.get("groups") is not None and v is not None:
@@ -196,7 +200,10 @@ class BaseMetric(BaseEstimator):
             fit_params["groups"] = v
         if self.learns:
             if y is None:
-                raise InputError(f"{type(self).__name__} learns from labels: pass y")
+                raise InputError(
+                    f"{type(self).__name__} requires y to be passed, but the target y is None "
+                    "(it learns from the identity label of each train row)"
+                )
             X, y = self._validate_X(X, y=y, reset=True)
         else:
             X = self._validate_X(X, reset=True)
@@ -214,6 +221,23 @@ class BaseMetric(BaseEstimator):
 
     def _fit(self, X, y, **fit_params) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def _check_params(self) -> None:
+        """Check every parameter's domain (no data needed); raise InputError. Subclasses extend."""
+
+    def _selection_note(self) -> str:
+        """How a search chose this metric's settings (``selection_``, set by
+        :class:`~metricbench.model_selection.MetricSearchCV`), as a describe() clause."""
+        sel = getattr(self, "selection_", None)
+        if not sel:
+            return ""
+        chosen = ", ".join(f"{k}={v}" for k, v in sel["chosen"].items())
+        cross = f", pairs {sel['cross'][0]} vs {sel['cross'][1]}" if sel.get("cross") else ""
+        return (
+            f"; {chosen} chosen among {sel['n_candidates']} settings on {sel['n_pairs']} pairs of "
+            f"{sel['n_held_out_identities']} held-out train identities{cross}, "
+            f"inner-selection AUROC {sel['inner_selection_auroc']:.4f}, random_state {sel['random_state']}"
+        )
 
     def check_is_fitted(self) -> None:
         """Raise :class:`~metricbench.errors.NotFittedError` (a scikit-learn ``NotFittedError``)
@@ -499,4 +523,66 @@ def _transform_used(metric: LinearMetric, X, index: np.ndarray):
     return metric.transform(np.asarray(X)[uniq]), inv.astype(np.int64)
 
 
-__all__ = ["BaseMetric", "DistanceMetric", "LinearMetric", "load_metric", "resolve_pairs"]
+
+
+class StatsFitted:
+    """Mixin of metrics fitted in closed form from :class:`~metricbench.learn.stats.ScatterStats`.
+
+    Subclasses implement ``_stats_request(variants)`` (the keyword arguments of
+    :meth:`ScatterStats.from_data <metricbench.learn.stats.ScatterStats.from_data>` they need)
+    and ``_fit_stats(stats)``; ``fit`` gathers the statistics in one pass and fits from them,
+    and :class:`~metricbench.model_selection.MetricSearchCV` gathers them once per split and
+    calls :meth:`fit_from_stats` / :meth:`search_scores` for every candidate setting.
+    """
+
+    def _stats_request(self, variants) -> dict:
+        return {}
+
+    def gather_stats(self, X, y, variants=None, rows=None):
+        """The statistics this metric is fitted from, of rows ``X`` (or ``X[rows]``) with labels
+        ``y`` (one pass)."""
+        v_rows = variants if (variants is None or rows is None) else np.asarray(variants)[rows]
+        kw = self._stats_request(v_rows)
+        return ScatterStats.from_data(X, y, variants=variants if kw.get("cross") else None, rows=rows, **kw)
+
+    def fit_from_stats(self, stats):
+        """Fit from statistics gathered by :meth:`gather_stats` (or their ``+``); returns self."""
+        self._check_params()
+        self.n_features_in_ = int(stats.n_features)
+        try:
+            self._fit_stats(stats)
+        except BaseException:
+            self.__dict__.pop("n_features_in_", None)
+            raise
+        return self
+
+    def _fit(self, X, y, groups=None):
+        self._check_params()
+        self._fit_stats(self.gather_stats(X, y, groups))
+
+    def search_scores(self, stats, X, index1, index2, same, candidates) -> np.ndarray:
+        """Held-out pair AUROC of each candidate setting fitted from ``stats``.
+
+        ``index1, index2`` index rows of ``X``. Subclasses share work across candidates
+        (one projection of the held-out rows for every dimension and shrinkage).
+        """
+        out = np.full(len(candidates), np.nan)
+        for j, c in enumerate(candidates):
+            m = clone(self).set_params(**c)
+            try:
+                m.fit_from_stats(stats)
+            except InputError:
+                continue  # infeasible for these statistics (a singular covariance): not a candidate
+            out[j] = pair_auroc(same, m.pair_score(X, index1, index2))
+        return out
+
+
+def used_rows(X, index1, index2):
+    """Rows of ``X`` the pairs use, as float64, and the pairs' indices into them."""
+    idx = np.concatenate([index1, index2])
+    uniq, inv = np.unique(idx, return_inverse=True)
+    Xu = np.asarray(np.asarray(X)[uniq], dtype=np.float64)
+    return Xu, inv[: index1.size], inv[index1.size :]
+
+
+__all__ = ["BaseMetric", "DistanceMetric", "LinearMetric", "StatsFitted", "load_metric", "resolve_pairs", "used_rows"]

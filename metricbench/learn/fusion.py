@@ -4,7 +4,7 @@
 
 Fitting, precisely:
 
-1. Train identities are split (:func:`metricbench.evaluation.splits.identity_split`,
+1. Train identities are split (:func:`metricbench.model_selection.identity_split`,
    ``holdout``, ``seed``) into a fitting part and a held-out part.
 2. Every sub-metric (built with :func:`metricbench.registry.get_metric`, parameters from
    ``metric_params[name]``) is fitted on the fitting part only (with ``groups`` when
@@ -120,9 +120,9 @@ class Fusion(BaseMetric):
         y = np.asarray(y)
         groups = check_groups(groups, X.shape[0])
         seed = int(self.seed)
-        from metricbench.evaluation.splits import identity_split
+        from metricbench.model_selection import identity_split
 
-        fit_mask, val_mask = identity_split(y, holdout=float(self.holdout), seed=seed)
+        fit_mask, val_mask = identity_split(y, holdout=float(self.holdout), random_state=seed)
         rows, vrows = np.flatnonzero(fit_mask), np.flatnonzero(val_mask)
         subs = self._fit_all(self._build(names), X[rows], y[rows], None if groups is None else groups[rows])
         gv = None if groups is None else groups[vrows]

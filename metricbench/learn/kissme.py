@@ -20,63 +20,39 @@ uses only pairs joining one row of each variant, the kind of pair the test asks 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import clone
 
 from metricbench.errors import InputError
-from metricbench.learn._scatter import (
-    clip_psd,
-    cross_groups_from,
-    iter_blocks,
-    pair_scatter,
-    resolve_within,
-    row_mean,
-    weighted_gram,
-)
-from metricbench.learn._select import Holdout, int_grid
-from metricbench.learn.base import LinearMetric
+from metricbench.learn.base import LinearMetric, StatsFitted, used_rows
+from metricbench.learn.stats import CHUNK, clip_psd, resolve_within
+from metricbench.model_selection._scorer import pair_auroc
+from metricbench.model_selection._split import _rng, sample_pairs
 
 
-def difference_covariances(
-    Z, y, *, same_pairs="all", diff_pairs="all", weighting="rows", groups=None, cross=None, seed=0
-):
-    """``S_same, S_diff`` (k, k): mean ``d d^T`` of same- and different-identity pair differences.
-
-    ``"all"`` sums every ordered pair in closed form; an int samples that many pairs
-    (seeded, :func:`metricbench.evaluation.splits.sample_pairs`, which draws a row uniformly
-    and then its partner). With ``cross=(a, b)`` and ``groups``, only pairs of one row of
-    group ``a`` and one of group ``b`` count. ``weighting`` of the same pairs under "all":
-    ``"pairs"`` (every pair weighs 1, the original KISSME; identities with many rows dominate)
-    or ``"rows"`` (an identity weighs as much as it has rows, like sampled pairs).
+def difference_covariances(stats, *, weighting="rows"):
+    """``S_same, S_diff`` (k, k): mean ``d d^T`` of same- and different-identity pair
+    differences, from statistics (every ordered pair, summed in closed form; only pairs
+    joining the two variants when ``stats`` has them). ``weighting`` of the same pairs:
+    ``"pairs"`` (every pair weighs 1, the original KISSME; identities with many rows
+    dominate) or ``"rows"`` (an identity weighs as much as it has rows, like sampled pairs).
     """
-    Z = np.asarray(Z, dtype=np.float64)
-    need_all = same_pairs == "all" or diff_pairs == "all"
-    if need_all:
-        same, n_same, every, n_every = pair_scatter(Z, y, groups=groups, cross=cross, class_weight="pairs")
-    S_same = S_diff = None
-    if same_pairs == "all":
-        if n_same <= 0:
-            raise InputError("KISSME needs identities with 2 or more train rows (same-identity pairs)")
-        if weighting == "pairs":
-            S_same = same / n_same
-        else:
-            same_w, n_w, _, _ = pair_scatter(Z, y, groups=groups, cross=cross, class_weight=weighting)
-            S_same = same_w / n_w
-    if diff_pairs == "all":
-        if n_every - n_same <= 0:
-            raise InputError("KISSME needs at least 2 identities")
-        S_diff = (every - same) / (n_every - n_same)
-    if S_same is None:
-        S_same = _sampled(Z, y, int(same_pairs), 1.0, groups, cross, seed)
-    if S_diff is None:
-        S_diff = _sampled(Z, y, int(diff_pairs), 0.0, groups, cross, seed + 1)
-    return S_same, S_diff
+    same_p, n_same_p, every, n_every = stats.pair_scatter("pairs")
+    if weighting == "pairs":
+        same, n_same = same_p, n_same_p
+    else:
+        same, n_same, _, _ = stats.pair_scatter(weighting)
+    if n_same <= 0:
+        raise InputError("KISSME needs identities with 2 or more train rows (same-identity pairs)")
+    if n_every - n_same_p <= 0:
+        raise InputError("KISSME needs at least 2 identities")
+    return same / n_same, (every - same_p) / (n_every - n_same_p)
 
 
-def _sampled(Z, y, n, same_fraction, groups, cross, seed):
-    from metricbench.evaluation.splits import sample_pairs
-
+def _sampled(Z, y, n, same_fraction, variants, cross, random_state):
     if n < 1:
         raise InputError(f"number of sampled pairs must be positive, got {n}")
-    i1, i2, _ = sample_pairs(y, n_pairs=n, same_fraction=same_fraction, seed=seed, groups=groups, cross_groups=cross)
+    i1, i2, _ = sample_pairs(y, n_pairs=n, same_fraction=same_fraction, random_state=random_state,
+                             variants=variants, cross=cross)
     if i1.size == 0:
         raise InputError("no pairs of the requested kind could be sampled from train")
     D = Z[i1] - Z[i2]
@@ -100,14 +76,14 @@ def _psd_factor(M):
     return (V * np.sqrt(np.clip(w, 0.0, None))).T
 
 
-class KISSME(LinearMetric):
+class KISSME(StatsFitted, LinearMetric):
     """KISSME in a PCA subspace, clipped to PSD; squared Mahalanobis distance.
 
     Parameters
     ----------
-    n_components : int, "auto" or None
-        PCA dimension; "auto" (default) chooses among ``n_components_grid`` on
-        identity-disjoint validation; None keeps all ``d``.
+    n_components : int or None
+        PCA dimension (default 64), clipped to the width and to the train covariance's
+        numerical rank; None keeps all of them.
     same_pairs, diff_pairs : "all" or int
         Every pair of the kind (closed form, default) or that many seeded samples.
     weighting : {"rows", "pairs"}
@@ -115,92 +91,77 @@ class KISSME(LinearMetric):
         weight 1 (the original KISSME, dominated by identities with many rows); "rows"
         (default) weighs each identity by its rows, like sampled pairs.
     within : {"auto", "all", "cross"}
-        Which pairs: any two rows ("all") or one row of each variant of ``groups`` ("cross");
-        "auto" (default) uses "cross" when ``fit(..., groups=...)`` names two variants.
-    n_components_grid : sequence of int
-    holdout, n_pairs, seed :
-        Validation split and pairs; ``seed`` also seeds sampled pairs.
+        Which pairs: any two rows ("all") or one row of each variant ("cross"); "auto"
+        (default) uses "cross" when ``fit(..., variants=...)`` names two variants.
     cross_groups : (str, str), optional
-        Variant tags to pair across (default: the two tags of ``groups``).
+        Variant tags to pair across (default: the two tags of ``variants``).
+    random_state : int
+        Seed of sampled pairs.
+
+    References
+    ----------
+    Koestinger, Hirzer, Wohlhart, Roth & Bischof, "Large scale metric learning from
+    equivalence constraints", CVPR 2012.
     """
 
     base_metric = "sqeuclidean"
+    auto_grid = {"n_components": (16, 32, 48, 64, 96, 128)}
 
-    def __init__(
-        self,
-        n_components="auto",
-        same_pairs="all",
-        diff_pairs="all",
-        weighting: str = "rows",
-        within: str = "auto",
-        n_components_grid=(16, 32, 48, 64, 96, 128),
-        holdout: float = 0.2,
-        n_pairs: int = 20000,
-        seed: int = 0,
-        cross_groups=None,
-    ):
+    def __init__(self, n_components=64, same_pairs="all", diff_pairs="all", weighting: str = "rows",
+                 within: str = "auto", cross_groups=None, random_state=0):
         self.n_components = n_components
         self.same_pairs = same_pairs
         self.diff_pairs = diff_pairs
         self.weighting = weighting
         self.within = within
-        self.n_components_grid = n_components_grid
-        self.holdout = holdout
-        self.n_pairs = n_pairs
-        self.seed = seed
         self.cross_groups = cross_groups
+        self.random_state = random_state
 
-    def _cross(self, groups):
-        return resolve_within(self.within, groups, self.cross_groups)[1]
+    def _check_params(self):
+        k = self.n_components
+        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+            raise InputError(f"n_components must be an integer >= 1 or None, got {k!r}")
+        if self.weighting not in ("rows", "pairs"):
+            raise InputError(f"weighting must be 'rows' or 'pairs', got {self.weighting!r}")
+        if self.within not in ("auto", "all", "cross"):
+            raise InputError(f"within must be 'auto', 'all' or 'cross', got {self.within!r}")
+        for name in ("same_pairs", "diff_pairs"):
+            v = _pairs_arg(getattr(self, name))
+            if v != "all" and v < 1:
+                raise InputError(f"{name} must be 'all' or a positive number of pairs, got {v}")
 
-    def _stats(self, X, y, groups, k):
-        """PCA mean, basis (d, k) and the two difference covariances in it."""
-        mean = row_mean(X)
-        s, U = np.linalg.eigh(weighted_gram(X, mean) / X.shape[0])
-        P = U[:, np.argsort(s)[::-1][:k]]
-        Z = np.empty((X.shape[0], k))
-        for a, blk in iter_blocks(X):
-            Z[a : a + blk.shape[0]] = (blk - mean) @ P
-        cross = self._cross(groups)
-        S_same, S_diff = difference_covariances(
-            Z, y, same_pairs=_pairs_arg(self.same_pairs), diff_pairs=_pairs_arg(self.diff_pairs),
-            weighting=self.weighting, groups=groups, cross=cross, seed=self.seed,
-        )
-        return mean, P, S_same, S_diff
+    def _sampling(self) -> bool:
+        return _pairs_arg(self.same_pairs) != "all" or _pairs_arg(self.diff_pairs) != "all"
 
-    def _fit(self, X, y, groups=None):
-        d = X.shape[1]
-        y = np.asarray(y)
-        self.validation_ = {}
-        if self.n_components == "auto":
-            h = Holdout(
-                y, holdout=self.holdout, seed=self.seed, n_pairs=self.n_pairs, groups=groups,
-                cross_groups=cross_groups_from(groups, self.cross_groups),
-            )
-            grid = int_grid(self.n_components_grid, d)
-            Xf = np.asarray(X[h.fit_rows])
-            gf = None if groups is None else np.asarray(groups)[h.fit_rows]
-            mean, P, S_same, S_diff = self._stats(Xf, y[h.fit_rows], gf, max(grid))
-            Zv = (np.asarray(X[h.val_rows], dtype=np.float64) - mean) @ P
-            table = {}
-            for k in grid:
-                L = _psd_factor(kissme_matrix(S_same[:k, :k], S_diff[:k, :k]))
-                D = (Zv[h.i1, :k] - Zv[h.i2, :k]) @ L.T
-                table[k] = h.auroc(-np.einsum("ij,ij->i", D, D))
-            k = max(table, key=lambda kk: (table[kk], -kk))
-            self.validation_ = {str(kk): float(v) for kk, v in table.items()}
-            self.validation_auroc_ = float(table[k])
-        elif self.n_components is None:
-            k = d
-        else:
-            k = int(self.n_components)
-            if not 1 <= k <= d:
-                raise InputError(f"n_components must be between 1 and {d}, got {k}")
-        mean, P, S_same, S_diff = self._stats(X, y, groups, k)
+    def _stats_request(self, variants):
+        kind, cg = resolve_within(self.within, variants, self.cross_groups)
+        return {"pairs": True} if kind == "all" else {"cross": cg}
+
+    def _feasible_params(self, params, n_features, n_classes):
+        if params.get("n_components") is not None:
+            params["n_components"] = max(1, min(int(params["n_components"]), n_features))
+        return params
+
+    def _k(self, stats, s):
+        r = stats.rank(s)
+        k = stats.n_features if self.n_components is None else int(self.n_components)
+        return min(k, stats.n_features, r)
+
+    def _fit_stats(self, stats):
+        if self._sampling():
+            raise InputError("sampled pairs are drawn from rows: use fit(X, y)")
+        s, U = stats.total_eigh()
+        k = self._k(stats, s)
+        P = U[:, :k]
+        S_same, S_diff = difference_covariances(stats.project(P, stats.mean), weighting=self.weighting)
+        self._set(stats, P, k, S_same, S_diff)
+
+    def _set(self, stats, P, k, S_same, S_diff):
         M = kissme_matrix(S_same, S_diff)
         self.n_components_ = int(k)
-        self.pairs_kind_ = "all" if self._cross(groups) is None else "cross " + "/".join(self._cross(groups))
-        self.mean_ = mean
+        self.rank_ = int(stats.rank(stats.total_eigh()[0]))
+        self.pairs_kind_ = "all" if stats.variants is None else "cross " + "/".join(stats.variants)
+        self.mean_ = stats.mean
         self.pca_components_ = np.ascontiguousarray(P.T)
         self.cov_same_ = S_same
         self.cov_diff_ = S_diff
@@ -208,30 +169,77 @@ class KISSME(LinearMetric):
         self.n_clipped_ = int((np.linalg.eigvalsh(np.linalg.inv(S_same) - np.linalg.inv(S_diff)) < 0).sum())
         self.components_ = np.ascontiguousarray(_psd_factor(M) @ P.T)
 
+    def _fit(self, X, y, groups=None):
+        self._check_params()
+        stats = self.gather_stats(X, y, groups)
+        if not self._sampling():
+            return self._fit_stats(stats)
+        s, U = stats.total_eigh()
+        k = self._k(stats, s)
+        P = U[:, :k]
+        Z = np.empty((X.shape[0], k))
+        for a in range(0, X.shape[0], CHUNK):
+            Z[a : a + CHUNK] = (np.asarray(X[a : a + CHUNK], dtype=np.float64) - stats.mean) @ P
+        zs = stats.project(P, stats.mean)
+        S_same = S_diff = None
+        if not self._sampling() or _pairs_arg(self.same_pairs) == "all" or _pairs_arg(self.diff_pairs) == "all":
+            all_same, all_diff = difference_covariances(zs, weighting=self.weighting)
+            S_same = all_same if _pairs_arg(self.same_pairs) == "all" else None
+            S_diff = all_diff if _pairs_arg(self.diff_pairs) == "all" else None
+        rng = _rng(self.random_state)
+        seed = int(rng.integers(2**31)) if not isinstance(self.random_state, (int, np.integer)) else int(self.random_state)
+        v = groups if stats.variants is not None else None
+        if S_same is None:
+            S_same = _sampled(Z, y, int(self.same_pairs), 1.0, v, stats.variants, seed)
+        if S_diff is None:
+            S_diff = _sampled(Z, y, int(self.diff_pairs), 0.0, v, stats.variants, seed + 1)
+        self._set(stats, P, k, S_same, S_diff)
+
+    def search_scores(self, stats, X, index1, index2, same, candidates):
+        """Every ``k`` from one PCA projection of the held-out rows and of the statistics
+        (a smaller ``k``'s covariances are the leading blocks of a larger one's)."""
+        if self._sampling():
+            return super().search_scores(stats, X, index1, index2, same, candidates)
+        s, U = stats.total_eigh()
+        ks = [clone_k(self, c, stats, s) for c in candidates]
+        kmax = max(ks)
+        S_same, S_diff = difference_covariances(stats.project(U[:, :kmax], stats.mean), weighting=self.weighting)
+        Xu, j1, j2 = used_rows(X, index1, index2)
+        Zv = (Xu - stats.mean) @ U[:, :kmax]
+        out = np.empty(len(candidates))
+        for j, k in enumerate(ks):
+            L = _psd_factor(kissme_matrix(S_same[:k, :k], S_diff[:k, :k]))
+            D = (Zv[j1, :k] - Zv[j2, :k]) @ L.T
+            out[j] = pair_auroc(same, -np.einsum("ij,ij->i", D, D))
+        return out
+
     def describe(self) -> str:
         if not hasattr(self, "n_components_"):
             return ""
-        sp = lambda v: "all" if _pairs_arg(v) == "all" else f"{int(v)} sampled (seed {self.seed})"  # noqa: E731
+        sp = lambda v: "all" if _pairs_arg(v) == "all" else f"{int(v)} sampled (random_state {self.random_state})"  # noqa: E731
         msg = (
             f"KISSME in PCA k={self.n_components_}, {self.pairs_kind_} pairs (same: {sp(self.same_pairs)}"
             + (f" {self.weighting}-weighted" if _pairs_arg(self.same_pairs) == "all" else "")
             + ", "
             f"different: {sp(self.diff_pairs)}), {self.n_clipped_} negative eigenvalues clipped"
         )
-        if getattr(self, "validation_", None):
-            msg += f" (k chosen on identity-disjoint validation, AUROC {self.validation_auroc_:.4f}, seed {self.seed})"
-        return msg
+        asked = self.n_features_in_ if self.n_components is None else int(self.n_components)
+        if self.n_components_ < min(asked, self.n_features_in_):
+            msg += f" (k cut at the train covariance's numerical rank {self.rank_})"
+        return msg + self._selection_note()
 
-    def _fitted_state(self):
-        arrays, scalars = super()._fitted_state()
-        scalars["validation_"] = {k: float(v) for k, v in getattr(self, "validation_", {}).items()}
-        return arrays, scalars
+
+def clone_k(metric, params, stats, s) -> int:
+    return clone(metric).set_params(**params)._k(stats, s)
 
 
 def _pairs_arg(v):
     if v is None or (isinstance(v, str) and v.strip().lower() == "all"):
         return "all"
-    return int(v)
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        raise InputError(f"pairs must be 'all' or a number of pairs, got {v!r}") from None
 
 
 __all__ = ["KISSME", "difference_covariances", "kissme_matrix"]

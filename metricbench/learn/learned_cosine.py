@@ -18,7 +18,7 @@ metric learning"), done with mini-batches and in-batch hard-negative mining:
 4. The gradient goes through the cosine in closed form (vectorised numpy) and Adam or
    SGD with momentum updates ``A``.
 5. After every epoch the validation AUROC is measured on pairs of held-out identities
-   (:func:`metricbench.evaluation.splits.identity_split`); the best ``A`` is kept and
+   (:func:`metricbench.model_selection.identity_split`); the best ``A`` is kept and
    training stops after ``patience`` epochs without gain, or at ``max_epochs`` /
    ``max_steps``. With ``refit=True`` it then trains again on all train rows for the
    chosen number of steps.
@@ -541,9 +541,9 @@ class LearnedCosine(LinearMetric):
         rows = all_rows
         self.init_val_auroc_ = None
         if float(self.holdout) > 0:
-            from metricbench.evaluation.splits import identity_split
+            from metricbench.model_selection import identity_split
 
-            fit_mask, val_mask = identity_split(y, holdout=float(self.holdout), seed=int(self.seed))
+            fit_mask, val_mask = identity_split(y, holdout=float(self.holdout), random_state=int(self.seed))
             rows = np.flatnonzero(fit_mask)
             vrows = np.flatnonzero(val_mask)
             i1, i2, same = validation_pairs(

@@ -3,13 +3,14 @@
 * ``zca-cosine``: ZCA whitening ``W = U diag(1 / sqrt(s + eps)) U^T`` of the (shrunk) train
   covariance, then cosine.
 * ``wccn-cosine``: within-class covariance normalisation (Hatch et al., 2006): centre, then
-  ``B = chol(inv(Sw))`` of the (shrunk) mean within-class covariance, then cosine.
+  whiten by the (shrunk) within-class covariance, then cosine.
 * ``lda-cosine``: linear discriminant analysis to ``k`` dimensions, then cosine.
 
-Every hyper-parameter left at ``"auto"`` is chosen inside ``fit`` on identity-disjoint
-validation (:class:`metricbench.learn._select.Holdout`: some identities held out, pairs of
-them scored, cross-variant pairs when ``groups`` names two variants), then the metric is
-refitted on all rows with the winner, which ``describe()`` reports with the seed.
+All three are fitted in closed form from :class:`~metricbench.learn.stats.ScatterStats` (one
+pass over the rows). Whitening never amplifies a covariance's null space: directions beyond
+its numerical rank are dropped (``describe()`` says so). ``get_metric`` (and the CLI) sets the
+shrinkage (ZCA, WCCN) or ``k`` (LDA) to ``"auto"``: a
+:class:`~metricbench.model_selection.MetricSearchCV` chooses it on identity-disjoint pairs.
 """
 
 from __future__ import annotations
@@ -17,57 +18,13 @@ from __future__ import annotations
 import numpy as np
 
 from metricbench.errors import InputError
-from metricbench.learn._scatter import (
-    cross_groups_from,
-    mean_class_covariance,
-    resolve_within,
-    row_mean,
-    scatter,
-    shrink,
-    weighted_gram,
-    within_covariance,
-)
-from metricbench.learn._select import Holdout, as_grid, cosine_rows, int_grid
-from metricbench.learn.base import LinearMetric
+from metricbench.learn.base import LinearMetric, StatsFitted, used_rows
+from metricbench.learn.stats import eigh_desc, numerical_rank, resolve_within, shrink, shrinkage_value, whitener
+from metricbench.model_selection._scorer import cosine_rows, pair_auroc
 
 
-class _ChosenOnValidation(LinearMetric):
-    """Shared plumbing: a validation table of candidates and a describe() line."""
-
-    base_metric = "cosine"
-
-    def _fitted_state(self):
-        arrays, scalars = super()._fitted_state()
-        scalars["validation_"] = {k: float(v) for k, v in getattr(self, "validation_", {}).items()}
-        return arrays, scalars
-
-    def _holdout(self, y, groups):
-        return Holdout(
-            y,
-            holdout=self.holdout,
-            seed=self.seed,
-            n_pairs=self.n_pairs,
-            groups=groups,
-            cross_groups=cross_groups_from(groups, getattr(self, "cross_groups", None)),
-        )
-
-    def _pick(self, table: dict):
-        key = max(table, key=lambda k: (table[k], -list(table).index(k)))  # first of equals
-        self.validation_ = {str(k): float(v) for k, v in table.items()}
-        self.validation_auroc_ = float(table[key])
-        return key
-
-    def _chosen_note(self) -> str:
-        if getattr(self, "validation_", None):
-            return f" (chosen on identity-disjoint validation, AUROC {self.validation_auroc_:.4f}, seed {self.seed})"
-        return ""
-
-
-def _shrinkage_value(alpha) -> float:
-    a = float(alpha)
-    if not 0.0 <= a <= 1.0:
-        raise InputError(f"shrinkage must be between 0 and 1, got {alpha!r}")
-    return a
+def _rank_note(r: int, d: int, what: str) -> str:
+    return f", cut at the {what}'s numerical rank {r} of {d}" if r < d else ""
 
 
 # -- ZCA ------------------------------------------------------------------------------------
@@ -83,293 +40,326 @@ def _sklearn_shrinkage(X, mean, kind: str) -> float:
     return float(OAS(assume_centered=True).fit(Xc).shrinkage_)
 
 
-class ZCACosine(_ChosenOnValidation):
+class ZCACosine(StatsFitted, LinearMetric):
     """ZCA whitening of the train covariance, then cosine.
 
-    ``transform(x) = W (x - mean)`` with ``W = U diag(1 / sqrt(s_alpha + eps)) U^T``, where
-    ``C = U diag(s) U^T`` is the train covariance and ``s_alpha = (1 - alpha) s + alpha mean(s)``
-    its eigenvalues shrunk towards their mean (the covariance ``(1 - alpha) C + alpha tr(C)/d I``).
-    ``alpha = 0`` is full whitening, ``alpha = 1`` centring only.
+    ``transform(x) = W (x - mean)`` with ``W = U_r diag(1 / sqrt(s_alpha + eps)) U_r^T``, where
+    ``C = U diag(s) U^T`` is the train covariance (``U_r``: its ``r`` directions above the
+    numerical rank) and ``s_alpha = (1 - alpha) s + alpha mean(s)`` its eigenvalues shrunk
+    towards their mean. ``alpha = 0`` is full whitening, ``alpha = 1`` centring only.
 
     Parameters
     ----------
-    shrinkage : float in [0, 1], "ledoit-wolf", "oas" or "auto"
-        ``alpha``; "ledoit-wolf" / "oas" take scikit-learn's estimate of it, "auto" (default)
-        chooses among ``shrinkage_grid`` on identity-disjoint validation.
+    shrinkage : float in [0, 1], "ledoit-wolf" or "oas"
+        ``alpha`` (default 0.1); "ledoit-wolf" / "oas" take scikit-learn's estimate of it.
     eps : float
-        Added to each eigenvalue, relative to their mean (guards against zero variance).
-    shrinkage_grid : sequence of float
-    holdout, n_pairs, seed :
-        Share of identities held out, number of validation pairs, seed of the split and pairs.
-    cross_groups : (str, str), optional
-        Variant tags to pair across in validation (default: the two tags of ``groups``).
+        Added to each eigenvalue, relative to their mean.
+
+    Attributes
+    ----------
+    shrinkage_ : float
+    rank_ : int
+        Numerical rank of the train covariance.
+    covariance_ : ndarray of shape (n_features, n_features)
+    components_ : ndarray of shape (n_features, n_features)
+    mean_ : ndarray of shape (n_features,)
+
+    References
+    ----------
+    Kessy, Lewin & Strimmer, "Optimal whitening and decorrelation", 2018.
     """
 
-    def __init__(
-        self,
-        shrinkage="auto",
-        eps: float = 1e-6,
-        shrinkage_grid=(0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0),
-        holdout: float = 0.2,
-        n_pairs: int = 20000,
-        seed: int = 0,
-        cross_groups=None,
-    ):
+    auto_grid = {"shrinkage": (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0)}
+
+    def __init__(self, shrinkage=0.1, eps: float = 1e-6):
         self.shrinkage = shrinkage
         self.eps = eps
-        self.shrinkage_grid = shrinkage_grid
-        self.holdout = holdout
-        self.n_pairs = n_pairs
-        self.seed = seed
-        self.cross_groups = cross_groups
+
+    def _check_params(self):
+        if self.shrinkage not in ("ledoit-wolf", "oas"):
+            shrinkage_value(self.shrinkage)
+        if not np.isfinite(float(self.eps)) or float(self.eps) < 0:
+            raise InputError(f"eps must be a number >= 0, got {self.eps!r}")
 
     def _fit(self, X, y, groups=None):
-        n, d = X.shape
-        self.validation_ = {}
-        if self.shrinkage == "auto":
-            grid = [_shrinkage_value(a) for a in as_grid(self.shrinkage_grid)]
-            h = self._holdout(y, groups)
-            Xf = np.asarray(X[h.fit_rows])
-            mean = row_mean(Xf)
-            s, U = np.linalg.eigh(weighted_gram(Xf, mean) / Xf.shape[0])
-            s = np.clip(s, 0.0, None)
-            Z = (np.asarray(X[h.val_rows], dtype=np.float64) - mean) @ U
-            table = {}
-            for a in grid:
-                lam = (1.0 - a) * s + a * s.mean() + self.eps * s.mean()
-                W = Z / np.sqrt(np.maximum(lam, 1e-300))  # rotation back by U leaves cosine unchanged
-                table[a] = h.auroc(cosine_rows(W[h.i1], W[h.i2]))
-            alpha = self._pick(table)
-        elif self.shrinkage in ("ledoit-wolf", "oas"):
-            alpha = _sklearn_shrinkage(X, row_mean(X), self.shrinkage)
-        else:
-            alpha = _shrinkage_value(self.shrinkage)
+        self._check_params()
+        stats = self.gather_stats(X, y, groups)
+        alpha = None
+        if self.shrinkage in ("ledoit-wolf", "oas"):
+            alpha = _sklearn_shrinkage(X, stats.mean, self.shrinkage)
+        self._fit_stats(stats, alpha)
+
+    def _fit_stats(self, stats, alpha=None):
+        if alpha is None:
+            if self.shrinkage in ("ledoit-wolf", "oas"):
+                raise InputError(f"shrinkage={self.shrinkage!r} is estimated from rows: use fit(X, y)")
+            alpha = shrinkage_value(self.shrinkage)
+        s, U = stats.total_eigh()
+        r = stats.rank(s)
+        if r < 1:
+            raise InputError("the train covariance is zero: nothing to whiten")
         self.shrinkage_ = float(alpha)
-        self.mean_ = row_mean(X)
-        C = weighted_gram(X, self.mean_) / n
-        self.covariance_ = C
-        s, U = np.linalg.eigh(C)
-        s = np.clip(s, 0.0, None)
-        lam = (1.0 - alpha) * s + alpha * s.mean() + self.eps * s.mean()
-        self.components_ = (U / np.sqrt(np.maximum(lam, 1e-300))) @ U.T
+        self.rank_ = int(r)
+        self.mean_ = stats.mean
+        self.covariance_ = stats.total
+        lam = self._lam(s[:r], alpha)
+        self.components_ = (U[:, :r] / np.sqrt(lam)) @ U[:, :r].T
+
+    def _lam(self, s, alpha):
+        lam = (1.0 - alpha) * s + alpha * s.mean() + float(self.eps) * s.mean()
+        return np.maximum(lam, 1e-300)
+
+    def search_scores(self, stats, X, index1, index2, same, candidates):
+        """Every shrinkage from one rotation of the held-out rows (the rotation back by ``U``
+        leaves cosine unchanged)."""
+        s, U = stats.total_eigh()
+        r = stats.rank(s)
+        Xu, j1, j2 = used_rows(X, index1, index2)
+        Z = (Xu - stats.mean) @ U[:, :r]
+        out = np.empty(len(candidates))
+        for j, c in enumerate(candidates):
+            W = Z / np.sqrt(self._lam(s[:r], shrinkage_value(c.get("shrinkage", self.shrinkage))))
+            out[j] = pair_auroc(same, cosine_rows(W[j1], W[j2]))
+        return out
 
     def describe(self) -> str:
         if not hasattr(self, "shrinkage_"):
             return ""
         how = f" ({self.shrinkage} estimate)" if self.shrinkage in ("ledoit-wolf", "oas") else ""
-        return f"ZCA whitening, shrinkage={self.shrinkage_:.4g}{how}" + self._chosen_note()
+        return (f"ZCA whitening, shrinkage={self.shrinkage_:.4g}{how}"
+                + _rank_note(self.rank_, self.n_features_in_, "train covariance") + self._selection_note())
 
 
 # -- WCCN -----------------------------------------------------------------------------------
 
 
-class WCCNCosine(_ChosenOnValidation):
+class WCCNCosine(StatsFitted, LinearMetric):
     """Within-class covariance normalisation, then cosine.
 
-    Centre on the train mean, then ``transform(x) = B^T (x - mean)`` with ``B B^T = inv(Sw_alpha)``
-    (``B`` the Cholesky factor), ``Sw`` the within-class covariance and
-    ``Sw_alpha = (1 - alpha) Sw + alpha tr(Sw)/d I``.
+    Centre on the train mean, then ``transform(x) = diag(w)^(-1/2) V^T (x - mean)`` with
+    ``Sw_alpha = V diag(w) V^T``, ``Sw`` the within-class covariance and
+    ``Sw_alpha = (1 - alpha) Sw + alpha tr(Sw)/d I`` (the same cosine as Hatch's
+    ``B = chol(inv(Sw_alpha))``; directions beyond ``Sw_alpha``'s numerical rank are dropped).
 
     Parameters
     ----------
-    shrinkage : float in [0, 1] or "auto"
-        ``alpha``; "auto" (default) chooses among ``shrinkage_grid`` on validation.
+    shrinkage : float in [0, 1]
+        ``alpha`` (default 0.1).
     within : {"auto", "all", "cross"}
         ``"all"``: WCCN's mean within-class covariance (the average of the identities'
         covariances, identities with 2+ rows). ``"cross"``: the covariance of differences
-        between the two variants of ``groups`` (clean vs degraded) of one identity, which is
-        the noise cross-variant test pairs see. ``"auto"`` (default): "cross" when
-        ``fit(..., groups=...)`` names two variants, else "all".
-    shrinkage_grid, holdout, n_pairs, seed, cross_groups :
-        As in :class:`ZCACosine`.
+        between the two variants (clean vs degraded) of one identity, the noise cross-variant
+        test pairs see. ``"auto"`` (default): "cross" when ``fit(..., variants=...)`` names two
+        variants, else "all".
+    cross_groups : (str, str), optional
+        The two variant tags (default: those of ``variants``).
+
+    References
+    ----------
+    Hatch, Kajarekar & Stolcke, "Within-class covariance normalization for SVM-based
+    speaker recognition", Interspeech 2006.
     """
 
-    def __init__(
-        self,
-        shrinkage="auto",
-        within: str = "auto",
-        shrinkage_grid=(0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0),
-        holdout: float = 0.2,
-        n_pairs: int = 20000,
-        seed: int = 0,
-        cross_groups=None,
-    ):
+    auto_grid = {"shrinkage": (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0)}
+
+    def __init__(self, shrinkage=0.1, within: str = "auto", cross_groups=None):
         self.shrinkage = shrinkage
         self.within = within
-        self.shrinkage_grid = shrinkage_grid
-        self.holdout = holdout
-        self.n_pairs = n_pairs
-        self.seed = seed
         self.cross_groups = cross_groups
 
-    def _within(self, X, y, groups):
-        kind, cg = resolve_within(self.within, groups, self.cross_groups)
-        if kind == "all":
-            return mean_class_covariance(X, y), "all"
-        return within_covariance(X, y, within="cross", groups=groups, cross_groups=cg)
+    def _check_params(self):
+        shrinkage_value(self.shrinkage)
+        if self.within not in ("auto", "all", "cross"):
+            raise InputError(f"within must be 'auto', 'all' or 'cross', got {self.within!r}")
 
-    def _fit(self, X, y, groups=None):
-        self.validation_ = {}
-        if self.shrinkage == "auto":
-            grid = [_shrinkage_value(a) for a in as_grid(self.shrinkage_grid)]
-            h = self._holdout(y, groups)
-            Xf = np.asarray(X[h.fit_rows])
-            gf = None if groups is None else np.asarray(groups)[h.fit_rows]
-            Sw, _ = self._within(Xf, np.asarray(y)[h.fit_rows], gf)
-            mean = row_mean(Xf)
-            Z = np.asarray(X[h.val_rows], dtype=np.float64) - mean
-            table = {}
-            for a in grid:
-                try:
-                    W = Z @ _wccn_factor(shrink(Sw, a))
-                except InputError:  # singular without enough shrinkage: not a candidate
-                    continue
-                table[a] = h.auroc(cosine_rows(W[h.i1], W[h.i2]))
-            if not table:
-                raise InputError("within-class covariance is singular for every shrinkage in shrinkage_grid")
-            alpha = self._pick(table)
-        else:
-            alpha = _shrinkage_value(self.shrinkage)
-        Sw, kind = self._within(X, y, groups)
-        self.shrinkage_ = float(alpha)
+    def _stats_request(self, variants):
+        kind, cg = resolve_within(self.within, variants, self.cross_groups)
+        return {"wccn": True} if kind == "all" else {"cross": cg}
+
+    def _within(self, stats):
+        kind = "wccn" if stats.variants is None else "cross"
+        Sw = stats.memo(("within", kind), lambda: stats.within_kind(kind))
+        return Sw, ("all" if kind == "wccn" else f"cross {stats.variants[0]}/{stats.variants[1]}")
+
+    def _eig(self, stats):
+        Sw, _ = self._within(stats)
+        return stats.memo(("within_eigh", stats.variants is None), lambda: eigh_desc(Sw))
+
+    def _scaled(self, stats, alpha):
+        """Eigenvectors and shrunk eigenvalues of ``Sw_alpha`` above its numerical rank."""
+        Sw, _ = self._within(stats)
+        w, V = self._eig(stats)
+        w_a = (1.0 - alpha) * np.clip(w, 0.0, None) + alpha * np.trace(Sw) / Sw.shape[0]
+        r = numerical_rank(w_a, rtol=stats.rtol)
+        if r < 1:
+            raise InputError("within-class covariance is zero: nothing to normalise")
+        return V[:, :r], w_a[:r], r
+
+    def _fit_stats(self, stats):
+        alpha = shrinkage_value(self.shrinkage)
+        Sw, kind = self._within(stats)
+        V, w, r = self._scaled(stats, alpha)
+        self.shrinkage_ = alpha
         self.within_ = kind
         self.within_covariance_ = Sw
-        self.mean_ = row_mean(X)
-        self.components_ = _wccn_factor(shrink(Sw, alpha)).T
+        self.rank_ = int(r)
+        self.mean_ = stats.mean
+        self.components_ = np.ascontiguousarray((V / np.sqrt(w)).T)
+
+    def search_scores(self, stats, X, index1, index2, same, candidates):
+        w, V = self._eig(stats)
+        Xu, j1, j2 = used_rows(X, index1, index2)
+        Z = (Xu - stats.mean) @ V
+        out = np.empty(len(candidates))
+        for j, c in enumerate(candidates):
+            _, w_a, r = self._scaled(stats, shrinkage_value(c.get("shrinkage", self.shrinkage)))
+            W = Z[:, :r] / np.sqrt(w_a)
+            out[j] = pair_auroc(same, cosine_rows(W[j1], W[j2]))
+        return out
 
     def describe(self) -> str:
         if not hasattr(self, "shrinkage_"):
             return ""
-        return f"WCCN ({self.within_} within-class covariance), shrinkage={self.shrinkage_:.4g}" + self._chosen_note()
-
-
-def _wccn_factor(Sw: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factor ``B`` of ``inv(Sw)`` (so ``B B^T = inv(Sw)``)."""
-    from scipy.linalg import cho_solve
-
-    d = Sw.shape[0]
-    msg = (
-        "within-class covariance is singular (too few rows per identity for the width); "
-        "use shrinkage > 0 (e.g. --param shrinkage=0.1)"
-    )
-    try:
-        L = np.linalg.cholesky(Sw)
-    except np.linalg.LinAlgError:
-        raise InputError(msg) from None
-    if np.min(np.diag(L)) ** 2 <= 1e-10 * max(np.max(np.diag(Sw)), 1e-300):
-        raise InputError(msg)
-    P = cho_solve((L, True), np.eye(d))
-    return np.linalg.cholesky(0.5 * (P + P.T))
+        return (f"WCCN ({self.within_} within-class covariance), shrinkage={self.shrinkage_:.4g}"
+                + _rank_note(self.rank_, self.n_features_in_, "within-class covariance") + self._selection_note())
 
 
 # -- LDA ------------------------------------------------------------------------------------
 
 
-def lda_directions(S, Sw: np.ndarray, shrinkage: float = 0.0, k_max: int | None = None):
-    """Discriminant directions of the scatter ``S`` (a :class:`~metricbench.learn._scatter.Scatter`)
-    against the within-class covariance ``Sw``: solutions of ``Sb v = lambda Sw_alpha v`` with
-    ``v^T Sw_alpha v = 1``, by decreasing ``lambda`` (scikit-learn's ``eigen`` solver).
+def lda_directions(Sb: np.ndarray, Sw: np.ndarray, n_classes: int, shrinkage: float = 0.0,
+                   k_max: int | None = None, rtol: float = 1e-10):
+    """The one LDA: discriminant directions of the between-class scatter ``Sb`` against the
+    within-class covariance ``Sw``.
 
-    Returns ``(eigenvalues (k,), directions (d, k))``, ``k = min(d, C - 1, k_max)``.
+    Solutions of ``Sb v = lambda Sw_alpha v`` with ``v^T Sw_alpha v = 1``, by decreasing
+    ``lambda`` (scikit-learn's ``eigen`` solver), ``Sw_alpha = (1 - alpha) Sw + alpha tr(Sw)/d I``.
+    When ``Sw_alpha`` is rank-deficient the problem is solved on its numerical range (its null
+    space is dropped, never amplified).
+
+    Returns
+    -------
+    eigenvalues : ndarray of shape (k,)
+    directions : ndarray of shape (n_features, k)
+        ``k = min(d, n_classes - 1, rank, k_max)``.
+
+    Raises
+    ------
+    InputError
+        Fewer than 2 classes.
     """
     from scipy.linalg import eigh
 
     d = Sw.shape[0]
     Sw_a = shrink(Sw, shrinkage)
-    Sw_a = Sw_a + 1e-10 * max(np.trace(Sw_a) / d, 1e-300) * np.eye(d)
-    evals, evecs = eigh(S.Sb, Sw_a)
-    order = np.argsort(evals)[::-1]
-    k = min(d, S.n_classes - 1, d if k_max is None else int(k_max))
+    k = min(d, int(n_classes) - 1, d if k_max is None else int(k_max))
     if k < 1:
         raise InputError("LDA needs at least 2 identities")
-    return evals[order][:k], evecs[:, order][:, :k]
+    T, _ = whitener(Sw_a, rtol)
+    if T.shape[1] == d:
+        Sw_r = Sw_a + 1e-10 * max(np.trace(Sw_a) / d, 1e-300) * np.eye(d)
+        evals, evecs = eigh(0.5 * (Sb + Sb.T), Sw_r)
+    else:
+        Bt = T.T @ Sb @ T
+        evals, F = np.linalg.eigh(0.5 * (Bt + Bt.T))
+        evecs = T @ F
+        k = min(k, T.shape[1])
+    order = np.argsort(evals)[::-1][:k]
+    return evals[order], evecs[:, order]
 
 
-class LDACosine(_ChosenOnValidation):
+class LDACosine(StatsFitted, LinearMetric):
     """Linear discriminant analysis to ``k`` dimensions, then cosine.
 
-    ``transform(x) = V_k^T (x - mean)``, ``V_k`` the top-k solutions of
-    ``Sb v = lambda Sw v`` normalised to ``v^T Sw v = 1`` (within-class whitened), exactly
-    scikit-learn's ``LinearDiscriminantAnalysis(solver="eigen")`` directions, with centring.
+    ``transform(x) = V_k^T (x - mean)``, ``V_k`` the top-k solutions of ``Sb v = lambda Sw v``
+    normalised to ``v^T Sw v = 1`` (within-class whitened): scikit-learn's
+    ``LinearDiscriminantAnalysis(solver="eigen")`` directions, with centring.
 
     Parameters
     ----------
-    n_components : int, "auto" or None
-        ``k``; "auto" (default) chooses among ``n_components_grid`` (clipped to
-        ``min(d, C - 1)``) on identity-disjoint validation; None keeps ``min(d, C - 1)``.
+    n_components : int or None
+        ``k``; None (default) keeps ``min(d, C - 1)``; larger values are clipped to it.
     shrinkage : float in [0, 1]
-        Shrinkage of ``Sw`` towards ``tr(Sw)/d I`` (0 = none).
+        Shrinkage of ``Sw`` towards ``tr(Sw)/d I`` (0 = none, default).
     within : {"auto", "all", "cross"}
-        ``"all"``: pooled within-class covariance (scikit-learn's). ``"cross"``: the covariance of
-        clean-vs-degraded differences of one identity (see
-        :func:`metricbench.learn._scatter.within_covariance`); "auto" (default) picks "cross"
-        when ``fit(..., groups=...)`` names two variants.
-    n_components_grid : sequence of int
-    holdout, n_pairs, seed, cross_groups :
-        As in :class:`ZCACosine`.
+        ``"all"``: pooled within-class covariance (scikit-learn's). ``"cross"``: the covariance
+        of clean-vs-degraded differences of one identity; "auto" (default) picks "cross" when
+        ``fit(..., variants=...)`` names two variants.
+    cross_groups : (str, str), optional
+
+    References
+    ----------
+    Fisher, "The use of multiple measurements in taxonomic problems", 1936; scikit-learn's
+    ``LinearDiscriminantAnalysis``.
     """
 
-    def __init__(
-        self,
-        n_components="auto",
-        shrinkage: float = 0.0,
-        within: str = "auto",
-        n_components_grid=(8, 16, 32, 64, 128),
-        holdout: float = 0.2,
-        n_pairs: int = 20000,
-        seed: int = 0,
-        cross_groups=None,
-    ):
+    auto_grid = {"n_components": (8, 16, 32, 64, 128)}
+
+    def __init__(self, n_components=None, shrinkage=0.0, within: str = "auto", cross_groups=None):
         self.n_components = n_components
         self.shrinkage = shrinkage
         self.within = within
-        self.n_components_grid = n_components_grid
-        self.holdout = holdout
-        self.n_pairs = n_pairs
-        self.seed = seed
         self.cross_groups = cross_groups
 
-    def _directions(self, X, y, groups, k_max=None):
-        S = scatter(X, y)
-        kind, cg = resolve_within(self.within, groups, self.cross_groups)
-        if kind == "all":
-            Sw = S.Sw
-        else:
-            Sw, kind = within_covariance(X, y, within="cross", groups=groups, cross_groups=cg)
-        evals, V = lda_directions(S, Sw, _shrinkage_value(self.shrinkage), k_max)
-        return S.mean, evals, V, kind
+    def _check_params(self):
+        shrinkage_value(self.shrinkage)
+        k = self.n_components
+        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+            raise InputError(f"n_components must be an integer >= 1 or None, got {k!r}")
+        if self.within not in ("auto", "all", "cross"):
+            raise InputError(f"within must be 'auto', 'all' or 'cross', got {self.within!r}")
 
-    def _fit(self, X, y, groups=None):
-        d = X.shape[1]
-        self.validation_ = {}
-        if self.n_components == "auto":
-            h = self._holdout(y, groups)
-            gf = None if groups is None else np.asarray(groups)[h.fit_rows]
-            mean, _, V, _ = self._directions(np.asarray(X[h.fit_rows]), np.asarray(y)[h.fit_rows], gf)
-            Z = (np.asarray(X[h.val_rows], dtype=np.float64) - mean) @ V
-            table = {}
-            for k in int_grid(self.n_components_grid, V.shape[1]):
-                table[k] = h.auroc(cosine_rows(Z[h.i1, :k], Z[h.i2, :k]))
-            k = int(self._pick(table))
-        elif self.n_components is None:
-            k = None
-        else:
-            k = int(self.n_components)
-            if not 1 <= k <= d:
-                raise InputError(f"n_components must be between 1 and {d}, got {k}")
-        mean, evals, V, kind = self._directions(X, y, groups, k)
+    def _feasible_params(self, params, n_features, n_classes):
+        if params.get("n_components") is not None:
+            params["n_components"] = max(1, min(int(params["n_components"]), n_features, n_classes - 1))
+        return params
+
+    def _stats_request(self, variants):
+        kind, cg = resolve_within(self.within, variants, self.cross_groups)
+        return {} if kind == "all" else {"cross": cg}
+
+    def _directions(self, stats, k_max=None):
+        a = shrinkage_value(self.shrinkage)
+        kind = "all" if stats.variants is None else "cross"
+
+        def f():
+            Sw = stats.within if kind == "all" else stats.cross_within()
+            return lda_directions(stats.between, Sw, stats.n_classes, a, None, stats.rtol)
+
+        evals, V = stats.memo(("lda", kind, a), f)
+        k = V.shape[1] if k_max is None else min(int(k_max), V.shape[1])
+        within = "all" if kind == "all" else f"cross {stats.variants[0]}/{stats.variants[1]}"
+        return evals[:k], V[:, :k], within
+
+    def _fit_stats(self, stats):
+        d = stats.n_features
+        if self.n_components is not None and int(self.n_components) > d:
+            raise InputError(f"n_components must be between 1 and {d}, got {self.n_components}")
+        evals, V, kind = self._directions(stats, self.n_components)
         self.n_components_ = int(V.shape[1])
         self.within_ = kind
-        self.mean_ = mean
+        self.mean_ = stats.mean
         self.eigenvalues_ = evals
         self.components_ = np.ascontiguousarray(V.T)
+
+    def search_scores(self, stats, X, index1, index2, same, candidates):
+        """Every ``k`` from one projection of the held-out rows (the directions are nested)."""
+        _, V, _ = self._directions(stats)
+        Xu, j1, j2 = used_rows(X, index1, index2)
+        Z = (Xu - stats.mean) @ V
+        out = np.empty(len(candidates))
+        for j, c in enumerate(candidates):
+            k = c.get("n_components", self.n_components)
+            k = V.shape[1] if k is None else min(int(k), V.shape[1])
+            out[j] = pair_auroc(same, cosine_rows(Z[j1, :k], Z[j2, :k]))
+        return out
 
     def describe(self) -> str:
         if not hasattr(self, "n_components_"):
             return ""
         return (
             f"LDA to k={self.n_components_} ({self.within_} within-class covariance, "
-            f"shrinkage={float(self.shrinkage):g})" + self._chosen_note()
+            f"shrinkage={float(self.shrinkage):g})" + self._selection_note()
         )
 
 

@@ -396,10 +396,10 @@ class LMNN(LinearMetric):
         val = None
         self.holdout_used_ = 0.0
         if float(self.holdout) > 0:
-            from metricbench.evaluation.splits import identity_split
+            from metricbench.model_selection import identity_split
 
             try:
-                fit_mask, val_mask = identity_split(y, holdout=float(self.holdout), seed=int(self.seed))
+                fit_mask, val_mask = identity_split(y, holdout=float(self.holdout), random_state=int(self.seed))
             except InputError as e:
                 self._log(f"no validation ({e})")
             else:

@@ -14,8 +14,9 @@ import numpy as np
 
 from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
-from metricbench.learn._scatter import class_codes, class_sums, row_mean
 from metricbench.learn.base import LinearMetric
+from metricbench.learn.stats import ScatterStats, class_codes, whitener
+from metricbench.model_selection._split import _rng
 
 ESTIMATORS = ("ledoit-wolf", "oas", "shrunk", "empirical")
 
@@ -23,9 +24,7 @@ ESTIMATORS = ("ledoit-wolf", "oas", "shrunk", "empirical")
 def within_residuals(X, y, *, max_samples: int | None = None, random_state=0) -> np.ndarray:
     """``x_i - m_c(i)`` (float64) for rows of identities with 2+ rows, optionally a seeded subsample."""
     classes, codes, counts = class_codes(y)
-    mean = row_mean(X)
-    S = class_sums(X, codes, classes.size, mean)
-    M = S / np.maximum(counts, 1)[:, None] + mean  # class means
+    M = ScatterStats.from_data(X, y).class_means()
     rows = np.flatnonzero(counts[codes] >= 2)
     if rows.size < 2:
         raise InputError("mahalanobis needs identities with 2 or more train rows")
@@ -37,14 +36,6 @@ def within_residuals(X, y, *, max_samples: int | None = None, random_state=0) ->
         r = rows[a : a + step]
         R[a : a + r.size] = np.asarray(X[r], dtype=np.float64) - M[codes[r]]
     return R
-
-
-def _rng(random_state):
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(2**31))
-    return np.random.default_rng(random_state)
 
 
 class Mahalanobis(LinearMetric):
@@ -93,13 +84,12 @@ class Mahalanobis(LinearMetric):
         R = within_residuals(X, y, max_samples=self.max_samples, random_state=self.random_state)
         est.fit(R)
         cov = 0.5 * (est.covariance_ + est.covariance_.T)
-        try:
-            VI = np.linalg.inv(cov)
-            L = np.linalg.cholesky(0.5 * (VI + VI.T))
-        except np.linalg.LinAlgError:
-            raise InputError(
-                "within-class covariance is singular; use estimator=ledoit-wolf, oas or shrunk"
-            ) from None
+        # the inverse on the covariance's numerical range (a singular direction is dropped,
+        # never amplified): VI = T T^T with T^T cov T = I
+        T, _ = whitener(cov, 1e-10)
+        L = T
+        VI = T @ T.T
+        self.rank_ = int(T.shape[1])
         self.n_residuals_ = int(R.shape[0])
         self.covariance_ = cov
         self.precision_ = 0.5 * (VI + VI.T)
@@ -115,9 +105,11 @@ class Mahalanobis(LinearMetric):
         if not hasattr(self, "shrinkage_"):
             return ""
         sub = f", subsample random_state {self.random_state}" if self.max_samples is not None else ""
+        cut = (f", inverted on its numerical rank {self.rank_} of {self.n_features_in_}"
+               if self.rank_ < self.n_features_in_ else "")
         return (
             f"inverse within-class covariance ({self.estimator}, shrinkage={self.shrinkage_:.4g}, "
-            f"{self.n_residuals_} residual rows{sub})"
+            f"{self.n_residuals_} residual rows{sub}{cut})"
         )
 
 

@@ -26,39 +26,34 @@ PCA), optionally length-normalised (whitened by the total covariance, scaled to 
 ``B = St - W`` clipped to be positive semi-definite) or by EM of the two-covariance model.
 With train ``groups`` naming two variants (clean / degraded), ``within="auto"`` estimates
 ``W`` from same-identity clean-vs-degraded differences, the noise a cross-quality test pair
-sees (see :func:`metricbench.learn._scatter.within_covariance`).
+sees (see :meth:`metricbench.learn.stats.ScatterStats.cross_within`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import TransformerMixin
 
 from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
-from metricbench.learn._scatter import (
-    class_codes,
-    clip_psd,
-    cross_groups_from,
-    iter_blocks,
-    resolve_within,
-    row_mean,
-    scatter,
-    weighted_gram,
-    within_covariance,
-)
-from metricbench.learn._select import Holdout, int_grid
-from metricbench.learn.base import BaseMetric, _transform_used
+from metricbench.learn.base import BaseMetric, StatsFitted, _transform_used, used_rows
 from metricbench.learn.linear import lda_directions
+from metricbench.learn.stats import CHUNK, ScatterStats, class_codes, clip_psd, resolve_within, whitener
+from metricbench.model_selection._scorer import pair_auroc
 
 
 
-def two_cov_closed_form(Z, y, *, within="all", groups=None, cross_groups=None):
-    """Closed-form two-covariance parameters of ``Z`` (n, k): ``mu, B, W, kind``."""
-    W, kind = within_covariance(Z, y, within=within, groups=groups, cross_groups=cross_groups)
-    mu = row_mean(Z)
-    St = weighted_gram(Z, mu) / Z.shape[0]
-    B = clip_psd(St - W, 0.0)
-    return mu, B, W, kind
+def two_cov_closed_form(stats: ScatterStats):
+    """Closed-form two-covariance parameters from statistics of the (reduced) rows:
+    ``mu, B, W, kind`` with ``W`` the within-identity covariance (pooled with ``n - C``
+    degrees of freedom, or from cross-variant differences when ``stats`` has two variants)
+    and ``B = St - W`` clipped to be positive semi-definite."""
+    if stats.variants is None:
+        W, kind = stats.within_unbiased, "all"
+    else:
+        W, kind = stats.cross_within(), f"cross {stats.variants[0]}/{stats.variants[1]}"
+    B = clip_psd(stats.total - W, 0.0)
+    return stats.mean, B, W, kind
 
 
 def two_cov_em(Z, y, mu, B, W, n_iter: int = 10):
@@ -133,15 +128,17 @@ def llr_coefficients(phi: np.ndarray):
     return c_cross, c_square, const
 
 
-def simultaneous_diagonalisation(B, W):
-    """``A, phi`` with ``A W A^T = I`` and ``A B A^T = diag(phi)``, phi descending, >= 0."""
-    k = W.shape[0]
-    L = np.linalg.cholesky(0.5 * (W + W.T) + 1e-12 * max(np.trace(W) / k, 1e-300) * np.eye(k))
-    Li = np.linalg.inv(L)
-    Bt = Li @ B @ Li.T
+def simultaneous_diagonalisation(B, W, rtol: float = 1e-10):
+    """``A, phi`` with ``A W A^T = I`` and ``A B A^T = diag(phi)``, phi descending, >= 0.
+
+    ``A`` has one row per direction of ``W``'s numerical range: a rank-deficient ``W`` is
+    whitened on its range, its null space dropped rather than amplified.
+    """
+    T, _ = whitener(W, rtol)
+    Bt = T.T @ B @ T
     phi, V = np.linalg.eigh(0.5 * (Bt + Bt.T))
     order = np.argsort(phi)[::-1]
-    return V[:, order].T @ Li, np.clip(phi[order], 0.0, None)
+    return V[:, order].T @ T.T, np.clip(phi[order], 0.0, None)
 
 
 def diagonal_llr(U1, U2, c_cross, c_square, const) -> np.ndarray:
@@ -149,58 +146,51 @@ def diagonal_llr(U1, U2, c_cross, c_square, const) -> np.ndarray:
     return (U1 * U2) @ c_cross - (U1 * U1 + U2 * U2) @ c_square + const
 
 
-class PLDA(BaseMetric):
+class PLDA(StatsFitted, TransformerMixin, BaseMetric):
     """Two-covariance PLDA log-likelihood-ratio scoring; ``pair_distance = -LLR``.
 
     Parameters
     ----------
-    n_components : int, "auto" or None
-        Dimension after the reduction. "auto" (default) chooses among ``n_components_grid``
-        (clipped to ``min(d, C - 1)`` for LDA) on identity-disjoint validation; None keeps
-        ``min(64, C - 1, d)``.
+    n_components : int or None
+        Dimension after the reduction, clipped to ``min(d, C - 1)`` for LDA; None (default)
+        keeps ``min(64, C - 1, d)``.
     reduce : {"lda", "pca", "none"}
         Reduction fitted on train before PLDA (default "lda"; "none" keeps all ``d`` dims).
     method : {"closed", "em"}
         Closed-form ``B, W`` (default) or ``n_iter`` EM iterations of the two-covariance model
-        started from the closed form (EM pools all rows; it ignores ``groups``).
+        started from the closed form (EM pools all rows; it ignores ``variants``).
     n_iter : int
         EM iterations.
     length_norm : bool
         Whiten by the total covariance and scale each reduced embedding to norm ``sqrt(k)``.
     within : {"auto", "all", "cross"}
         Within-identity covariance ``W`` (and LDA's): pooled within-class ("all") or from
-        same-identity differences across the two variants of ``groups`` ("cross"); "auto"
-        (default) uses "cross" when ``fit(..., groups=...)`` names two variants.
-    n_components_grid : sequence of int
-    holdout, n_pairs, seed : validation split and pairs
+        same-identity differences across the two variants ("cross"); "auto" (default) uses
+        "cross" when ``fit(..., variants=...)`` names two variants.
     cross_groups : (str, str), optional
-        Variant tags to pair across (default: the two tags of ``groups``).
+        Variant tags to pair across (default: the two tags of ``variants``).
+
+    References
+    ----------
+    Ioffe, "Probabilistic linear discriminant analysis", ECCV 2006; Sizov, Lee & Kinnunen,
+    "Unifying probabilistic linear discriminant analysis variants in biometric
+    authentication", S+SSPR 2014.
     """
 
-    def __init__(
-        self,
-        n_components="auto",
-        reduce: str = "lda",
-        method: str = "closed",
-        n_iter: int = 10,
-        length_norm: bool = False,
-        within: str = "auto",
-        n_components_grid=(16, 32, 64, 128),
-        holdout: float = 0.2,
-        n_pairs: int = 20000,
-        seed: int = 0,
-        cross_groups=None,
-    ):
+    auto_grid = {"n_components": (16, 32, 64, 128)}
+
+    @staticmethod
+    def _auto_relevant(param, params) -> bool:
+        return not (param == "n_components" and params.get("reduce") == "none")
+
+    def __init__(self, n_components=None, reduce: str = "lda", method: str = "closed", n_iter: int = 10,
+                 length_norm: bool = False, within: str = "auto", cross_groups=None):
         self.n_components = n_components
         self.reduce = reduce
         self.method = method
         self.n_iter = n_iter
         self.length_norm = length_norm
         self.within = within
-        self.n_components_grid = n_components_grid
-        self.holdout = holdout
-        self.n_pairs = n_pairs
-        self.seed = seed
         self.cross_groups = cross_groups
 
     # -- fitting ----------------------------------------------------------------------------
@@ -211,91 +201,54 @@ class PLDA(BaseMetric):
             raise InputError(f"method must be 'closed' or 'em', got {self.method!r}")
         if self.within not in ("auto", "all", "cross"):
             raise InputError(f"within must be 'auto', 'all' or 'cross', got {self.within!r}")
+        k = self.n_components
+        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+            raise InputError(f"n_components must be an integer >= 1 or None, got {k!r}")
+        if isinstance(self.n_iter, bool) or not isinstance(self.n_iter, (int, np.integer)) or self.n_iter < 0:
+            raise InputError(f"n_iter must be an integer >= 0, got {self.n_iter!r}")
 
-    def _within_kind(self, groups):
-        return resolve_within(self.within, groups, self.cross_groups)
+    def _stats_request(self, variants):
+        kind, cg = resolve_within(self.within, variants, self.cross_groups)
+        return {} if kind == "all" else {"cross": cg}
 
-    def _reduction(self, X, y, groups, k_max):
-        """``mean (d,), P (d, k_max)`` of the reduction, columns nested by importance."""
-        d = X.shape[1]
-        kind, cg = self._within_kind(groups)
-        if self.reduce == "none":
-            return row_mean(X), np.eye(d)
-        if self.reduce == "pca":
-            mean = row_mean(X)
-            s, U = np.linalg.eigh(weighted_gram(X, mean) / X.shape[0])
-            return mean, U[:, np.argsort(s)[::-1]][:, :k_max]
-        S = scatter(X, y)
-        Sw = S.Sw if kind == "all" else within_covariance(X, y, within="cross", groups=groups, cross_groups=cg)[0]
-        _, V = lda_directions(S, Sw, 0.0, k_max)
-        return S.mean, V
+    def _k_max(self, d, n_classes):
+        return min(d, n_classes - 1) if self.reduce == "lda" else d
 
-    def _k_max(self, X, y):
-        d = X.shape[1]
-        if self.reduce == "lda":
-            return min(d, int(np.unique(np.asarray(y)).size) - 1)
-        return d
+    def _feasible_params(self, params, n_features, n_classes):
+        if params.get("n_components") is not None:
+            params["n_components"] = max(1, min(int(params["n_components"]), self._k_max(n_features, n_classes)))
+        return params
 
-    def _core(self, Z, y, groups):
-        """PLDA on reduced rows ``Z``: returns ``whiten (k,k) or None, mu, A, phi, B, W, kind, history``."""
-        k = Z.shape[1]
-        white = None
-        if self.length_norm:
-            # Z is centred on the train mean by the reduction: whiten about 0, then normalise
-            s, U = np.linalg.eigh(weighted_gram(Z, np.zeros(k)) / Z.shape[0])
-            white = (U / np.sqrt(np.maximum(s, 1e-12 * max(s.max(), 1e-300)))) @ U.T
-            Z = _length_norm(Z, white)
-        kind, cg = self._within_kind(groups)
-        mu, B, W, kind_s = two_cov_closed_form(Z, y, within=kind, groups=groups, cross_groups=cg)
-        history = []
-        if self.method == "em":
-            mu, B, W, history = two_cov_em(Z, y, mu, B, W, self.n_iter)
-        A, phi = simultaneous_diagonalisation(B, W)
-        return white, mu, A, phi, B, W, kind_s, history
-
-    def _fit(self, X, y, groups=None):
-        self._check_params()
-        y = np.asarray(y)
-        k_max = self._k_max(X, y)
+    def _k(self, stats):
+        d = stats.n_features
+        k_max = self._k_max(d, stats.n_classes)
         if k_max < 1:
             raise InputError("PLDA with LDA reduction needs at least 2 identities")
-        self.validation_ = {}
         if self.reduce == "none":
-            k = X.shape[1]
-        elif self.n_components == "auto":
-            h = Holdout(
-                y,
-                holdout=self.holdout,
-                seed=self.seed,
-                n_pairs=self.n_pairs,
-                groups=groups,
-                cross_groups=cross_groups_from(groups, self.cross_groups),
-            )
-            Xf, yf = np.asarray(X[h.fit_rows]), y[h.fit_rows]
-            gf = None if groups is None else np.asarray(groups)[h.fit_rows]
-            grid = int_grid(self.n_components_grid, self._k_max(Xf, yf))
-            mean, P = self._reduction(Xf, yf, gf, max(grid))
-            Zf = (Xf - mean) @ P
-            Zv = (np.asarray(X[h.val_rows], dtype=np.float64) - mean) @ P
-            table = {}
-            for kk in grid:
-                white, mu, A, phi, *_ = self._core(Zf[:, :kk], yf, gf)
-                U = _to_u(Zv[:, :kk], white, mu, A)
-                table[kk] = h.auroc(diagonal_llr(U[h.i1], U[h.i2], *llr_coefficients(phi)))
-            k = max(table, key=lambda kk: (table[kk], -kk))
-            self.validation_ = {str(kk): float(v) for kk, v in table.items()}
-            self.validation_auroc_ = float(table[k])
-        elif self.n_components is None:
-            k = min(64, k_max)
-        else:
-            k = int(self.n_components)
-            if not 1 <= k <= k_max:
-                raise InputError(f"n_components must be between 1 and {k_max}, got {k}")
-        mean, P = self._reduction(X, y, groups, k)
-        Z = np.empty((X.shape[0], P.shape[1]))
-        for a, blk in iter_blocks(X):
-            Z[a : a + blk.shape[0]] = (blk - mean) @ P
-        white, mu, A, phi, B, W, kind, history = self._core(Z, y, groups)
+            return d
+        if self.n_components is None:
+            return min(64, k_max)
+        k = int(self.n_components)
+        if k > d:
+            raise InputError(f"n_components must be between 1 and {d}, got {k}")
+        return min(k, k_max)
+
+    def _reduction(self, stats):
+        """``mean (d,), P (d, k_max)`` of the reduction, columns nested by importance."""
+        d = stats.n_features
+        if self.reduce == "none":
+            return stats.mean, np.eye(d)
+        if self.reduce == "pca":
+            s, U = stats.total_eigh()
+            return stats.mean, U[:, : stats.rank(s)]
+
+        def f():
+            Sw = stats.within if stats.variants is None else stats.cross_within()
+            return lda_directions(stats.between, Sw, stats.n_classes, 0.0, None, stats.rtol)[1]
+
+        return stats.mean, stats.memo(("plda-lda",), f)
+
+    def _set(self, mean, P, white, mu, A, phi, B, W, kind, history):
         self.n_components_ = int(P.shape[1])
         self.mean_ = mean
         self.projection_ = np.ascontiguousarray(P.T)
@@ -308,18 +261,77 @@ class PLDA(BaseMetric):
         self.within_kind_ = kind
         self.em_loglik_ = np.asarray(history, dtype=np.float64)
 
+    def _fit_stats(self, stats):
+        if self.length_norm or self.method == "em":
+            raise InputError("length_norm and method='em' are fitted from rows: use fit(X, y)")
+        k = self._k(stats)
+        mean, P = self._reduction(stats)
+        P = P[:, :k]
+        zs = stats.project(P, mean)
+        mu, B, W, kind = two_cov_closed_form(zs)
+        A, phi = simultaneous_diagonalisation(B, W, stats.rtol)
+        self._set(mean, P, None, mu, A, phi, B, W, kind, [])
+
+    def _fit(self, X, y, groups=None):
+        self._check_params()
+        stats = self.gather_stats(X, y, groups)
+        if not (self.length_norm or self.method == "em"):
+            return self._fit_stats(stats)
+        # length normalisation and EM need the reduced rows themselves
+        k = self._k(stats)
+        mean, P = self._reduction(stats)
+        P = P[:, :k]
+        Z = np.empty((X.shape[0], P.shape[1]))
+        for a in range(0, X.shape[0], CHUNK):
+            Z[a : a + CHUNK] = (np.asarray(X[a : a + CHUNK], dtype=np.float64) - mean) @ P
+        white = None
+        if self.length_norm:
+            # Z is centred on the train mean by the reduction: whiten about 0, then normalise
+            s, U = np.linalg.eigh(Z.T @ Z / Z.shape[0])
+            white = (U / np.sqrt(np.maximum(s, 1e-12 * max(s.max(), 1e-300)))) @ U.T
+            Z = _length_norm(Z, white)
+        zs = ScatterStats.from_data(Z, y, variants=groups if stats.variants else None, cross=stats.variants)
+        mu, B, W, kind = two_cov_closed_form(zs)
+        history = []
+        if self.method == "em":
+            mu, B, W, history = two_cov_em(Z, y, mu, B, W, self.n_iter)
+        A, phi = simultaneous_diagonalisation(B, W, stats.rtol)
+        self._set(mean, P, white, mu, A, phi, B, W, kind, history)
+
+    def search_scores(self, stats, X, index1, index2, same, candidates):
+        """Every ``k`` from one projection of the held-out rows and of the statistics (the
+        reduction's directions are nested)."""
+        if self.length_norm or self.method == "em":
+            return super().search_scores(stats, X, index1, index2, same, candidates)
+        mean, P = self._reduction(stats)
+        ks = []
+        for c in candidates:
+            kc = c.get("n_components", self.n_components)
+            ks.append(min(P.shape[1], self._k_max(stats.n_features, stats.n_classes) if kc is None else int(kc)))
+        kmax = max(ks)
+        zs_max = stats.project(P[:, :kmax], mean)
+        Xu, j1, j2 = used_rows(X, index1, index2)
+        Zu = (Xu - mean) @ P[:, :kmax]
+        eye = np.eye(kmax)
+        out = np.empty(len(candidates))
+        for j, k in enumerate(ks):
+            mu, B, W, _ = two_cov_closed_form(zs_max.project(eye[:, :k]))
+            A, phi = simultaneous_diagonalisation(B, W, stats.rtol)
+            U = (Zu[:, :k] - mu) @ A.T
+            out[j] = pair_auroc(same, diagonal_llr(U[j1], U[j2], *llr_coefficients(phi)))
+        return out
+
     # -- scoring ----------------------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
         """Diagonalised PLDA variables ``u`` (n, k) of rows ``X`` (n, d) (not linear when
         ``length_norm``)."""
         self.check_is_fitted()
-        X = np.asarray(X)
-        self._check_width(X)
+        X = self._check_width(X)
         white = self.whitening_ if self.whitening_.size else None
-        out = np.empty((X.shape[0], self.n_components_))
-        for a, blk in iter_blocks(X):
-            Z = (blk - self.mean_) @ self.projection_.T
-            out[a : a + blk.shape[0]] = _to_u(Z, white, self.plda_mean_, self.plda_transform_)
+        out = np.empty((X.shape[0], self.plda_transform_.shape[0]))
+        for a in range(0, X.shape[0], CHUNK):
+            Z = (np.asarray(X[a : a + CHUNK], dtype=np.float64) - self.mean_) @ self.projection_.T
+            out[a : a + CHUNK] = _to_u(Z, white, self.plda_mean_, self.plda_transform_)
         return out
 
     def pair_llr(self, X, index1=None, index2=None, *, Y=None) -> np.ndarray:
@@ -352,14 +364,9 @@ class PLDA(BaseMetric):
             + f", W from {self.within_kind_} pairs"
             + (", length-normalised" if self.length_norm else "")
         )
-        if getattr(self, "validation_", None):
-            msg += f" (k chosen on identity-disjoint validation, AUROC {self.validation_auroc_:.4f}, seed {self.seed})"
-        return msg
-
-    def _fitted_state(self):
-        arrays, scalars = super()._fitted_state()
-        scalars["validation_"] = {k: float(v) for k, v in getattr(self, "validation_", {}).items()}
-        return arrays, scalars
+        if self.phi_.size < self.n_components_:
+            msg += f", cut at the within-identity covariance's numerical rank {self.phi_.size}"
+        return msg + self._selection_note()
 
 
 def _length_norm(Zc, white):

@@ -13,7 +13,7 @@ bit, and each row is reduced once, so ``f(a, b) == f(b, a)`` exactly.
 
 Fitting:
 
-1. Hold out identities (:func:`metricbench.evaluation.splits.identity_split`).
+1. Hold out identities (:func:`metricbench.model_selection.identity_split`).
 2. Reduce the rows with ``reduce``: LDA (default), PCA, the identity, or a trained
    ``learned-cosine`` map, all fitted on the fitting identities only. With train
    ``groups`` of two values the reduction includes learned-cosine's quality gate and
@@ -330,9 +330,9 @@ class Verifier(BaseMetric):
         groups = check_groups(groups, X.shape[0])
         seed = int(self.seed)
         t0 = time.perf_counter()
-        from metricbench.evaluation.splits import identity_split
+        from metricbench.model_selection import identity_split
 
-        fit_mask, val_mask = identity_split(y, holdout=float(self.holdout), seed=seed)
+        fit_mask, val_mask = identity_split(y, holdout=float(self.holdout), random_state=seed)
         rows, vrows = np.flatnonzero(fit_mask), np.flatnonzero(val_mask)
         red = self._fit_reducer(X, y, groups, rows)
         U, N = self._reduce_rows(red, X, rows)

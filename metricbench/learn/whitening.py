@@ -1,185 +1,150 @@
-"""PCA whitening then cosine (``cosine-whitened``), with the dimension and shrinkage chosen honestly.
+"""PCA whitening then cosine (``cosine-whitened``).
 
-Full whitening divides every principal direction by its standard deviation, so
-the many low-variance directions, mostly noise for identity, are blown up as
-much as the informative ones. Two knobs tame it:
+Full whitening divides every principal direction by its standard deviation, so the many
+low-variance directions, mostly noise for identity, are blown up as much as the
+informative ones. Two knobs tame it:
 
 * ``n_components`` keeps only the top-k principal directions;
-* ``shrinkage`` alpha replaces each eigenvalue s_i by ``(1 - alpha) s_i + alpha mean(s)``
-  before dividing: alpha = 0 is full whitening, alpha = 1 no rescaling at all
-  (centring + projection only).
+* ``shrinkage`` alpha replaces each kept eigenvalue s_i by ``(1 - alpha) s_i + alpha mean(s)``
+  before dividing: alpha = 0 is full whitening, alpha = 1 no rescaling at all (centring +
+  projection only).
 
-By default both are chosen on identity-disjoint validation inside ``fit``: the
-metric is fitted on some identities and scored on same / different pairs of the
-others (cross-variant pairs when ``groups`` names two variants), then refitted
-on all rows with the winning setting, which ``describe()`` reports.
+Directions beyond the train covariance's numerical rank are never kept: with fewer train
+rows than dimensions the covariance has zero eigenvalues, and whitening them would blow up
+directions train never varied in (``describe()`` says when ``k`` was cut).
+
+The metric is fitted in closed form from :class:`~metricbench.learn.stats.ScatterStats`
+(mean and covariance, one pass over the rows). ``get_metric("cosine-whitened")`` (and the
+CLI) sets both knobs to ``"auto"``: a :class:`~metricbench.model_selection.MetricSearchCV`
+chooses them on identity-disjoint pairs, sharing one eigendecomposition across candidates.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import clone
 
 from metricbench.errors import InputError
-from metricbench.learn.base import LinearMetric
+from metricbench.learn.base import LinearMetric, StatsFitted, used_rows
+from metricbench.learn.stats import shrinkage_value
+from metricbench.model_selection._scorer import cosine_rows, pair_auroc
 
 
-def _mean_cov(X, chunk: int | None = None):
-    """Mean and covariance (ddof=0) of the rows of X, accumulated in float64 chunks."""
-    n, d = X.shape
-    if chunk is None:
-        from metricbench.config import get_chunk_n_rows
-
-        chunk = get_chunk_n_rows(16 * max(1, d))
-    s = np.zeros(d)
-    for a in range(0, n, chunk):
-        s += np.asarray(X[a : a + chunk], dtype=np.float64).sum(0)
-    mean = s / n
-    C = np.zeros((d, d))
-    for a in range(0, n, chunk):
-        blk = np.asarray(X[a : a + chunk], dtype=np.float64) - mean
-        C += blk.T @ blk
-    return mean, C / n
-
-
-def _pca(X):
-    mean, C = _mean_cov(X)
-    s, U = np.linalg.eigh(C)
-    order = np.argsort(s)[::-1]
-    return mean, np.clip(s[order], 0.0, None), U[:, order]
+def resolve_n_components(value, d: int) -> int:
+    """``n_components`` as a number of directions: an int in [1, d], a float in (0, 1] (a
+    fraction of the width ``d``, rounded, at least 1) or None (all ``d``)."""
+    if value is None:
+        return d
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"n_components must be an int, a fraction in (0, 1] or None, got {value!r}")
+    if isinstance(value, (float, np.floating)):
+        if not 0.0 < value <= 1.0:
+            raise InputError(f"n_components as a float is a fraction of the width in (0, 1], got {value!r}")
+        return min(d, max(1, int(round(value * d))))
+    k = int(value)
+    if k < 1:
+        raise InputError(f"n_components must be at least 1, got {k}")
+    return k
 
 
-def _components(s, U, k: int, alpha: float) -> np.ndarray:
-    s_k = s[:k]
+def _scales(s_k, alpha):
     lam = (1.0 - alpha) * s_k + alpha * s_k.mean()
-    lam = np.maximum(lam, 1e-12 * max(1e-300, s_k.max()))
-    return (U[:, :k] / np.sqrt(lam)).T
+    return np.sqrt(np.maximum(lam, 1e-12 * max(1e-300, s_k.max())))
 
 
-def _cosine_rows(A, B):
-    num = np.einsum("ij,ij->i", A, B)
-    den = np.sqrt(np.einsum("ij,ij->i", A, A) * np.einsum("ij,ij->i", B, B))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-
-
-class WhitenedCosine(LinearMetric):
+class WhitenedCosine(StatsFitted, LinearMetric):
     """PCA whitening fitted on train, then cosine.
+
+    ``transform(x) = diag(lam_k)^(-1/2) U_k^T (x - mean)`` with ``U_k`` the top-k eigenvectors
+    of the train covariance and ``lam_k`` their eigenvalues shrunk towards their mean.
 
     Parameters
     ----------
-    n_components : int, "auto" or None
-        Principal directions kept; ``"auto"`` (default) chooses among
-        ``n_components_grid`` on validation; None keeps all.
-    shrinkage : float or "auto"
-        Eigenvalue shrinkage alpha in [0, 1] (0 = full whitening, 1 = centring only);
-        ``"auto"`` chooses among ``shrinkage_grid``.
-    n_components_grid, shrinkage_grid : sequence
-        Candidates for the automatic choice (fractions <= 1 of the width are allowed in
-        ``n_components_grid``).
-    holdout : float
-        Share of identities held out for the choice.
-    n_pairs : int
-        Validation pairs (half same identity).
-    seed : int
-        Seed of the identity split and pair sampling.
+    n_components : int, float in (0, 1] or None
+        Principal directions kept: a number, a fraction of the width, or None for all
+        (default). Never more than the covariance's numerical rank.
+    shrinkage : float in [0, 1]
+        Eigenvalue shrinkage alpha (0 = full whitening, 1 = centring and projection only);
+        default 0.5.
+
+    Attributes
+    ----------
+    n_components_ : int
+        Directions kept.
+    rank_ : int
+        Numerical rank of the train covariance.
+    components_ : ndarray of shape (n_components_, n_features)
+    mean_ : ndarray of shape (n_features,)
+    explained_variance_ : ndarray of shape (n_components_,)
+    n_features_in_ : int
+
+    References
+    ----------
+    Kessy, Lewin & Strimmer, "Optimal whitening and decorrelation", The American
+    Statistician 72(4), 2018.
     """
 
     base_metric = "cosine"
+    #: grids of the settings ``"auto"`` searches
+    auto_grid = {"n_components": (0.125, 0.25, 0.5, 1.0), "shrinkage": (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)}
 
-    def __init__(
-        self,
-        n_components="auto",
-        shrinkage="auto",
-        n_components_grid=(0.125, 0.25, 0.5, 1.0),
-        shrinkage_grid=(0.0, 0.25, 0.5, 0.75, 0.9, 1.0),
-        holdout: float = 0.2,
-        n_pairs: int = 20000,
-        seed: int = 0,
-    ):
+    def __init__(self, n_components=None, shrinkage=0.5):
         self.n_components = n_components
         self.shrinkage = shrinkage
-        self.n_components_grid = n_components_grid
-        self.shrinkage_grid = shrinkage_grid
-        self.holdout = holdout
-        self.n_pairs = n_pairs
-        self.seed = seed
 
-    def _grid(self, d: int):
-        def ks():
-            if self.n_components == "auto":
-                vals = []
-                for g in _as_list(self.n_components_grid):
-                    g = float(g)
-                    vals.append(int(round(g * d)) if g <= 1.0 else int(g))
-                return sorted({min(d, max(1, v)) for v in vals})
-            if self.n_components is None:
-                return [d]
-            k = int(self.n_components)
-            if not 1 <= k <= d:
-                raise InputError(f"n_components must be between 1 and {d}, got {k}")
-            return [k]
+    def _check_params(self):
+        resolve_n_components(self.n_components, 1 << 30)
+        shrinkage_value(self.shrinkage)
 
-        def alphas():
-            if self.shrinkage == "auto":
-                return sorted({float(a) for a in _as_list(self.shrinkage_grid)})
-            a = float(self.shrinkage)
-            if not 0.0 <= a <= 1.0:
-                raise InputError(f"shrinkage must be between 0 and 1, got {a}")
-            return [a]
+    def _feasible_params(self, params, n_features, n_classes):
+        if "n_components" in params:
+            params["n_components"] = min(n_features, resolve_n_components(params["n_components"], n_features))
+        return params
 
-        return ks(), alphas()
+    def _k(self, stats):
+        d = stats.n_features
+        k = resolve_n_components(self.n_components, d)
+        if k > d:
+            raise InputError(f"n_components must be between 1 and {d}, got {k}")
+        return k
 
-    def _fit(self, X, y, groups=None):
-        from metricbench.evaluation.validation import roc_auc, validation_pairs
+    def _fit_stats(self, stats):
+        k = self._k(stats)
+        a = shrinkage_value(self.shrinkage)
+        s, U = stats.total_eigh()
+        r = stats.rank(s)
+        if r < 1:
+            raise InputError("the train covariance is zero: nothing to whiten")
+        k_eff = min(k, r)
+        self.rank_ = int(r)
+        self.n_components_ = int(k_eff)
+        self.shrinkage_ = a
+        self.mean_ = stats.mean
+        self.explained_variance_ = s[:k_eff]
+        self.components_ = np.ascontiguousarray((U[:, :k_eff] / _scales(s[:k_eff], a)).T)
 
-        n, d = X.shape
-        if n < 2:
-            raise InputError("cosine-whitened needs at least 2 train rows")
-        ks, alphas = self._grid(d)
-        self.validation_ = {}
-        if len(ks) * len(alphas) > 1:
-            fit_mask, val_rows, i1, i2, same = validation_pairs(
-                y, holdout=self.holdout, seed=self.seed, n_pairs=self.n_pairs, groups=groups
-            )
-            mean, s, U = _pca(np.asarray(X)[fit_mask])
-            Z = (np.asarray(X[val_rows], dtype=np.float64) - mean) @ U  # all directions, unscaled
-            best = (-np.inf, None)
-            for k in ks:
-                for a in alphas:
-                    lam = (1.0 - a) * s[:k] + a * s[:k].mean()
-                    lam = np.maximum(lam, 1e-12 * max(1e-300, s[:k].max()))
-                    W = Z[:, :k] / np.sqrt(lam)
-                    auc = roc_auc(same, _cosine_rows(W[i1], W[i2]))
-                    self.validation_[f"k={k},alpha={a:g}"] = auc
-                    if auc > best[0] + 1e-12:
-                        best = (auc, (k, a))
-            self.validation_auroc_ = float(best[0])
-            k, a = best[1]
-        else:
-            k, a = ks[0], alphas[0]
-        self.n_components_ = int(k)
-        self.shrinkage_ = float(a)
-        mean, s, U = _pca(X)
-        self.mean_ = mean
-        self.explained_variance_ = s[:k]
-        self.components_ = _components(s, U, k, a)
+    def search_scores(self, stats, X, index1, index2, same, candidates):
+        """Every (k, alpha) from one rotation of the held-out rows."""
+        s, U = stats.total_eigh()
+        r = stats.rank(s)
+        ks = [min(r, clone(self).set_params(**c)._k(stats)) for c in candidates]
+        Xu, j1, j2 = used_rows(X, index1, index2)
+        Z = (Xu - stats.mean) @ U[:, : max(ks)]
+        out = np.empty(len(candidates))
+        for j, (c, k) in enumerate(zip(candidates, ks)):
+            a = shrinkage_value(c.get("shrinkage", self.shrinkage))
+            W = Z[:, :k] / _scales(s[:k], a)
+            out[j] = pair_auroc(same, cosine_rows(W[j1], W[j2]))
+        return out
 
     def describe(self) -> str:
         if not hasattr(self, "n_components_"):
             return ""
         msg = f"k={self.n_components_} of {self.n_features_in_} dims, shrinkage={self.shrinkage_:g}"
-        if getattr(self, "validation_auroc_", None) is not None and self.validation_:
-            msg += f" (chosen on identity-disjoint validation, AUROC {self.validation_auroc_:.4f}, seed {self.seed})"
-        return msg
-
-    def _fitted_state(self):
-        arrays, scalars = super()._fitted_state()
-        scalars.pop("validation_", None)
-        scalars["validation_"] = {k: float(v) for k, v in getattr(self, "validation_", {}).items()}
-        return arrays, scalars
+        asked = resolve_n_components(self.n_components, self.n_features_in_)
+        if self.n_components_ < min(asked, self.n_features_in_):
+            msg += f" (cut at the train covariance's numerical rank {self.rank_})"
+        return msg + self._selection_note()
 
 
-def _as_list(v):
-    if isinstance(v, str):
-        return [x for x in v.replace(";", ",").split(",") if x.strip()]
-    return list(v)
+__all__ = ["WhitenedCosine", "resolve_n_components"]

@@ -206,7 +206,8 @@ def score_competition(
     InputError
         Anything else wrong with the inputs (one line naming the file).
     """
-    from metricbench.evaluation.validation import roc_auc, validate_metric
+    from metricbench.evaluation.verification import auroc as roc_auc
+    from metricbench.model_selection import fit_kwargs, validate_and_fit, validate_metric
     from metricbench.registry import get_metric, metric_info, parse_metric_params
 
     info = metric_info(metric)
@@ -243,14 +244,18 @@ def score_competition(
     pairs = comp.pairs
 
     validation = None
+    m = None
     if validate:
-        with step(hook, f"validating {name} on held-out identities (fit on the others)"):
+        with step(hook, f"validating {name} on held-out identities (fit on the others), then fitting it on all rows"):
             images = comp.train_images
-            val = validate_metric(
-                build(), Xtr, ytr, holdout=holdout, seed=seed, n_pairs=val_pairs, groups=groups, images=images
+            # one pass over the rows for both when the metric is fitted from statistics
+            val, m = validate_and_fit(
+                build(), Xtr, ytr, holdout=holdout, random_state=seed, n_pairs=val_pairs, variants=groups,
+                images=images,
             )
             base = validate_metric(
-                "sqeuclidean", Xtr, ytr, holdout=holdout, seed=seed, n_pairs=val_pairs, groups=groups, images=images
+                "sqeuclidean", Xtr, ytr, holdout=holdout, random_state=seed, n_pairs=val_pairs, variants=groups,
+                images=images,
             )
         validation = Validation(
             auroc=float(val.auroc), baseline_auroc=float(base.auroc), n_pairs=int(val.n_pairs),
@@ -260,11 +265,13 @@ def score_competition(
             score_seconds=float(val.score_seconds),
         )
 
-    m = build()
-    with step(hook, f"fitting {name} on {Xtr.shape[0]} x {Xtr.shape[1]} train embeddings") as st:
-        fit_kw = {"groups": groups} if (groups is not None and m.learns) else {}
-        m.fit(Xtr, ytr, **fit_kw)
-    fit_seconds = st.seconds
+    if m is None:
+        m = build()
+        with step(hook, f"fitting {name} on {Xtr.shape[0]} x {Xtr.shape[1]} train embeddings") as st:
+            m.fit(Xtr, ytr, **fit_kwargs(m, variants=groups, images=comp.train_images))
+        fit_seconds = st.seconds
+    else:
+        fit_seconds = float(val.extra["final_fit_seconds"])
     chosen = inner_selection_label(m.describe())
     i1 = pairs["index1"].to_numpy()
     i2 = pairs["index2"].to_numpy()
