@@ -55,8 +55,10 @@ def json_safe(obj):
     return obj
 
 
-def _fit(m, X, y, groups):
-    kw = {"groups": groups} if (groups is not None and getattr(m, "learns", False)) else {}
+def _fit(m, X, y, groups, images=None):
+    from metricbench.model_selection import fit_kwargs
+
+    kw = fit_kwargs(m, variants=groups, images=images)
     t = time.perf_counter()
     m.fit(X, y, **kw)
     return time.perf_counter() - t
@@ -120,7 +122,7 @@ def evaluate_metrics(
     for name in names:
         m = get_metric(name, **params.get(name, {}))
         with step(progress, f"{name}: fitting on {fit_rows.size} rows of the fit identities"):
-            fit_s = _fit(m, Xfit, yfit, gfit)
+            fit_s = _fit(m, Xfit, yfit, gfit, None if comp.train_images is None else np.asarray(comp.train_images)[fit_rows])
         with step(progress, f"{name}: scoring {same.size} validation pairs"):
             t = time.perf_counter()
             score = -m.pair_distance(Xval, i1, i2)
@@ -138,7 +140,7 @@ def evaluate_metrics(
         for name in names:
             m = get_metric(name, **params.get(name, {}))
             with step(progress, f"{name}: fitting on all {Xtr.shape[0]} train rows"):
-                fit_s = _fit(m, Xtr, ytr, groups)
+                fit_s = _fit(m, Xtr, ytr, groups, comp.train_images)
             with step(progress, f"{name}: scoring {len(pairs)} test pairs", total=len(pairs)) as st:
                 from metricbench.workflows.score import paired_distance_chunked
 

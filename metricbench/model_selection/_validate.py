@@ -153,7 +153,10 @@ def validate_and_fit(metric, X, y, *, holdout: float = 0.2, random_state=0, n_pa
         fit_seconds=t1 - t0, score_seconds=t2 - t1, random_state=random_state, holdout=holdout,
         cross_groups=sp.cross, chosen=m_val.describe() if hasattr(m_val, "describe") else "",
     )
+    t3 = time.perf_counter()
     fitted = fit_on(clone(metric), None, True) if final_fit else None
+    if final_fit:
+        result.extra["final_fit_seconds"] = time.perf_counter() - t3
     return result, fitted
 
 
