@@ -56,7 +56,7 @@ def test_whitening_18_by_40_cuts_at_rank_and_keeps_the_auroc():
         ("lda-cosine", {"n_components": 5, "within": "all"}),
         ("plda", {"n_components": 5, "within": "all"}),
         ("kissme", {"n_components": 40, "within": "all"}),
-        ("mahalanobis", {"estimator": "empirical"}),
+        ("within-mahalanobis", {"estimator": "empirical"}),
     ],
 )
 def test_every_covariance_inverting_metric_fits_18_by_40(name, params):
