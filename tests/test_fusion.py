@@ -7,7 +7,7 @@ from metricbench.learn.base import load_metric
 from metricbench.learn.fusion import Fusion
 
 SUB = {"learned-cosine": {"n_components": 6, "max_epochs": 2, "n_identities": 8, "n_val_pairs": 300},
-       "verifier": {"n_components": 6, "n_pairs": 2000, "n_val_pairs": 300, "C": "1", "hard_fraction": "0"}}
+       "verifier": {"n_components": 6, "n_pairs": 2000, "C": 1.0, "hard_fraction": 0.0}}
 
 
 @pytest.mark.parametrize("method", ["mean", "logistic"])

@@ -96,9 +96,9 @@ def test_gated_fit_save_load_round_trip(tmp_path):
 
 def test_seeded_fits_are_identical_and_seeds_differ():
     X, y, g = two_group_data(n_ids=40)
-    a = LearnedCosine(seed=3, **FAST).fit(X, y, groups=g)
-    b = LearnedCosine(seed=3, **FAST).fit(X, y, groups=g)
-    c = LearnedCosine(seed=4, **FAST).fit(X, y, groups=g)
+    a = LearnedCosine(random_state=3, **FAST).fit(X, y, groups=g)
+    b = LearnedCosine(random_state=3, **FAST).fit(X, y, groups=g)
+    c = LearnedCosine(random_state=4, **FAST).fit(X, y, groups=g)
     assert np.array_equal(a.components_, b.components_)
     assert not np.array_equal(a.components_, c.components_)
 

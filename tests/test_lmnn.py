@@ -288,9 +288,9 @@ def test_save_load_round_trip(fitted, tmp_path):
 def test_same_seed_same_map_other_seed_other_map():
     X, y = _noise_dims_data(0, n_per=15, n_classes=30)
     kw = dict(n_components=4, max_iter=8, n_random_impostors=5, max_impostors=4, n_candidate_classes=3)
-    a = LMNN(seed=3, **kw).fit(X, y)
-    b = LMNN(seed=3, **kw).fit(X, y)
-    c = LMNN(seed=4, **kw).fit(X, y)
+    a = LMNN(random_state=3, **kw).fit(X, y)
+    b = LMNN(random_state=3, **kw).fit(X, y)
+    c = LMNN(random_state=4, **kw).fit(X, y)
     np.testing.assert_array_equal(a.components_, b.components_)
     assert not np.array_equal(a.components_, c.components_)
     assert "seed 3" in a.describe()

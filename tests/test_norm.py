@@ -31,7 +31,7 @@ def test_matches_brute_force(norm, which):
         inner = LearnedCosine(n_components=4, max_epochs=1, n_identities=4, n_val_pairs=200)
     else:
         inner = DistanceMetric(which)
-    m = Normalized(inner, norm=norm, cohort_size=12, top_k=5, seed=2).fit(X, y, groups=g)
+    m = Normalized(inner, norm=norm, cohort_size=12, top_k=5, random_state=2).fit(X, y, groups=g)
     i1 = np.array([0, 5, 17, 40, 99])
     i2 = np.array([3, 120, 17, 7, 200])
     ref = _brute(m.metric_, X, m.cohort_, i1, i2, norm, 5)
@@ -43,7 +43,6 @@ def test_matches_brute_force(norm, which):
 def test_symmetric_save_load_and_prefit(tmp_path):
     X, y, g = two_group_data(n_ids=30, d=6)
     inner = LearnedCosine(n_components=4, max_epochs=1, n_identities=4, n_val_pairs=200).fit(X, y, groups=g)
-    inner.name = "learned-cosine"
     m = apply_norm(inner, "as-norm", cohort_size=10, top_k=4, prefit=True).fit(X, y)
     assert m.name == "learned-cosine+as-norm"
     assert m.metric_ is inner
@@ -57,16 +56,16 @@ def test_symmetric_save_load_and_prefit(tmp_path):
 
 def test_cohort_is_seeded_identity_means():
     X, y, _ = two_group_data(n_ids=20, d=5)
-    C = draw_cohort(X, y, size=6, kind="means", seed=1)
-    assert np.array_equal(C, draw_cohort(X, y, size=6, kind="means", seed=1))
+    C = draw_cohort(X, y, size=6, kind="means", random_state=1)
+    assert np.array_equal(C, draw_cohort(X, y, size=6, kind="means", random_state=1))
     ids = np.sort(np.random.default_rng(1).choice(20, size=6, replace=False))
     np.testing.assert_allclose(C, np.array([X[y == i].mean(0) for i in ids]), rtol=1e-6)
-    R = draw_cohort(X, y, size=6, kind="rows", seed=1)
+    R = draw_cohort(X, y, size=6, kind="rows", random_state=1)
     assert all(any(np.array_equal(r, x) for x in X.astype(np.float64)[y == i]) for r, i in zip(R, ids))
 
 
 def test_bad_norm():
-    with pytest.raises(InputError, match="--norm must be one of"):
+    with pytest.raises(InputError, match="score normalisation must be one of"):
         apply_norm("cosine", "t-norm")
     X, y, _ = two_group_data(n_ids=10, d=5)
     with pytest.raises(InputError, match="top_k must be at least 2"):

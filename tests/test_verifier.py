@@ -6,7 +6,7 @@ from metricbench.errors import InputError
 from metricbench.learn.base import load_metric
 from metricbench.learn.verifier import Verifier, pair_features
 
-FAST = dict(n_components=8, n_pairs=3000, n_val_pairs=600, C="0.1,1", hard_fraction="0,0.1")
+FAST = dict(n_components=8, n_pairs=3000, C=1.0, hard_fraction=0.1)
 
 
 def test_pair_features_closed_form_and_exact_symmetry():
@@ -27,7 +27,12 @@ def test_pair_features_closed_form_and_exact_symmetry():
 def test_fit_beats_chance_and_is_exactly_commutative(groups):
     X, y, g = two_group_data(n_ids=60)
     m = Verifier(**FAST).fit(X, y, groups=g if groups else None)
-    assert m.val_auroc_ > 0.8
+    from metricbench.model_selection import IdentityPairSplit, pair_auroc
+
+    # held-out identities: fitted on the others, scored on pairs of them
+    sp = next(IdentityPairSplit(test_size=0.3, n_pairs=600, random_state=0).pairs(X, y, variants=g if groups else None))
+    held = Verifier(**FAST).fit(X[sp.fit_rows], y[sp.fit_rows], groups=g[sp.fit_rows] if groups else None)
+    assert pair_auroc(sp.same, held.pair_score(X, sp.index1, sp.index2)) > 0.8
     r = np.random.default_rng(1)
     i1, i2 = r.integers(0, X.shape[0], 500), r.integers(0, X.shape[0], 500)
     a = m.pair_distance(X, i1, i2)
@@ -49,7 +54,7 @@ def test_score_is_the_logistic_model_on_the_features():
 
 def test_mlp_save_load_and_seed(tmp_path):
     X, y, g = two_group_data(n_ids=40)
-    kw = dict(FAST, hidden=8, C="1", hard_fraction="0", max_iter=50)
+    kw = dict(FAST, hidden=8, C=1.0, hard_fraction=0.0, max_iter=50)
     m = Verifier(**kw).fit(X, y, groups=g)
     m2 = Verifier(**kw).fit(X, y, groups=g)
     i1, i2 = np.arange(100), np.arange(100, 200)
@@ -65,8 +70,27 @@ def test_bad_parameters():
     X, y, _ = two_group_data(n_ids=20)
     with pytest.raises(InputError, match="reduce must be one of"):
         Verifier(reduce="umap").fit(X, y)
-    with pytest.raises(InputError, match="C must be numbers"):
+    with pytest.raises(InputError, match="C must be a number"):
         Verifier(C="a,b").fit(X, y)
+    with pytest.raises(InputError, match=r"hard_fraction must be in \[0, 1\)"):
+        Verifier(hard_fraction=1.5).fit(X, y)
+
+
+def test_settings_are_chosen_outside_fit_by_the_search():
+    """C / hard_fraction 'auto' is a search on held-out identities, refitted with the winner."""
+    from metricbench.model_selection import MetricSearchCV, resolve_auto
+
+    X, y, g = two_group_data(n_ids=60)
+    s = resolve_auto(Verifier, dict(n_components=6, n_pairs=2000, C="auto", C_grid="0.01,1", hard_fraction="auto"))
+    assert isinstance(s, MetricSearchCV)
+    s.fit(X, y, groups=g)
+    assert set(s.best_params_) == {"C", "hard_fraction"}
+    assert s.best_params_["C"] in (0.01, 1) and s.best_params_["hard_fraction"] in (0, 0.05)
+    best = s.best_estimator_
+    assert best.C == s.best_params_["C"] and best.hard_fraction == s.best_params_["hard_fraction"]
+    ref = Verifier(n_components=6, n_pairs=2000, **s.best_params_).fit(X, y, groups=g)
+    i1, i2 = np.arange(50), np.arange(50, 100)
+    np.testing.assert_allclose(best.pair_score(X, i1, i2), ref.pair_score(X, i1, i2))
 
 
 @pytest.mark.parametrize("C", [0.01, 1.0])

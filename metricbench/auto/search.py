@@ -309,8 +309,9 @@ class _Search:
     def _component(self, fam: Family, params: dict, norm=None) -> dict:
         params = dict(params)
         m = self._build(component(fam.name, params) if fam.build is None else {"metric": fam.name, "params": params})
-        if "seed" in m.get_params():
-            params["seed"] = self.seed
+        for key in ("seed", "random_state"):
+            if key in m.get_params():
+                params[key] = self.seed
         return {"metric": fam.name, "params": params, "norm": norm}
 
     def build(self, c: dict):
@@ -376,7 +377,7 @@ class _Search:
                 if "norm" in variants:
                     from metricbench.learn.norm import Normalized
 
-                    nm = Normalized(metric=m, norm=self.norm, prefit=True, seed=self.seed)
+                    nm = Normalized(metric=m, norm=self.norm, prefit=True, random_state=self.seed)
                     nm.fit(fold.X_fit, self.y[fold.fit_rows])
                     scores["norm"].append(nm.pair_score(fold.X_val, fold.i1, fold.i2))
                 best_so_far = max(

@@ -101,7 +101,7 @@ def _verifier(trial, d):
     return {
         "n_components": trial.suggest_categorical("verifier.n_components", _dims(d, (0.25, 0.375, 0.5, 0.75))),
         "reduce": trial.suggest_categorical("verifier.reduce", ["lda", "learned-cosine"]),
-        "C": trial.suggest_categorical("verifier.C", ["0.01", "0.001,0.01,0.1"]),
+        "C": trial.suggest_categorical("verifier.C", [0.01, 0.001, 0.1]),
     }
 
 
@@ -127,7 +127,7 @@ def default_families(d: int) -> list[Family]:
             "learned-cosine.scale": 10.0, "learned-cosine.n_hard": 64,
         },)),
         Family("verifier", 3, _verifier, ({
-            "verifier.n_components": half, "verifier.reduce": "lda", "verifier.C": "0.01",
+            "verifier.n_components": half, "verifier.reduce": "lda", "verifier.C": 0.01,
         },)),
     ]
 

@@ -4,13 +4,14 @@
 
 Fitting, precisely:
 
-1. Train identities are split (:func:`metricbench.model_selection.identity_split`,
-   ``holdout``, ``seed``) into a fitting part and a held-out part.
+1. Train identities are split (:class:`metricbench.model_selection.IdentityPairSplit`,
+   ``holdout``, ``random_state``) into a fitting part and a held-out part with
+   ``n_val_pairs`` labelled pairs.
 2. Every sub-metric (built with :func:`metricbench.registry.get_metric`, parameters from
    ``metric_params[name]``) is fitted on the fitting part only (with ``groups`` when
    its ``fit`` accepts them).
-3. The sub-metrics score ``n_val_pairs`` pairs of the held-out identities (across the
-   two groups when ``groups`` has two values). Per sub-metric the mean and standard
+3. The sub-metrics score the held-out pairs (across the two groups when ``groups``
+   has two values). Per sub-metric the mean and standard
    deviation of these scores give its z-normalisation.
 4. ``method="mean"``: the fused score is the mean of the z-normalised scores (no
    labels used). ``method="logistic"``: a logistic regression (``C``) on the
@@ -33,9 +34,11 @@ import time
 import numpy as np
 
 from metricbench.errors import InputError
-from metricbench.learn._pairutils import auroc, check_groups, class_codes, validation_pairs
+from metricbench.learn._pairutils import check_groups, class_codes
 from metricbench.learn.base import BaseMetric
 from metricbench.learn.norm import _accepted
+from metricbench.model_selection import IdentityPairSplit, cross_groups_of, pair_auroc, sample_pairs
+from metricbench.model_selection._split import _seed_int as seed_int
 
 
 def _names(metrics) -> list[str]:
@@ -62,12 +65,14 @@ class Fusion(BaseMetric):
         ``{name: {param: value}}`` for the sub-metrics.
     C : float
         Inverse regularisation of the logistic stacker.
-    holdout : float
-        Fraction of train identities held out for the z-statistics / stacker.
+    holdout : float in [0, 1)
+        Fraction of train identities held out for the z-statistics / stacker; 0 takes
+        them from pairs of the train rows themselves (optimistic for the stacker).
     n_val_pairs : int
     refit : bool
         Refit the sub-metrics on all train rows after estimating the weights.
-    seed : int
+    random_state : int, numpy Generator or None
+        Seed of the held-out identities and pairs.
     verbose : bool
     """
 
@@ -80,7 +85,7 @@ class Fusion(BaseMetric):
         holdout=0.2,
         n_val_pairs=20000,
         refit=True,
-        seed=0,
+        random_state=0,
         verbose=False,
     ):
         self.metrics = metrics
@@ -90,7 +95,7 @@ class Fusion(BaseMetric):
         self.holdout = holdout
         self.n_val_pairs = n_val_pairs
         self.refit = refit
-        self.seed = seed
+        self.random_state = random_state
         self.verbose = verbose
 
     def _build(self, names):
@@ -119,24 +124,33 @@ class Fusion(BaseMetric):
         names = _names(self.metrics)
         y = np.asarray(y)
         groups = check_groups(groups, X.shape[0])
-        seed = int(self.seed)
-        from metricbench.model_selection import identity_split
-
-        fit_mask, val_mask = identity_split(y, holdout=float(self.holdout), random_state=seed)
-        rows, vrows = np.flatnonzero(fit_mask), np.flatnonzero(val_mask)
+        if not 0.0 <= float(self.holdout) < 1.0:
+            raise InputError(f"fusion: holdout must be in [0, 1), got {self.holdout}")
+        seed = seed_int(self.random_state)
+        if float(self.holdout) > 0:
+            split = next(IdentityPairSplit(test_size=float(self.holdout), n_pairs=int(self.n_val_pairs),
+                                           random_state=seed).pairs(X, y, variants=groups))
+            rows, vrows = split.fit_rows, split.val_rows
+            v1, v2, vs = split.val_index1, split.val_index2, split.same
+        else:
+            # no identities held out: statistics and weights from pairs of the fitted rows (optimistic)
+            cross = cross_groups_of(groups)
+            rows = vrows = np.arange(X.shape[0])
+            v1, v2, vs = sample_pairs(y, n_pairs=int(self.n_val_pairs), random_state=seed + 1,
+                                      variants=groups if cross else None, cross=cross)
+            if vs.size == 0 or vs.min() == vs.max():
+                raise InputError("fusion: the train rows gave only one kind of pair; give more identities")
         subs = self._fit_all(self._build(names), X[rows], y[rows], None if groups is None else groups[rows])
-        gv = None if groups is None else groups[vrows]
-        v1, v2, vs = validation_pairs(y[vrows], gv, n_pairs=int(self.n_val_pairs), seed=seed + 1)
         Xv = np.asarray(X[vrows])
         S = np.column_stack([m.pair_score(Xv, v1, v2) for m in subs])
         mu, sd = S.mean(0), S.std(0)
         sd = np.where(sd > 0, sd, 1.0)
         Zs = (S - mu) / sd
-        self.sub_val_auroc_ = np.array([auroc(vs, S[:, j]) for j in range(S.shape[1])])
+        self.sub_val_auroc_ = np.array([pair_auroc(vs, S[:, j]) for j in range(S.shape[1])])
         if self.method == "mean":
             coef = np.full(len(subs), 1.0 / len(subs))
             icpt = 0.0
-            self.val_auroc_ = auroc(vs, Zs @ coef)
+            self.val_auroc_ = pair_auroc(vs, Zs @ coef)
         else:
             from sklearn.linear_model import LogisticRegression
 
@@ -153,14 +167,14 @@ class Fusion(BaseMetric):
                     continue
                 c = LogisticRegression(C=float(self.C), max_iter=1000).fit(Zs[tr], vs[tr])
                 pred[te] = c.decision_function(Zs[te])
-            self.val_auroc_ = auroc(vs, pred)
+            self.val_auroc_ = pair_auroc(vs, pred)
         # weights on the raw scores: sum_j w_j s_j + b
         self.weights_ = coef / sd
         self.intercept_ = float(icpt - np.sum(coef * mu / sd))
         self.z_mean_, self.z_scale_ = mu, sd
         self.metric_names_ = names
         self.refitted_ = False
-        if self.refit:
+        if self.refit and float(self.holdout) > 0:
             subs = self._fit_all(self._build(names), X, y, groups)
             self.refitted_ = True
         self.metrics_ = subs

@@ -18,7 +18,8 @@ metric learning"), done with mini-batches and in-batch hard-negative mining:
 4. The gradient goes through the cosine in closed form (vectorised numpy) and Adam or
    SGD with momentum updates ``A``.
 5. After every epoch the validation AUROC is measured on pairs of held-out identities
-   (:func:`metricbench.model_selection.identity_split`); the best ``A`` is kept and
+   (:class:`metricbench.model_selection.IdentityPairSplit`, scored by
+   :func:`metricbench.model_selection.pair_auroc`); the best ``A`` is kept and
    training stops after ``patience`` epochs without gain, or at ``max_epochs`` /
    ``max_steps``. With ``refit=True`` it then trains again on all train rows for the
    chosen number of steps.
@@ -30,10 +31,8 @@ import time
 
 import numpy as np
 
-from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
 from metricbench.learn._pairutils import (
-    auroc,
     check_groups,
     column_mean,
     class_codes,
@@ -41,9 +40,10 @@ from metricbench.learn._pairutils import (
     mean_and_scatter,
     pca_basis,
     unit_rows,
-    validation_pairs,
 )
 from metricbench.learn.base import LinearMetric
+from metricbench.model_selection import IdentityPairSplit, pair_auroc
+from metricbench.model_selection._split import _seed_int as seed_int
 
 _INITS = ("whiten", "lda", "pca", "identity")
 _LOSSES = ("logistic", "margin")
@@ -287,7 +287,8 @@ class LearnedCosine(LinearMetric):
         After choosing the number of steps on validation, train again on all rows.
     shrinkage : float
         Ridge added to covariances at initialisation (relative to their mean eigenvalue).
-    seed : int
+    random_state : int, numpy Generator or None
+        Seed of the held-out identities and pairs, the batches and the gate's subsample.
     verbose : bool
         Print one progress line per epoch.
     """
@@ -321,7 +322,7 @@ class LearnedCosine(LinearMetric):
         n_val_pairs=20000,
         refit=True,
         shrinkage=1e-3,
-        seed=0,
+        random_state=0,
         verbose=False,
     ):
         self.n_components = n_components
@@ -349,7 +350,7 @@ class LearnedCosine(LinearMetric):
         self.n_val_pairs = n_val_pairs
         self.refit = refit
         self.shrinkage = shrinkage
-        self.seed = seed
+        self.random_state = random_state
         self.verbose = verbose
 
     # -- helpers -------------------------------------------------------------
@@ -369,7 +370,7 @@ class LearnedCosine(LinearMetric):
         if self.max_steps is not None and int(self.max_steps) < 0:
             raise InputError(f"learned-cosine: max_steps must be >= 0, got {self.max_steps}")
 
-    def _initial_model(self, X, codes, n_classes, rows, gcodes, ref):
+    def _initial_model(self, X, codes, n_classes, rows, gcodes, ref, seed):
         """Mean, gate and starting parameters from the train rows ``rows``."""
         d = X.shape[1]
         k = d if self.n_components is None else int(self.n_components)
@@ -384,10 +385,10 @@ class LearnedCosine(LinearMetric):
         if gcodes is not None:
             g = gcodes[rows]
             Xs = _Rows(X, rows, mean)
-            sub = np.random.default_rng(int(self.seed)).choice(rows.size, size=min(rows.size, 50000), replace=False)
+            sub = np.random.default_rng(seed).choice(rows.size, size=min(rows.size, 50000), replace=False)
             sub.sort()
             gate = QualityGate.fit(
-                Xs[sub], g[sub] != ref, C=float(self.gate_C), max_rows=50000, seed=int(self.seed)
+                Xs[sub], g[sub] != ref, C=float(self.gate_C), max_rows=50000, seed=seed
             )
             restore = _restoration(X, rows, codes, n_classes, g, ref, mean, float(self.restore_shrinkage))
         src = _Rows(X, rows, mean, gate=gate, restore=restore)
@@ -535,30 +536,26 @@ class LearnedCosine(LinearMetric):
                 ref = int(hit[0])
         gated = self.gate == "auto" and gvals is not None and gvals.size == 2
         gate_codes = gcodes if gated else None
-        rng = np.random.default_rng(int(self.seed))
+        seed = seed_int(self.random_state)
+        rng = np.random.default_rng(seed)
         all_rows = np.arange(n, dtype=np.int64)
         val = None
         rows = all_rows
         self.init_val_auroc_ = None
         if float(self.holdout) > 0:
-            from metricbench.model_selection import identity_split
-
-            fit_mask, val_mask = identity_split(y, holdout=float(self.holdout), random_state=int(self.seed))
-            rows = np.flatnonzero(fit_mask)
-            vrows = np.flatnonzero(val_mask)
-            i1, i2, same = validation_pairs(
-                np.asarray(y)[vrows], None if groups is None else groups[vrows],
-                n_pairs=int(self.n_val_pairs), seed=int(self.seed) + 1,
-            )
-            start = self._initial_model(X, codes, classes.size, rows, gate_codes, ref)
-            used, inv = np.unique(np.r_[i1, i2], return_inverse=True)
-            Xv = np.asarray(X[vrows[used]], dtype=np.float64) - start[0]
+            split = next(IdentityPairSplit(test_size=float(self.holdout), n_pairs=int(self.n_val_pairs),
+                                           random_state=seed).pairs(X, y, variants=groups))
+            rows = split.fit_rows
+            start = self._initial_model(X, codes, classes.size, rows, gate_codes, ref, seed)
+            used, inv = np.unique(np.r_[split.index1, split.index2], return_inverse=True)
+            Xv = np.asarray(X[used], dtype=np.float64) - start[0]
             pv = None if start[1] is None else start[1].proba(Xv)
-            val = (Xv, pv, inv[: i1.size], inv[i1.size :], same)
+            m = split.index1.size
+            val = (Xv, pv, inv[:m], inv[m:], split.same)
             # the starting map's own score: training must beat it to be kept
             self.init_val_auroc_ = _val_auroc(start[2], val)
         else:
-            start = self._initial_model(X, codes, classes.size, rows, gate_codes, ref)
+            start = self._initial_model(X, codes, classes.size, rows, gate_codes, ref, seed)
         params, score, epoch, step, history = self._train(
             X, codes, gcodes, rows, start, None, val, rng, "fit"
         )
@@ -570,7 +567,7 @@ class LearnedCosine(LinearMetric):
         self.n_steps_ = int(step)
         self.refitted_ = False
         if self.refit and val is not None:
-            start = self._initial_model(X, codes, classes.size, all_rows, gate_codes, ref)
+            start = self._initial_model(X, codes, classes.size, all_rows, gate_codes, ref, seed)
             params = start[2]
             if step > 0:
                 params, _, _, _, _ = self._train(X, codes, gcodes, all_rows, start, step, None, rng, "refit")
@@ -587,7 +584,7 @@ class LearnedCosine(LinearMetric):
             self.gate_b_ = gate.w0
             self.groups_ = [str(v) for v in gvals]
             self.reference_group_ = str(gvals[ref])
-        self.seed_ = int(self.seed)
+        self.seed_ = seed
 
     # -- scoring -------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
@@ -595,12 +592,11 @@ class LearnedCosine(LinearMetric):
         if not getattr(self, "gated_", False):
             return super().transform(X)
         self.check_is_fitted()
-        X = np.asarray(X)
-        self._check_width(X)
+        X = self._check_width(X)
         gate = QualityGate(self.gate_mu_, self.gate_sd_, self.gate_w_, self.gate_b_)
         params = {"A0": self.components_, "c0": self.offset0_, "A1": self.components1_, "c1": self.offset1_}
         out = np.empty((X.shape[0], self.components_.shape[0]), dtype=np.float64)
-        step = get_chunk_n_rows(8 * 4 * max(1, X.shape[1]))  # the block, its centred copy and the layers
+        step = max(1, int(2**25 // max(1, X.shape[1] * 8)))
         for s in range(0, X.shape[0], step):
             blk = np.asarray(X[s : s + step], dtype=np.float64) - self.mean_
             out[s : s + step] = _forward(params, blk, gate.proba(blk))
@@ -646,7 +642,7 @@ def _backward(params, Xc, p, dZ):
 def _val_auroc(params, val) -> float:
     Xv, pv, i1, i2, same = val
     N, _ = unit_rows(_forward(params, Xv, pv))
-    return auroc(same, np.einsum("ij,ij->i", N[i1], N[i2]))
+    return pair_auroc(same, np.einsum("ij,ij->i", N[i1], N[i2]))
 
 
 def _restoration(X, rows, codes, n_classes, g, ref, mean, shrinkage):
@@ -659,7 +655,7 @@ def _restoration(X, rows, codes, n_classes, g, ref, mean, shrinkage):
 
     d = X.shape[1]
     src = _Rows(X, rows, mean)
-    step = get_chunk_n_rows(8 * d)
+    step = max(1, int(2**25 // (8 * d)))
     c = codes[rows]
     isref = g == ref
     sums = np.zeros((n_classes, d))

@@ -57,9 +57,10 @@ import time
 
 import numpy as np
 
-from metricbench.config import get_chunk_n_rows, get_working_memory
 from metricbench.errors import InputError
 from metricbench.learn.base import LinearMetric
+from metricbench.model_selection import IdentityPairSplit, pair_auroc
+from metricbench.model_selection._split import _seed_int as seed_int
 
 _SLACK = 0.25  # relative enlargement of the margin radius when storing impostors
 _METRICS = ("sqeuclidean", "cosine")
@@ -67,8 +68,8 @@ _SERIAL_EDGES = 200_000  # below this many stored edges the kernels run on one t
 _PCA_ROWS = 100_000  # rows used for the PCA start
 
 
-def _rows_per_chunk(row_bytes: int, working_memory) -> int:
-    return get_chunk_n_rows(row_bytes, working_memory=working_memory)
+def _rows_per_chunk(row_bytes: int, working_memory: float) -> int:
+    return max(1, int(working_memory * 2**20 // max(1, row_bytes)))
 
 
 def _class_layout(y):
@@ -195,12 +196,11 @@ class LMNN(LinearMetric):
     metric : {"sqeuclidean", "cosine"}
         Distance taken after the map when scoring pairs. LMNN optimises squared
         Euclidean; ``"cosine"`` scores ``cos(L(x - mean), L(x' - mean))`` instead.
-    working_memory : float, optional
-        Budget in MiB for the temporary row blocks of the chunked products
-        (default: :func:`metricbench.config.get_working_memory`).
-    seed : int
-        Seed of the held-out identities, the candidate subsampling and the sampled
-        impostors.
+    working_memory : float
+        Budget in MiB for the temporary row blocks of the chunked products.
+    random_state : int, numpy Generator or None
+        Seed of the held-out identities and pairs, the candidate subsampling and the
+        sampled impostors.
     verbose : bool
         Print one line per iteration and per impostor search to stderr.
 
@@ -257,8 +257,8 @@ class LMNN(LinearMetric):
         patience: int = 10,
         n_val_pairs: int = 20000,
         metric: str = "sqeuclidean",
-        working_memory: float | None = None,
-        seed: int = 0,
+        working_memory: float = 1024.0,
+        random_state=0,
         verbose: bool = False,
     ):
         self.n_components = n_components
@@ -281,7 +281,7 @@ class LMNN(LinearMetric):
         self.n_val_pairs = n_val_pairs
         self.metric = metric
         self.working_memory = working_memory
-        self.seed = seed
+        self.random_state = random_state
         self.verbose = verbose
 
     @property
@@ -379,7 +379,7 @@ class LMNN(LinearMetric):
         from scipy.optimize import minimize
 
         from metricbench.learn import _lmnn_kernels as kern
-        from metricbench.learn._pairutils import auroc, check_groups, validation_pairs
+        from metricbench.learn._pairutils import check_groups
 
         t_start = time.perf_counter()
         timings = {"targets": 0.0, "init": 0.0, "impostors": 0.0, "loss_grad": 0.0, "validation": 0.0}
@@ -388,34 +388,30 @@ class LMNN(LinearMetric):
         y = np.asarray(y)
         groups = check_groups(groups, n_all)
         dtype = np.float32 if X.dtype == np.float32 else np.float64
-        wm = get_working_memory(self.working_memory)
+        wm = float(self.working_memory)
         step = _rows_per_chunk(d * np.dtype(dtype).itemsize * 4, wm)
 
         # held-out identities for choosing the iteration
         rows = np.arange(n_all)
         val = None
         self.holdout_used_ = 0.0
+        seed = seed_int(self.random_state)
+        self.seed_ = seed
         if float(self.holdout) > 0:
-            from metricbench.model_selection import identity_split
-
             try:
-                fit_mask, val_mask = identity_split(y, holdout=float(self.holdout), random_state=int(self.seed))
+                split = next(IdentityPairSplit(test_size=float(self.holdout), n_pairs=int(self.n_val_pairs),
+                                               random_state=seed).pairs(X, y, variants=groups))
             except InputError as e:
                 self._log(f"no validation ({e})")
             else:
-                rows = np.flatnonzero(fit_mask)
-                vrows = np.flatnonzero(val_mask)
-                # no more pairs than the held-out rows can give (sampling would spin)
-                vc = np.unique(y[vrows], return_counts=True)[1]
-                n_pairs = int(min(int(self.n_val_pairs), (vc * (vc - 1)).sum()))
-                i1, i2, same = validation_pairs(y[vrows], None if groups is None else groups[vrows],
-                                                n_pairs=n_pairs, seed=int(self.seed) + 1)
-                used, inv = np.unique(np.r_[i1, i2], return_inverse=True)
-                Xv = np.asarray(X[vrows[used]], dtype=dtype)
+                rows = split.fit_rows
+                used, inv = np.unique(np.r_[split.index1, split.index2], return_inverse=True)
+                Xv = np.asarray(X[used], dtype=dtype)
                 if not np.isfinite(Xv).all():
-                    bad = vrows[used][int(np.flatnonzero(~np.isfinite(Xv).all(axis=1))[0])]
+                    bad = used[int(np.flatnonzero(~np.isfinite(Xv).all(axis=1))[0])]
                     raise InputError(f"LMNN: X row {bad} holds NaN or infinity; drop or repair that row")
-                val = (Xv, inv[: i1.size], inv[i1.size :], same)
+                m = split.index1.size
+                val = (Xv, inv[:m], inv[m:], split.same)
                 self.holdout_used_ = float(self.holdout)
 
         classes, codes, counts, starts = _class_layout(y[rows])
@@ -461,13 +457,13 @@ class LMNN(LinearMetric):
                         max_impostors=int(self.max_impostors), n_random=int(self.n_random_impostors),
                         n_candidate_classes=int(self.n_candidate_classes),
                         max_candidates_per_class=int(self.max_candidates_per_class),
-                        seed=self.seed, step=step, working_memory=wm)
+                        seed=seed, step=step, working_memory=wm)
 
         def val_score(w):
             t1 = time.perf_counter()
             Xv, j1, j2, same = val
             Zv = ((Xv - mean.astype(dtype)) @ w.reshape(k, d).T.astype(dtype)).astype(np.float64)
-            score = auroc(same, -_pair_dist(Zv, j1, j2, self.metric))
+            score = pair_auroc(same, -_pair_dist(Zv, j1, j2, self.metric))
             timings["validation"] += time.perf_counter() - t1
             return score
 
@@ -607,7 +603,7 @@ class LMNN(LinearMetric):
         return (
             f"LMNN L {k}x{d} (init {init}, {self.n_neighbors} target neighbours, mu {self.push_loss_weight}), "
             f"{solver} {stop}, {self.n_impostor_searches_} impostor searches, {self.n_active_} active triplets, "
-            f"scored by {self.metric}, seed {self.seed}"
+            f"scored by {self.metric}, seed {self.seed_}"
         )
 
 
@@ -671,7 +667,7 @@ class _Problem:
 
     def __init__(self, Xs, T, starts, counts, mean, k, *, mu=0.5, max_impostors=16, n_random=16,
                  n_candidate_classes=16, max_candidates_per_class=64, seed=0, step=None,
-                 working_memory=None):
+                 working_memory=1024.0):
         import numba
 
         from metricbench.learn import _lmnn_kernels as kern

@@ -115,8 +115,8 @@ class MetricLearnMetric(LinearMetric):
     quadruplet learners), ``random_state``, and metric-learn's parameters, whose names
     :attr:`ml_params` gives.
 
-    Parameters (common)
-    -------------------
+    Parameters
+    ----------
     max_samples : int
         Most rows used for fitting; 0 uses every row of the identities with enough images.
     max_dim : int

@@ -25,6 +25,7 @@ from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
 from metricbench.learn._pairutils import class_codes
 from metricbench.learn.base import BaseMetric, LinearMetric
+from metricbench.model_selection._split import _seed_int as seed_int
 
 NORMS = ("s-norm", "as-norm")
 
@@ -112,7 +113,11 @@ class Normalized(BaseMetric):
         The wrapped metric instance is already fitted: ``fit`` only draws the cohort.
     metric_params : dict or None
         Parameters for the wrapped metric when given by name.
-    seed : int
+    random_state : int, numpy Generator or None
+        Seed of the cohort draw.
+
+    The metric's name (``"plda+as-norm"``) is derived from ``metric`` and ``norm``, so
+    :func:`sklearn.base.clone` keeps it.
     """
 
     def __init__(
@@ -124,7 +129,7 @@ class Normalized(BaseMetric):
         cohort="means",
         prefit=False,
         metric_params=None,
-        seed=0,
+        random_state=0,
     ):
         self.metric = metric
         self.norm = norm
@@ -133,11 +138,30 @@ class Normalized(BaseMetric):
         self.cohort = cohort
         self.prefit = prefit
         self.metric_params = metric_params
-        self.seed = seed
+        self.random_state = random_state
+
+    @property
+    def name(self) -> str | None:
+        own = self.__dict__.get("_name")
+        if own is not None:
+            return own
+        inner = self.metric.name if isinstance(self.metric, BaseMetric) else str(self.metric)
+        return f"{inner or type(self.metric).__name__}+{self.norm}"
+
+    @name.setter
+    def name(self, value) -> None:
+        if value is None:
+            self.__dict__.pop("_name", None)
+        else:
+            self.__dict__["_name"] = value
 
     def _inner(self) -> BaseMetric:
         if isinstance(self.metric, BaseMetric):
-            return self.metric
+            if self.prefit:
+                return self.metric
+            from sklearn.base import clone
+
+            return clone(self.metric)  # fitting must not change the parameter
         from metricbench.registry import get_metric
 
         return get_metric(str(self.metric), **dict(self.metric_params or {}))
@@ -157,8 +181,9 @@ class Normalized(BaseMetric):
         else:
             inner.check_is_fitted()
         self.metric_ = inner
-        self.cohort_ = draw_cohort(X, y, size=int(self.cohort_size), kind=self.cohort, seed=int(self.seed))
-        self.seed_ = int(self.seed)
+        seed = seed_int(self.random_state)
+        self.cohort_ = draw_cohort(X, y, size=int(self.cohort_size), kind=self.cohort, random_state=seed)
+        self.seed_ = seed
 
     def _stats(self, X):
         k = int(self.top_k) if self.norm == "as-norm" else None
@@ -193,7 +218,7 @@ class Normalized(BaseMetric):
         )
 
 
-def draw_cohort(X, y, *, size: int, kind: str = "means", seed: int = 0) -> np.ndarray:
+def draw_cohort(X, y, *, size: int, kind: str = "means", random_state=0) -> np.ndarray:
     """A seeded cohort of ``size`` train identities: their mean rows or one random row each.
 
     Returns
@@ -201,7 +226,7 @@ def draw_cohort(X, y, *, size: int, kind: str = "means", seed: int = 0) -> np.nd
     ndarray of shape (min(size, n_identities), d), float64
     """
     classes, codes = class_codes(y)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed_int(random_state))
     pick = np.sort(rng.choice(classes.size, size=min(size, classes.size), replace=False))
     if kind == "rows":
         order = np.argsort(codes, kind="stable")
@@ -234,21 +259,23 @@ def _accepted(metric, fit_params: dict) -> dict:
     return {k: v for k, v in fit_params.items() if k in sig.parameters}
 
 
-def apply_norm(metric, norm: str, **params) -> Normalized:
+def apply_norm(metric, norm: str, *, seed=None, **params) -> Normalized:
     """Wrap ``metric`` (a name or an instance) in score normalisation ``norm``.
 
     What the CLI's ``--norm s-norm|as-norm`` calls; ``params`` are :class:`Normalized`'s
-    (``cohort_size``, ``top_k``, ``cohort``, ``seed``, ``prefit``).
+    (``cohort_size``, ``top_k``, ``cohort``, ``random_state``, ``prefit``); ``seed`` (the
+    CLI's ``--seed``) is taken as ``random_state``.
 
     >>> m = apply_norm(get_metric("cosine"), "as-norm", top_k=100)  # doctest: +SKIP
     >>> m.fit(X_train, y_train).pair_score(X_test, i1, i2)  # doctest: +SKIP
     """
     if norm not in NORMS:
-        raise InputError(f"--norm must be one of {', '.join(NORMS)}, got {norm!r}")
-    out = Normalized(metric=metric, norm=norm, **params)
-    inner_name = metric.name if isinstance(metric, BaseMetric) else str(metric)
-    out.name = f"{inner_name}+{norm}"
-    return out
+        raise InputError(f"score normalisation must be one of {', '.join(NORMS)}, got {norm!r}")
+    if seed is not None:
+        if "random_state" in params:
+            raise InputError("give the cohort's seed as random_state or seed, not both")
+        params["random_state"] = seed
+    return Normalized(metric=metric, norm=norm, **params)
 
 
 __all__ = ["NORMS", "Normalized", "apply_norm", "cohort_stats", "draw_cohort"]

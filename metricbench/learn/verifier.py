@@ -13,20 +13,21 @@ bit, and each row is reduced once, so ``f(a, b) == f(b, a)`` exactly.
 
 Fitting:
 
-1. Hold out identities (:func:`metricbench.model_selection.identity_split`).
-2. Reduce the rows with ``reduce``: LDA (default), PCA, the identity, or a trained
-   ``learned-cosine`` map, all fitted on the fitting identities only. With train
-   ``groups`` of two values the reduction includes learned-cosine's quality gate and
-   restoration (``gate="auto"``).
-3. Sample ``n_pairs`` training pairs of the fitting identities (across groups when
-   ``groups`` has two values). A ``hard_fraction`` of the different-identity pairs is
-   replaced by hard negatives: within random blocks of rows, each row's most similar
-   other identity by cosine in the reduced space.
-4. Standardise the features and fit the classifier for every ``C`` x
-   ``hard_fraction`` in the grids; keep the one with the best AUROC on pairs of the
-   held-out identities.
-5. With ``refit=True`` (default) reduce, sample and fit again on all train rows with
-   the chosen settings.
+1. Reduce the rows with ``reduce``: LDA (default), PCA, the identity, or a trained
+   ``learned-cosine`` map. With train ``groups`` of two values the reduction includes
+   learned-cosine's quality gate and restoration (``gate="auto"``).
+2. Sample ``n_pairs`` training pairs (:func:`metricbench.model_selection.sample_pairs`;
+   across groups when ``groups`` has two values). A ``hard_fraction`` of the
+   different-identity pairs is replaced by hard negatives: within random blocks of rows,
+   each row's most similar other identity by cosine in the reduced space.
+3. Standardise the features and fit the classifier (``C``).
+
+``C`` and ``hard_fraction`` are plain settings; choosing them on held-out identities is a
+search outside ``fit``: ``get_metric("verifier", C="auto", hard_fraction="auto")`` (grids in
+:attr:`Verifier.auto_grid`, or ``C_grid=...``) is a
+:class:`~metricbench.model_selection.MetricSearchCV`, and
+``GridSearchCV(Verifier(), {...}, cv=IdentityPairSplit(...), scoring=pair_auroc_scorer)``
+works too.
 """
 
 from __future__ import annotations
@@ -35,24 +36,13 @@ import time
 
 import numpy as np
 
-from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
-from metricbench.learn._pairutils import auroc, check_groups, class_codes, unit_rows, validation_pairs
+from metricbench.learn._pairutils import check_groups, class_codes, unit_rows
 from metricbench.learn.base import BaseMetric
+from metricbench.model_selection import cross_groups_of, sample_pairs
+from metricbench.model_selection._split import _seed_int as seed_int
 
 _REDUCE = ("lda", "pca", "whiten", "none", "learned-cosine")
-
-
-def _grid(v, name) -> list[float]:
-    if isinstance(v, str):
-        parts = [p for p in v.replace(";", ",").split(",") if p.strip()]
-        try:
-            return [float(p) for p in parts]
-        except ValueError:
-            raise InputError(f"verifier: {name} must be numbers separated by commas, got {v!r}") from None
-    if np.ndim(v) == 0:
-        return [float(v)]
-    return [float(x) for x in v]
 
 
 def logistic_newton(F, y, C=1.0, *, max_iter=50, tol=1e-7):
@@ -153,28 +143,27 @@ class Verifier(BaseMetric):
         Quality gate and restoration of learned-cosine, when fit ``groups`` has two values.
     hidden : int
         Hidden units of a one-layer MLP (scikit-learn's ``MLPClassifier``); 0 = logistic regression.
-    C : float, list or str
-        Grid of inverse regularisation strengths, chosen on held-out identities: scikit-learn's
-        ``LogisticRegression(C=...)`` objective (solved here by Newton's method), or
-        ``alpha = 1 / C`` of the MLP. A string ``"0.0001,0.01,1"`` is accepted.
-    hard_fraction : float, list or str
-        Grid of fractions of different-identity training pairs that are hard negatives.
+    C : float
+        Inverse regularisation strength: scikit-learn's ``LogisticRegression(C=...)``
+        objective (solved here by Newton's method), or ``alpha = 1 / C`` of the MLP.
+    hard_fraction : float in [0, 1)
+        Fraction of the different-identity training pairs that are hard negatives.
     n_pairs : int
         Training pairs (half same-identity).
     block : int
         Rows per block when mining hard negatives.
-    holdout : float
-        Fraction of identities held out for choosing ``C`` / ``hard_fraction``.
-    n_val_pairs : int
-    refit : bool
-        Refit reduction and classifier on all train rows with the chosen settings.
     max_iter : int
         Iterations of the MLP's solver.
     reduce_params : dict or None
         Extra parameters of the learned-cosine reduction.
-    seed : int
+    random_state : int, numpy Generator or None
+        Seed of the reduction, the training pairs, the hard-negative blocks and the MLP.
     verbose : bool
     """
+
+    #: candidates of the settings a search may choose (``get_metric("verifier", C="auto")``);
+    #: the defaults are what this search picked on the embedded default (hard negatives never won)
+    auto_grid = {"C": "0.0001,0.001,0.01,0.1,1", "hard_fraction": "0,0.05"}
 
     def __init__(
         self,
@@ -182,16 +171,13 @@ class Verifier(BaseMetric):
         n_components=64,
         gate="auto",
         hidden=0,
-        C="0.01",
-        hard_fraction="0,0.05",
+        C=0.01,
+        hard_fraction=0.0,
         n_pairs=100000,
         block=2048,
-        holdout=0.2,
-        n_val_pairs=20000,
-        refit=True,
         max_iter=500,
         reduce_params=None,
-        seed=0,
+        random_state=0,
         verbose=False,
     ):
         self.reduce = reduce
@@ -202,39 +188,48 @@ class Verifier(BaseMetric):
         self.hard_fraction = hard_fraction
         self.n_pairs = n_pairs
         self.block = block
-        self.holdout = holdout
-        self.n_val_pairs = n_val_pairs
-        self.refit = refit
         self.max_iter = max_iter
         self.reduce_params = reduce_params
-        self.seed = seed
+        self.random_state = random_state
         self.verbose = verbose
 
     # -- pieces --------------------------------------------------------------
-    def _reducer(self):
+    def _check_params(self):
+        if self.reduce not in _REDUCE:
+            raise InputError(f"verifier: reduce must be one of {', '.join(_REDUCE)}, got {self.reduce!r}")
+        for name in ("C", "hard_fraction"):
+            v = getattr(self, name)
+            try:
+                ok = not isinstance(v, bool) and np.isfinite(float(v))
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                hint = " (a grid of candidates is a search: C='auto', C_grid=...)" if isinstance(v, str) and "," in v else ""
+                raise InputError(f"verifier: {name} must be a number, got {v!r}{hint}")
+        if not float(self.C) > 0:
+            raise InputError(f"verifier: C must be > 0, got {self.C}")
+        if not 0.0 <= float(self.hard_fraction) < 1.0:
+            raise InputError(f"verifier: hard_fraction must be in [0, 1), got {self.hard_fraction}")
+        for name in ("n_pairs", "block", "max_iter"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise InputError(f"verifier: {name} must be a positive integer, got {v!r}")
+        return self
+
+    def _reducer(self, seed):
         from metricbench.learn.learned_cosine import LearnedCosine
 
         init = {"lda": "lda", "pca": "pca", "whiten": "whiten", "none": "identity", "learned-cosine": "lda"}
         extra = dict(self.reduce_params or {})
         if self.reduce == "learned-cosine":
-            kw = dict(init="lda", seed=int(self.seed))
+            kw = dict(init="lda", random_state=seed)
         else:
             # a closed-form start of learned-cosine, no training steps
-            kw = dict(init=init[self.reduce], max_steps=0, holdout=0.0, seed=int(self.seed))
+            kw = dict(init=init[self.reduce], max_steps=0, holdout=0.0, random_state=seed)
         kw.update(extra)
         k = None if self.reduce == "none" else int(self.n_components)
         kw.setdefault("gate", self.gate)
-        r = LearnedCosine(n_components=k, **kw)
-        r.name = "learned-cosine"
-        return r
-
-    def _fit_reducer(self, X, y, groups, rows):
-        red = self._reducer()
-        Xr = X if rows is None else X[rows]
-        yr = y if rows is None else y[rows]
-        gr = None if groups is None else (groups if rows is None else groups[rows])
-        red.fit(Xr, yr, groups=gr)
-        return red
+        return LearnedCosine(n_components=k, **kw)
 
     def _reduce_rows(self, red, X, rows):
         Z = red.transform(np.asarray(X[rows]))
@@ -242,7 +237,9 @@ class Verifier(BaseMetric):
 
     def _train_pairs(self, y, groups, U, n_pairs, hard_fraction, seed):
         """Sampled pairs of rows of ``y`` (indices into ``U``), some negatives replaced by hard ones."""
-        i1, i2, same = validation_pairs(y, groups, n_pairs=int(n_pairs), seed=seed)
+        cross = cross_groups_of(groups)
+        i1, i2, same = sample_pairs(y, n_pairs=int(n_pairs), random_state=seed,
+                                    variants=groups if cross else None, cross=cross)
         neg = np.flatnonzero(same == 0)
         n_hard = int(round(hard_fraction * neg.size))
         if n_hard == 0:
@@ -277,13 +274,13 @@ class Verifier(BaseMetric):
         i1[sel], i2[sel] = h1[take], h2[take]
         return i1, i2, same
 
-    def _fit_classifier(self, F, same, C):
+    def _fit_classifier(self, F, same, C, seed):
         if int(self.hidden) > 0:
             from sklearn.neural_network import MLPClassifier
 
             clf = MLPClassifier(
                 hidden_layer_sizes=(int(self.hidden),), alpha=1.0 / C, max_iter=int(self.max_iter),
-                random_state=int(self.seed), early_stopping=False,
+                random_state=seed, early_stopping=False,
             )
             import warnings
 
@@ -307,7 +304,7 @@ class Verifier(BaseMetric):
     def _scores(self, model, U, N, j1, j2, mu, sd):
         """Logits of pairs ``(j1, j2)`` of unit rows ``U``, features computed in chunks."""
         out = np.empty(j1.size)
-        step = get_chunk_n_rows(16 * (2 * U.shape[1] + 3))  # features and their standardised copy
+        step = max(1, int(2**24 // (8 * (2 * U.shape[1] + 3))))
         for s in range(0, j1.size, step):
             F = pair_features(U, N, j1[s : s + step], j2[s : s + step])
             out_blk = (F - mu) / sd
@@ -318,65 +315,20 @@ class Verifier(BaseMetric):
     def _fit(self, X, y, groups=None, **fit_params):
         if fit_params:
             raise InputError(f"verifier: unknown fit parameters {', '.join(fit_params)}")
-        if self.reduce not in _REDUCE:
-            raise InputError(f"verifier: reduce must be one of {', '.join(_REDUCE)}, got {self.reduce!r}")
-        if not 0.0 < float(self.holdout) < 1.0:
-            raise InputError(f"verifier: holdout must be between 0 and 1, got {self.holdout}")
-        Cs = _grid(self.C, "C")
-        hfs = _grid(self.hard_fraction, "hard_fraction")
-        if any(c <= 0 for c in Cs) or any(not 0 <= h < 1 for h in hfs):
-            raise InputError("verifier: C must be > 0 and hard_fraction in [0, 1)")
+        self._check_params()
         y = np.asarray(y)
         groups = check_groups(groups, X.shape[0])
-        seed = int(self.seed)
+        seed = seed_int(self.random_state)
         t0 = time.perf_counter()
-        from metricbench.model_selection import identity_split
-
-        fit_mask, val_mask = identity_split(y, holdout=float(self.holdout), random_state=seed)
-        rows, vrows = np.flatnonzero(fit_mask), np.flatnonzero(val_mask)
-        red = self._fit_reducer(X, y, groups, rows)
-        U, N = self._reduce_rows(red, X, rows)
-        gf = None if groups is None else groups[rows]
-        v1, v2, vs = validation_pairs(
-            y[vrows], None if groups is None else groups[vrows], n_pairs=int(self.n_val_pairs), seed=seed + 1
-        )
-        Uv, Nv = self._reduce_rows(red, X, vrows)
-        results = []
-        best = None
-        for hf in hfs:
-            p1, p2, ps = self._train_pairs(y[rows], gf, U, self.n_pairs, hf, seed + 2)
-            F = pair_features(U, N, p1, p2)
-            mu, sd = F.mean(0), F.std(0) + 1e-12
-            F = (F - mu) / sd
-            for C in Cs:
-                model = self._fit_classifier(F, ps, C)
-                a = auroc(vs, self._scores(model, Uv, Nv, v1, v2, mu, sd))
-                results.append((hf, C, a))
-                if self.verbose:
-                    print(
-                        f"verifier hard_fraction {hf:g}  C {C:g}  val AUROC {a:.4f}  "
-                        f"{time.perf_counter() - t0:.1f} s",
-                        flush=True,
-                    )
-                if best is None or a > best[2]:
-                    best = (hf, C, a, model, mu, sd, red)
-        hf, C, a, model, mu, sd, red = best
-        self.val_auroc_ = float(a)
-        self.hard_fraction_ = float(hf)
-        self.C_ = float(C)
-        self.grid_ = np.array(results, dtype=np.float64)
-        self.refitted_ = False
-        if self.refit:
-            red = self._fit_reducer(X, y, groups, None)
-            rows = np.arange(X.shape[0])
-            U, N = self._reduce_rows(red, X, rows)
-            p1, p2, ps = self._train_pairs(y, groups, U, self.n_pairs, hf, seed + 2)
-            F = pair_features(U, N, p1, p2)
-            mu, sd = F.mean(0), F.std(0) + 1e-12
-            model = self._fit_classifier((F - mu) / sd, ps, C)
-            self.refitted_ = True
-            if self.verbose:
-                print(f"verifier refit on all {X.shape[0]} rows  {time.perf_counter() - t0:.1f} s", flush=True)
+        red = self._reducer(seed).fit(X, y, groups=groups)
+        U, N = self._reduce_rows(red, X, np.arange(X.shape[0]))
+        hf, C = float(self.hard_fraction), float(self.C)
+        p1, p2, ps = self._train_pairs(y, groups, U, self.n_pairs, hf, seed + 2)
+        F = pair_features(U, N, p1, p2)
+        mu, sd = F.mean(0), F.std(0) + 1e-12
+        model = self._fit_classifier((F - mu) / sd, ps, C, seed)
+        if self.verbose:
+            print(f"verifier fitted on {X.shape[0]} rows  {time.perf_counter() - t0:.1f} s", flush=True)
         self.reducer_ = red
         self.feature_mean_, self.feature_scale_ = mu, sd
         for k, v in model.items():
@@ -407,11 +359,9 @@ class Verifier(BaseMetric):
     def describe(self) -> str:
         self.check_is_fitted()
         clf = f"MLP({self.hidden})" if int(self.hidden) > 0 else "logistic"
-        r = ", refit on all rows" if self.refitted_ else ""
         return (
             f"{clf} on pair features of {self.reduce}-{self.reducer_.components_.shape[0]}, "
-            f"C={self.C_:g}, hard_fraction={self.hard_fraction_:g}, val AUROC {self.val_auroc_:.4f}{r}, "
-            f"seed={self.seed_}"
+            f"C={float(self.C):g}, hard_fraction={float(self.hard_fraction):g}, seed={self.seed_}"
         )
 
 
