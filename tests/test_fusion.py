@@ -44,3 +44,14 @@ def test_bad_fusions():
         Fusion("cosine,euclidean", method="max").fit(X, y)
     with pytest.raises(InputError, match="not in the fusion"):
         Fusion("cosine,euclidean", metric_params={"plda": {}}).fit(X, y)
+
+
+def test_a_sub_metric_may_be_a_search():
+    """A sub-metric whose settings the registry leaves to a search (get_metric gives a MetricSearchCV) fits,
+    receives the variant tags, and scores as the metric it refitted."""
+    X, y, g = two_group_data(n_ids=50, d=8)
+    m = Fusion("cosine,cosine-whitened", n_val_pairs=500).fit(X, y, groups=g)
+    sub = m.metrics_[1]
+    i1, i2 = np.arange(0, 100), np.arange(100, 200)
+    np.testing.assert_allclose(sub.pair_score(X, i1, i2), sub.best_estimator_.pair_score(X, i1, i2))
+    assert np.isfinite(m.pair_score(X, i1, i2)).all()

@@ -253,7 +253,8 @@ def _accepted(metric, fit_params: dict) -> dict:
         return {}
     import inspect
 
-    sig = inspect.signature(metric._fit)
+    # a metricbench metric's _fit says what it uses; anything else (a search) by its fit
+    sig = inspect.signature(metric._fit if hasattr(metric, "_fit") else metric.fit)
     if any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
         return dict(fit_params)
     return {k: v for k, v in fit_params.items() if k in sig.parameters}
