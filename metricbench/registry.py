@@ -274,8 +274,14 @@ def param_specs(name: str) -> dict:
         # "auto" settings are searched (metricbench.model_selection): their grids and the search's split
         from metricbench.params import spec_from_default
 
+        import dataclasses
+
         for p in cls.auto_grid:
             specs.setdefault(f"{p}_grid", spec_from_default(f"{p}_grid", ""))
+            spec = specs.get(p)
+            if spec is not None and "auto" not in spec.literals:  # "auto" = choose it by the search
+                doc = f'{spec.doc} or "auto"' if spec.doc else ""
+                specs[p] = dataclasses.replace(spec, literals=(*spec.literals, "auto"), doc=doc)
         for p, default in (("holdout", 0.2), ("n_pairs", 20000), ("random_state", 0)):
             specs.setdefault(p, spec_from_default(p, default))
     return specs

@@ -29,12 +29,12 @@ def _score(comp, *args):
     "args,pattern",
     [
         (["score", "-m", "cosine-whitened", "-p", "shrinkage=abc"],
-         r"parameter 'shrinkage' of cosine-whitened takes float or \"auto\", got 'abc'"),
+         r"parameter 'shrinkage' of cosine-whitened takes float in \[0, 1\] or \"auto\", got 'abc'"),
         (["score", "-m", "cosine-whitened", "-p", "n_components=abc"], r"parameter 'n_components' .* got 'abc'"),
         (["score", "-m", "cosine-whitened", "-p", "shrinkag=0.5"],
          r"unknown parameter 'shrinkag' for cosine-whitened \(did you mean shrinkage\?\); valid: holdout, "
          r"n_components, .*shrinkage"),
-        (["score", "-m", "lda-cosine", "-p", "shrinkage=2"], r"shrinkage.* takes float in \[0, 1\], got '2'"),
+        (["score", "-m", "lda-cosine", "-p", "shrinkage=2"], r"shrinkage.* takes float in \[0, 1\]( or \"auto\")?, got '2'"),
         (["score", "-m", "plda", "-p", "within=sideways"], r"parameter 'within' of plda takes \{\"auto\", \"all\""),
         (["score", "--val-pairs", "0"], r"invalid value for --val-pairs"),
         (["score", "--holdout", "1.5"], r"holdout must be a fraction strictly between 0 and 1"),
@@ -238,3 +238,16 @@ def test_score_prints_what_each_figure_means(comp, tmp_path):
     test = next(ln for ln in lines if ln.startswith("test"))
     assert "held-out identities" in val and "train identities" in val
     assert "all 120 train rows" in test and "solution.csv" in test
+
+
+def test_auto_is_a_valid_value_where_the_search_chooses():
+    """``-p shrinkage=auto`` names the search's choice; numbers are still range-checked."""
+    from metricbench.params import coerce
+    from metricbench.registry import param_specs
+
+    specs = param_specs("cosine-whitened")
+    assert coerce(specs["shrinkage"], "auto", "cosine-whitened") == "auto"
+    assert coerce(specs["n_components"], "auto", "cosine-whitened") == "auto"
+    assert coerce(specs["shrinkage"], "0.5", "cosine-whitened") == 0.5
+    with pytest.raises(Exception, match=r"outside \[0, 1\]"):
+        coerce(specs["shrinkage"], "2", "cosine-whitened")
