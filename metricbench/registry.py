@@ -277,10 +277,14 @@ def param_specs(name: str) -> dict:
         import dataclasses
 
         for p in cls.auto_grid:
-            specs.setdefault(f"{p}_grid", spec_from_default(f"{p}_grid", ""))
+            specs.setdefault(f"{p}_grid", spec_from_default(f"{p}_grid", tuple(cls.auto_grid[p])))
             spec = specs.get(p)
             if spec is not None and "auto" not in spec.literals:  # "auto" = choose it by the search
-                doc = f'{spec.doc} or "auto"' if spec.doc else ""
+                doc = spec.doc
+                if doc.endswith(" or None"):
+                    doc = f'{doc[: -len(" or None")]}, "auto" or None'
+                elif doc:
+                    doc = f'{doc} or "auto"'
                 specs[p] = dataclasses.replace(spec, literals=(*spec.literals, "auto"), doc=doc)
         for p, default in (("holdout", 0.2), ("n_pairs", 20000), ("random_state", 0)):
             specs.setdefault(p, spec_from_default(p, default))

@@ -99,7 +99,7 @@ def test_values_are_typed(name, text, value):
 @pytest.mark.parametrize(
     "name,text,pattern",
     [
-        ("cosine-whitened", "shrinkage=abc", r"takes float or \"auto\", got 'abc'"),
+        ("cosine-whitened", "shrinkage=abc", r"takes float in \[0, 1\] or \"auto\", got 'abc'"),
         ("lda-cosine", "n_components=abc", r"takes int, \"auto\" or None, got 'abc'"),
         ("lda-cosine", "n_components=2.5", r"got '2.5'"),
         ("lda-cosine", "shrinkage=1.5", r"got '1.5' \(outside \[0, 1\]\)"),
