@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from metricbench.errors import InputError
+from metricbench.io.atomic import replace_directory
 
 #: Environment variable that, when set, replaces the embedded default directory (a competition directory).
 DATA_ENV = "METRICBENCH_DATA"
@@ -313,13 +314,7 @@ def make_competition(
         )
         pd.DataFrame({"Id": ids, "Expected": same}).to_csv(tmp / "solution.csv", index=False)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        replace_directory(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -49,6 +49,7 @@ import numpy as np
 
 from metricbench._synth_preset import RAAI2019_PRESET
 from metricbench.errors import InputError
+from metricbench.io.atomic import replace_directory
 
 #: shapes of the reference competition (ArcFace embeddings of CASIA-WebFace)
 RAAI2019_SHAPES = {"n_train": 454_714, "n_classes": 10_575, "dim": 512, "n_test": 11_605, "n_pairs": 31_444}
@@ -629,13 +630,7 @@ def synth(
             "model": p.summary(),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        replace_directory(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

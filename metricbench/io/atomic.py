@@ -115,3 +115,23 @@ def atomic_write_text(path, text: str) -> Path:
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text)
     return Path(path)
+
+
+def replace_directory(tmp, out) -> None:
+    """Move the finished folder ``tmp`` to ``out``, replacing an existing ``out`` only once ``tmp`` is complete.
+
+    The old folder is first moved aside (same file system), then removed, so ``out`` never holds a mix.
+    """
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    tmp, out = Path(tmp), Path(out)
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        os.replace(out, old / out.name)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
