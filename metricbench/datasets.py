@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metricbench.errors import InputError
+from metricbench.errors import InputError, OutputExistsError
 from metricbench.io.atomic import replace_directory
 
 #: Environment variable that, when set, replaces the embedded default directory (a competition directory).
@@ -245,10 +245,10 @@ def make_competition(
         cross = (names[0], names[0])
     for c in cross:
         if c not in variants:
-            raise InputError(f"--cross names variant {c!r}, but the variants are {', '.join(names)}")
+            raise InputError(f"cross names variant {c!r}, but the variants are {', '.join(names)}", param="cross")
     out = Path(out)
     if out.exists() and not overwrite:
-        raise InputError(f"{out}: already exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"{out}: already exists and was kept", path=out)
 
     rng = np.random.default_rng(seed)
     classes, codes_img = np.unique(labels, return_inverse=True)

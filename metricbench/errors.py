@@ -22,7 +22,16 @@ class MetricbenchError(Exception):
 
 
 class InputError(MetricbenchError, ValueError):
-    """Invalid user input: a missing file, a malformed table, NaN rows, bad indices, a bad value."""
+    """Invalid user input: a missing file, a malformed table, NaN rows, bad indices, a bad value.
+
+    ``param``, when given, is the name of the library argument at fault (``"jobs"``,
+    ``"restart"``): the message speaks in the library's terms, and a front end such as the CLI
+    can map the argument to its own option.
+    """
+
+    def __init__(self, *args, param: str | None = None):
+        super().__init__(*args)
+        self.param = param
 
 
 class UnknownMetricError(InputError, KeyError):
@@ -45,7 +54,7 @@ class OutputExistsError(OutputPathError):
     """An output that exists already and would be replaced; ``path`` is the file or folder."""
 
     def __init__(self, message: str, path=None):
-        super().__init__(message)
+        super().__init__(message, param="overwrite")
         self.path = path
 
 

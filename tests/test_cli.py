@@ -115,7 +115,7 @@ def test_make_competition_is_identity_disjoint_and_seeded(tmp_path, rng):
     assert (c.solution == (yt[p.index1] == yt[p.index2])).all()
     assert set(c.train_groups) == {"clean", "deg"}
     res = runner.invoke(app, args + ["--out", str(tmp_path / "c1")])
-    assert_one_line_error(res, r"already exists; pass --overwrite")
+    assert_one_line_error(res, r"already exists and was kept; pass --overwrite to replace it")
 
 
 def test_score_learned_metric_with_train_groups(tmp_path):

@@ -116,7 +116,7 @@ def test_fit_from_stats_equals_fit(data, name, params):
 def test_get_engine_errors():
     with pytest.raises(InputError, match="unknown engine"):
         get_engine("spark")
-    with pytest.raises(InputError, match="--scheduler is for"):
+    with pytest.raises(InputError, match="scheduler address is for the dask engine"):
         get_engine("local", scheduler="tcp://x:1")
 
 
@@ -244,5 +244,5 @@ def test_cli_engine_flags_checked_first(tmp_path):
     res = runner.invoke(app, ["score", "-m", "cosine", "--engine", "spark", "--out", str(tmp_path / "s.csv")])
     assert_one_line_error(res, "unknown engine .spark.: choose local, dask")
     res = runner.invoke(app, ["retrieve", "-m", "cosine", "-q", "q.npy", "-g", "g.npy", "--scheduler", "tcp://x:1"])
-    assert_one_line_error(res, "--scheduler is for --engine dask")
+    assert_one_line_error(res, "scheduler address is for the dask engine \\(--scheduler\\)")
     assert list(tmp_path.iterdir()) == []

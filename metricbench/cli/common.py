@@ -59,11 +59,43 @@ def _one_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
-def _hint(exc: BaseException) -> str:
-    """What the CLI adds to a library message: the flag that changes the outcome."""
+#: ``{python name: "--flag"}`` of the command running now (set by :class:`MetricbenchCommand`)
+_active_options: dict[str, str] = {}
+
+
+def _options_of(command) -> dict[str, str]:
+    """``{parameter name: its long flag}`` of a click command's options."""
+    out = {}
+    for p in getattr(command, "params", ()):
+        flags = [o for o in getattr(p, "opts", ()) if o.startswith("--")]
+        if p.name and flags and p.param_type_name == "option":
+            out[p.name] = flags[0]
+    return out
+
+
+def alias_options(**library_to_option: str) -> None:
+    """Let an error about library argument ``key`` name the running command's option ``value``
+    (``alias_options(model_path="onnx_model")``: both are Python names)."""
+    for lib, opt in library_to_option.items():
+        if opt in _active_options:
+            _active_options[lib] = _active_options[opt]
+
+
+def _hint(exc: BaseException, options: dict[str, str] | None = None) -> str:
+    """What the CLI adds to a library message: the flag that changes the outcome.
+
+    The library names its own arguments (``exc.param``, see :class:`~metricbench.errors.InputError`),
+    never a flag; this maps the argument to the running command's option of the same name (an
+    ``overwrite`` argument to ``--force`` where the command calls it that).
+    """
+    options = _active_options if options is None else options
     if isinstance(exc, OutputExistsError):
-        return "; pass --force to replace it, or --out for another path"
-    return ""
+        flag = options.get("force") or options.get("overwrite") or "--force"
+        out = options.get("out")
+        return f"; pass {flag} to replace it" + (f", or {out} for another path" if out else "")
+    param = getattr(exc, "param", None)
+    flag = options.get(param) if param else None
+    return f" ({flag})" if flag else ""
 
 
 def _debugging(args: list[str]) -> bool:
@@ -103,7 +135,13 @@ class _CleanHelp:
 
 
 class MetricbenchCommand(_CleanHelp, TyperCommand):
-    """A typer command with clean help (see :class:`_CleanHelp`)."""
+    """A typer command with clean help (see :class:`_CleanHelp`); its options are what an error's
+    hint names (see :func:`_hint`)."""
+
+    def invoke(self, ctx):
+        _active_options.clear()
+        _active_options.update(_options_of(self))
+        return super().invoke(ctx)
 
 
 class _Interrupted(Exception):

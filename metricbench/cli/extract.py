@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from metricbench.cli.common import MetricbenchCommand
-from metricbench.errors import MetricbenchError
+from metricbench.cli.common import MetricbenchCommand, alias_options, fail
+from metricbench.errors import InputError, MetricbenchError
 
 
 def extract(
@@ -41,6 +41,7 @@ def extract(
     from metricbench.extract import extract_folder, parse_degrade  # noqa: PLC0415
     from metricbench.params import parse_params  # noqa: PLC0415
 
+    alias_options(model_path="onnx_model", detectors="detector")
     try:
         params = parse_params(backend_param)
         if onnx_model is not None:
@@ -63,9 +64,10 @@ def extract(
             restart=restart,
             progress=progress,
         )
+    except InputError:
+        raise  # the group reports it, with the option that changes the outcome
     except MetricbenchError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
+        fail(str(exc))
     except KeyboardInterrupt:
         typer.echo(f"interrupted: finished work is kept in {out}; rerun the same command to resume", err=True)
         raise typer.Exit(code=130) from None

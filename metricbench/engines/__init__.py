@@ -23,7 +23,7 @@ def get_engine(name: str = "local", *, scheduler=None, **kw):
 
     if name == "local":
         if scheduler is not None:
-            raise InputError("--scheduler is for --engine dask")
+            raise InputError("a scheduler address is for the dask engine", param="scheduler")
         from metricbench.engines.local import LocalEngine
 
         return LocalEngine(**kw)
@@ -78,7 +78,7 @@ def search_on(engine, metric, Q, G, k: int = 10, *, exclude_self: bool = False):
         ZQ = metric.transform(np.asarray(Q))
         ZG = ZQ if G is None or G is Q else metric.transform(np.asarray(G))
         return engine.topk(ZQ, ZG, k, metric.base_metric, exclude_self=exclude_self, **metric._base_params())
-    raise InputError(f"--engine {engine.name} searches with fixed distances and linear learned metrics; "
+    raise InputError(f"the {engine.name} engine searches with fixed distances and linear learned metrics; "
                      f"{getattr(metric, 'name', metric)!r} is neither")
 
 

@@ -194,7 +194,7 @@ def parse_detectors(spec) -> tuple[str, ...]:
             raise InputError(f"detector stage {raw!r}: upsample must be in 0..4")
         out.append(kind if n == 1 else f"{kind}:{n}")
     if not out:
-        raise InputError("empty detector cascade: give at least one stage, e.g. --detector hog")
+        raise InputError("empty detector cascade: give at least one stage, e.g. 'hog'", param="detectors")
     return tuple(out)
 
 
@@ -435,7 +435,8 @@ class OnnxBackend(FaceBackend):
 
     def check(self) -> None:
         if self.model_path is None or str(self.model_path) == "":
-            raise InputError("the onnx backend needs your model file: --onnx-model PATH.onnx (nothing is downloaded)")
+            raise InputError("the onnx backend needs your model file, model_path (a .onnx file; nothing is downloaded)",
+                             param="model_path")
         if not Path(self.model_path).is_file():
             raise InputError(f"ONNX model file {self.model_path} not found; give the path of a .onnx file you have")
         if self.alignment not in ("arcface", "dlib"):

@@ -48,9 +48,9 @@ class Degrade:
 
     def __post_init__(self):
         if not 1 <= int(self.size):
-            raise InputError(f"--degrade-size must be a positive number of pixels, got {self.size}")
+            raise InputError(f"degradation size must be a positive number of pixels, got {self.size}", param="degrade")
         if not 1 <= int(self.quality) <= 100:
-            raise InputError(f"--degrade-quality must be in 1..100, got {self.quality}")
+            raise InputError(f"degradation JPEG quality must be in 1..100, got {self.quality}", param="degrade")
 
     @property
     def name(self) -> str:
@@ -76,23 +76,24 @@ class Degrade:
         return Image.open(buf).convert("RGB").resize((w, h), Image.BILINEAR)
 
 
-#: Named degradations accepted by ``--degrade``.
+#: Named degradations (``parse_degrade(preset=...)``, ``extract_folder(degrade=...)``).
 DEGRADE_PRESETS = {"xq40": Degrade(40, 30)}
 
 
 def parse_degrade(preset=None, size=None, quality=None):
-    """Build a :class:`Degrade` from ``--degrade NAME`` or ``--degrade-size/--degrade-quality``.
+    """Build a :class:`Degrade` from a preset name or from ``size`` and/or ``quality``.
 
     Returns ``None`` when nothing was asked. ``size`` alone uses quality 30, ``quality``
     alone uses size 40 (the XQLFW-like defaults).
     """
     if preset is not None and (size is not None or quality is not None):
-        raise InputError("give either --degrade NAME or --degrade-size/--degrade-quality, not both")
+        raise InputError("give either a degradation preset or a size and quality, not both", param="degrade")
     if preset is not None:
         if preset not in DEGRADE_PRESETS:
             raise InputError(
-                f"unknown --degrade {preset!r}; choose one of {', '.join(DEGRADE_PRESETS)} "
-                "or use --degrade-size N --degrade-quality Q"
+                f"unknown degradation preset {preset!r}; choose one of {', '.join(DEGRADE_PRESETS)} "
+                "or give a size and a quality",
+                param="degrade",
             )
         return DEGRADE_PRESETS[preset]
     if size is None and quality is None:

@@ -134,13 +134,14 @@ def list_images(images_dir, labels=None, *, exclude=()) -> Listing:
             if Path(fname).suffix.lower() not in IMAGE_EXTENSIONS:
                 ignored.append(str(rel))
             elif len(rel.parts) == 1:
-                skipped.append((str(rel), "no identity: the file is not in a class sub-folder (use --labels CSV)"))
+                skipped.append((str(rel), "no identity: the file is not in a class sub-folder (list it in a labels CSV)"))
             else:
                 items.append(ImageItem(str(rel), rel.parts[0]))
     if not items and skipped:
         raise InputError(
             f"{root} holds images directly, not in one sub-folder per identity; "
-            "give --labels CSV with columns path,class"
+            "give a labels CSV with columns path,class",
+            param="labels",
         )
     items.sort(key=lambda it: it.rel)
     return Listing(items, skipped, sorted(ignored))
@@ -234,10 +235,10 @@ def extract_folder(
         raise InputError("degrade must be a Degrade, a preset name or None")
     jobs = int(jobs)
     if jobs < 1:
-        raise InputError(f"--jobs must be at least 1, got {jobs}")
+        raise InputError(f"jobs must be at least 1, got {jobs}", param="jobs")
     max_detect_side = int(max_detect_side)
     if max_detect_side < 64:
-        raise InputError(f"--max-detect-side must be at least 64 pixels, got {max_detect_side}")
+        raise InputError(f"max_detect_side must be at least 64 pixels, got {max_detect_side}", param="max_detect_side")
     be = backend if isinstance(backend, FaceBackend) else get_backend(backend, **(backend_params or {}))
     if isinstance(backend, FaceBackend) and backend_params:
         raise InputError("give backend parameters to the backend object itself")

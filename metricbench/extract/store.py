@@ -48,11 +48,13 @@ class PartialStore:
                 if (out / "extract_info.json").is_file() and (out / "labels.csv").is_file():
                     raise InputError(
                         f"{out} holds a finished extraction made with other settings ({changed}); "
-                        "use another --out to keep both, or add --restart to replace it"
+                        "write to another folder to keep both, or restart to replace it",
+                        param="restart",
                     )
                 raise InputError(
                     f"{self.folder} holds partial work made with other settings ({changed}); rerun with the same "
-                    "settings, use another --out, or add --restart to discard it"
+                    "settings, write to another folder, or restart to discard it",
+                    param="restart",
                 )
         self.folder.mkdir(parents=True, exist_ok=True)
         if not cfg_path.exists():

@@ -47,7 +47,7 @@ _SPARE = "\x00spare"
 def _need(path: Path, what: str) -> Path:
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path}: file not found ({what}); check the path or the --data directory")
+        raise InputError(f"{path}: file not found ({what}); check the path or the competition directory", param="data")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected {what}")
     try:
