@@ -8,25 +8,29 @@ embeddings (``data/lfw-xq``: dlib descriptors of LFW, clean and degraded):
 
 .. math::
 
-    x = \\mu + c_{y} + w + (1 - q)(\\delta + v), \\qquad
+    x = \\mu + g_b(q)\\, c_{y} + \\gamma\\,(g_w(q)\\, w + (1 - q)\\, v) + (1 - q)\\,\\delta, \\qquad
+    g(q) = q + (1 - q)\\rho, \\quad
     c_y \\sim N(0, S_b),\\; w \\sim N(0, S_w),\\; v \\sim N(0, S_q)
 
 then rescaled to a norm drawn from a log-normal whose mean and spread depend on the quality
 ``q`` in [0, 1] (1 = clean): identity centres ``c_y`` (between-identity covariance ``S_b``), a
-shared anisotropic within-identity scatter ``S_w``, a quality-dependent degradation (mean shift
-``delta`` and covariance ``S_q``, the difference between a degraded image and its clean
-original) and norms that vary with quality. Test identities are drawn apart from the train
-ones (identity-disjoint) and test rows are of lower quality than train rows (a train/test
-shift).
+shared anisotropic within-identity scatter ``S_w`` (the image's own part), and a degradation: a
+degraded row keeps the share ``rho_b`` of its identity centre and ``rho_w`` of its own part (fitted
+by least squares of degraded rows on their clean originals; about 0.29 and 0.15 on lfw-xq), plus a
+mean shift ``delta`` and the residual noise ``v``; norms vary with quality. Test identities are drawn
+apart from the train ones (identity-disjoint) and test rows are of lower quality than train rows (a
+train/test shift). ``gamma`` is the noise gain (1 when fitted; calibrated for the preset).
 
 Two ways to get the parameters:
 
-* ``like="raai2019"``: the spectra (eigenvalues) of ``S_b``, ``S_w`` and ``S_q`` fitted on
-  ``data/lfw-xq`` (stored in :data:`RAAI2019_PRESET`), stretched to ``dim`` by relative rank, in
-  random orthogonal bases; per-row quality drawn from Beta distributions (train mostly clean,
-  test lower); identity sizes long-tailed (log-normal, at least 2 rows).
+* ``like="raai2019"``: the full model fitted on ``data/lfw-xq`` (128-D; shipped as
+  ``data/synth-raai2019.npz`` and :data:`RAAI2019_PRESET`, written by
+  ``benchmarks/synth_vs_lfw_xq.py --fit``) in ``ceil(dim / 128)`` independent copies in a random
+  orthonormal projection to ``dim``; the gain ``gamma`` calibrated so that the cosine test AUROC is
+  lfw-xq's (:func:`calibrate_gain`); per-row quality drawn from Beta distributions (train mostly
+  clean, test lower); identity sizes long-tailed (log-normal, at least 2 rows).
 * ``like=PATH``: every parameter fitted on the competition directory ``PATH`` (full
-  matrices, so the same bases; sizes bootstrapped from its identities). With a
+  matrices, so the same bases; sizes bootstrapped from its identities; gain 1). With a
   ``train_meta.csv`` naming two variants of each image (as ``data/lfw-xq``: ``clean`` and
   ``xq40``), the synthetic data has them too: each image a clean (q = 1) and a degraded
   (q = 0) row, test pairs clean vs degraded of another image, and a ``train_meta.csv``.
@@ -81,6 +85,11 @@ class SynthParams:
     degrade_tail: float = 0.0  # the same for v, per degraded row
     quality_train: tuple = (5.0, 1.5)  # Beta(a, b) of q for train rows (variants == 1)
     quality_test: tuple = (2.5, 2.0)  # Beta(a, b) of q for test rows
+    keep_between: float = 1.0  # rho_b: share of the identity centre a degraded (q = 0) row keeps
+    keep_within: float = 1.0  # rho_w: share of the within-identity (image) part it keeps
+    noise_gain: float | None = None  # None: calibrate w and v's scale to ``target_auroc`` at generation
+    target_auroc: float | None = None  # cosine AUROC of the test pairs the calibration aims at
+    blocks: dict | None = None  # fitted full model of a smaller width (preset): copies in a random projection
     source: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
@@ -97,6 +106,10 @@ class SynthParams:
             "shift_norm": float(np.linalg.norm(self.shift)),
             "within_tail": float(self.within_tail),
             "degrade_tail": float(self.degrade_tail),
+            "keep_between": float(self.keep_between),
+            "keep_within": float(self.keep_within),
+            "noise_gain": None if self.noise_gain is None else float(self.noise_gain),
+            "target_auroc": None if self.target_auroc is None else float(self.target_auroc),
             "log_norm_clean": list(map(float, self.log_norm_clean)),
             "log_norm_degraded": list(map(float, self.log_norm_degraded)),
             "bases": "fitted" if self.between_basis is not None else "random orthogonal",
@@ -190,7 +203,7 @@ def fit_params(X, y, *, groups=None, images=None, clean_group=None) -> SynthPara
     lb, Ub = _eig_desc(Sb)
     lw, Uw = _eig_desc(Sw)
     # dispersion of within-identity residual norms (identities with 2+ rows), for the tails
-    _, codes, counts = np.unique(yc, return_inverse=True, return_counts=True)
+    classes, codes, counts = np.unique(yc, return_inverse=True, return_counts=True)
     codes = codes.ravel()
     means = np.zeros((counts.size, d))
     np.add.at(means, codes, Xc)
@@ -198,14 +211,28 @@ def fit_params(X, y, *, groups=None, images=None, clean_group=None) -> SynthPara
     multi = counts[codes] >= 2
     res = (Xc - means[codes])[multi]
     w_tail = _tail((res**2).sum(1) * (counts[codes][multi] / (counts[codes][multi] - 1.0)), lw)
+    keep_b = keep_w = 1.0
     if deg_rows is not None:
-        D = X[deg_rows[:, 1]] - X[deg_rows[:, 0]]
-        shift = D.mean(0)
-        lq, Uq = _eig_desc(np.cov(D, rowvar=False, bias=True))
-        # D = w_deg... the pair difference holds v only (w is shared by the two variants of an image)
-        q_tail = _tail(((D - shift) ** 2).sum(1), lq)
-        ln_c = np.log(np.linalg.norm(X[deg_rows[:, 0]], axis=1))
-        ln_d = np.log(np.linalg.norm(X[deg_rows[:, 1]], axis=1))
+        # degraded row of an image = mean + delta + rho_b * centre + rho_w * own part + v: least squares of the
+        # two shares over the identities with 2+ clean images (their centre and own part are told apart)
+        Xcl, Dg = X[deg_rows[:, 0]], X[deg_rows[:, 1]]
+        shift = Dg.mean(0) - Xcl.mean(0)
+        code_of = dict(zip(classes.tolist(), range(classes.size)))
+        pc = np.array([code_of[v] for v in y[deg_rows[:, 0]].tolist()], dtype=np.int64)
+        Cb = means[pc] - S.mean
+        Cw = Xcl - means[pc]
+        Dc = Dg - Dg.mean(0)
+        fit_rows = counts[pc] >= 2
+        if fit_rows.sum() >= 2:
+            A, B, T = Cb[fit_rows], Cw[fit_rows], Dc[fit_rows]
+            G = np.array([[(A * A).sum(), (A * B).sum()], [(A * B).sum(), (B * B).sum()]])
+            r = np.array([(A * T).sum(), (B * T).sum()])
+            keep_b, keep_w = (float(v) for v in np.clip(np.linalg.lstsq(G, r, rcond=None)[0], 0.0, 1.0))
+        R = Dc - keep_b * (Cb - Cb.mean(0)) - keep_w * (Cw - Cw.mean(0))
+        lq, Uq = _eig_desc(np.cov(R, rowvar=False, bias=True))
+        q_tail = _tail((R**2).sum(1), lq)
+        ln_c = np.log(np.linalg.norm(Xcl, axis=1))
+        ln_d = np.log(np.linalg.norm(Dg, axis=1))
     else:
         shift = np.zeros(d)
         lq, Uq = np.zeros(d), np.eye(d)
@@ -217,6 +244,7 @@ def fit_params(X, y, *, groups=None, images=None, clean_group=None) -> SynthPara
         log_norm_degraded=(float(ln_d.mean()), float(ln_d.std())),
         between_basis=Ub, within_basis=Uw, degrade_basis=Uq,
         sizes=counts.astype(np.int64), variants=variants, within_tail=w_tail, degrade_tail=q_tail,
+        keep_between=keep_b, keep_within=keep_w, noise_gain=1.0,
     )
 
 
@@ -230,39 +258,71 @@ def fit_competition(path, **kw) -> SynthParams:
     return p
 
 
-def _stretch(s: np.ndarray, dim: int) -> np.ndarray:
-    """A spectrum of ``len(s)`` eigenvalues resampled to ``dim`` by relative rank, same trace."""
-    s = np.asarray(s, dtype=np.float64)
-    if s.size == dim:
-        return s.copy()
-    tiny = max(s.max(), 1e-300) * 1e-12
-    r_src = (np.arange(s.size) + 0.5) / s.size
-    r_new = (np.arange(dim) + 0.5) / dim
-    out = np.exp(np.interp(r_new, r_src, np.log(np.maximum(s, tiny))))
-    return out * (s.sum() / max(out.sum(), 1e-300))
+def preset_params(dim: int = 512, preset: dict | None = None, blocks: dict | None = None) -> SynthParams:
+    """The ``raai2019`` parameters: the full model fitted on ``data/lfw-xq`` (128-D), taken to ``dim``.
 
-
-def preset_params(dim: int = 512, preset: dict | None = None) -> SynthParams:
-    """The ``raai2019`` parameters: spectra fitted on ``data/lfw-xq``, stretched to ``dim``,
-    random bases (drawn at generation from the seed)."""
+    ``dim`` is reached by ``ceil(dim / 128)`` independent copies of the fitted 128-D model (identity
+    centre, image part and degradation of each copy drawn apart; so the geometry between the
+    between-identity, within-identity and degradation covariances is lfw-xq's in every copy) in a random
+    orthonormal projection (drawn at generation from the seed); the noise gain is then calibrated to
+    lfw-xq's cosine test AUROC (``target_auroc``), since more dimensions make pairs easier to tell apart.
+    """
     p = RAAI2019_PRESET if preset is None else preset
     if dim < 2:
         raise InputError(f"dim must be at least 2, got {dim}")
+    if blocks is None:
+        blocks = preset_blocks()
+    d0 = int(blocks["between"].shape[0])
+    k = -(-int(dim) // d0)
+
+    def spectrum(name):
+        return np.sort(np.tile(np.asarray(p[name], dtype=np.float64), k))[::-1][:dim]
+
     unit = np.zeros(dim)
     return SynthParams(
         dim=dim,
-        mean=unit,  # direction drawn at generation; norm in source
-        between=_stretch(p["between"], dim),
-        within=_stretch(p["within"], dim),
-        degrade=_stretch(p["degrade"], dim),
+        mean=unit,  # from the blocks at generation
+        between=spectrum("between"),
+        within=spectrum("within"),
+        degrade=spectrum("degrade"),
         shift=unit.copy(),
         log_norm_clean=tuple(p["log_norm_clean"]),
         log_norm_degraded=tuple(p["log_norm_degraded"]),
         within_tail=float(p.get("within_tail", 0.0)),
         degrade_tail=float(p.get("degrade_tail", 0.0)),
-        source={"like": "raai2019", "fitted_on": p.get("fitted_on", "data/lfw-xq"),
+        keep_between=float(p.get("keep_between", 1.0)),
+        keep_within=float(p.get("keep_within", 1.0)),
+        noise_gain=p.get("noise_gain"),
+        target_auroc=p.get("target_auroc"),
+        blocks=blocks,
+        source={"like": "raai2019", "fitted_on": p.get("fitted_on", "data/lfw-xq"), "copies": k,
                 "mean_norm": p["mean_norm"], "shift_norm": p["shift_norm"]},
     )
+
+
+#: file of the preset's full fitted matrices (written with _synth_preset.py)
+PRESET_BLOCKS = Path(__file__).resolve().parent / "data" / "synth-raai2019.npz"
+
+
+def preset_blocks(path=PRESET_BLOCKS) -> dict:
+    """The preset's fitted 128-D model: ``between``, ``within``, ``degrade`` covariances (d0, d0),
+    ``mean`` and ``shift`` (d0,)."""
+    with np.load(path) as z:
+        return {k: np.asarray(z[k], dtype=np.float64) for k in ("between", "within", "degrade", "mean", "shift")}
+
+
+def blocks_from(params: SynthParams) -> dict:
+    """The full covariances and vectors of fitted parameters (for :data:`PRESET_BLOCKS`)."""
+    def cov(eig, basis):
+        return (basis * eig) @ basis.T
+
+    return {
+        "between": cov(params.between, params.between_basis),
+        "within": cov(params.within, params.within_basis),
+        "degrade": cov(params.degrade, params.degrade_basis),
+        "mean": np.asarray(params.mean, dtype=np.float64),
+        "shift": np.asarray(params.shift, dtype=np.float64),
+    }
 
 
 # --------------------------------------------------------------------------- generation
@@ -308,23 +368,47 @@ class _Model:
     ln_d: tuple
     w_tail: float = 0.0
     q_tail: float = 0.0
+    keep_b: float = 1.0
+    keep_w: float = 1.0
+    gain: float = 1.0  # scale of w and v (the image's own part and the degradation)
 
 
 def _factor(eig, basis):
     return (basis * np.sqrt(np.maximum(eig, 0.0))).T
 
 
+def _sqrt_factor(S):
+    """F with F.T @ F = S (S symmetric PSD), shape (d, d)."""
+    lam, U = _eig_desc(S)
+    return _factor(lam, U)
+
+
 def _model(params: SynthParams, rng) -> _Model:
     d = params.dim
-    if params.between_basis is None:
-        Ub, Uw, Uq = _random_basis(rng, d), _random_basis(rng, d), _random_basis(rng, d)
-        mean = _random_direction(rng, d, params.source.get("mean_norm", 0.0))
-        shift = _random_direction(rng, d, params.source.get("shift_norm", 0.0))
+    if params.blocks is not None:
+        b = params.blocks
+        d0 = b["between"].shape[0]
+        k = -(-d // d0)
+        P = _random_basis(rng, k * d0)[:, :d]  # (k d0, d) orthonormal columns
+
+        def copies(S):  # z (m, k d0) @ blockdiag(F, ..., F) @ P
+            F = _sqrt_factor(S)
+            return np.kron(np.eye(k), F) @ P
+
+        Fb, Fw, Fq = copies(b["between"]), copies(b["within"]), copies(b["degrade"])
+        mean, shift = np.tile(b["mean"], k) @ P, np.tile(b["shift"], k) @ P
     else:
-        Ub, Uw, Uq = params.between_basis, params.within_basis, params.degrade_basis
-        mean, shift = np.asarray(params.mean, float), np.asarray(params.shift, float)
-    return _Model(mean, _factor(params.between, Ub), _factor(params.within, Uw), _factor(params.degrade, Uq),
-                  shift, params.log_norm_clean, params.log_norm_degraded, params.within_tail, params.degrade_tail)
+        if params.between_basis is None:
+            Ub, Uw, Uq = _random_basis(rng, d), _random_basis(rng, d), _random_basis(rng, d)
+            mean = _random_direction(rng, d, params.source.get("mean_norm", 0.0))
+            shift = _random_direction(rng, d, params.source.get("shift_norm", 0.0))
+        else:
+            Ub, Uw, Uq = params.between_basis, params.within_basis, params.degrade_basis
+            mean, shift = np.asarray(params.mean, float), np.asarray(params.shift, float)
+        Fb, Fw, Fq = _factor(params.between, Ub), _factor(params.within, Uw), _factor(params.degrade, Uq)
+    return _Model(mean, Fb, Fw, Fq, shift, params.log_norm_clean, params.log_norm_degraded, params.within_tail,
+                  params.degrade_tail, params.keep_between, params.keep_within,
+                  1.0 if params.noise_gain is None else float(params.noise_gain))
 
 
 def _scale(rng, m, tail):
@@ -333,26 +417,109 @@ def _scale(rng, m, tail):
     return np.exp(0.5 * (np.sqrt(tail) * z - 0.5 * tail))[:, None]
 
 
-def _rows(model: _Model, centres, q, rng, shared=None):
-    """Rows ``mean + centres + w + (1 - q)(shift + v)`` rescaled to a quality-dependent norm.
-
-    ``shared``: (w, v) given (for the variants of one image), else drawn."""
-    m, d = centres.shape
+def _draw_parts(model: _Model, m, rng, shared=None):
+    """The image's own part ``w`` (unless ``shared``) and the degradation ``v`` of ``m`` rows, before the gain."""
+    d = model.Fw.shape[0]
     if shared is None:
         w = rng.standard_normal((m, d)) @ model.Fw
         w *= _scale(rng, m, model.w_tail)
-        v = rng.standard_normal((m, d)) @ model.Fq
     else:
-        w, _ = shared
-        v = rng.standard_normal((m, d)) @ model.Fq  # each degraded row its own degradation
+        w = shared[0]
+    v = rng.standard_normal((m, d)) @ model.Fq  # each degraded row its own degradation
     v *= _scale(rng, m, model.q_tail)
-    X = model.mean + centres + w + (1.0 - q)[:, None] * (model.shift + v)
+    return w, v
+
+
+def _compose(model: _Model, centres, w, v, q, gain):
+    """``mean + g_b(q) c + gain (g_w(q) w + (1 - q) v) + (1 - q) delta`` with ``g(q) = q + (1 - q) rho``:
+    a degraded row keeps the share ``rho_b`` of its identity centre and ``rho_w`` of its own part."""
+    q = q[:, None]
+    gb = q + (1.0 - q) * model.keep_b
+    gw = q + (1.0 - q) * model.keep_w
+    return model.mean + gb * centres + (1.0 - q) * model.shift + gain * (gw * w + (1.0 - q) * v)
+
+
+def _rows(model: _Model, centres, q, rng, shared=None):
+    """Rows of quality ``q`` (see :func:`_compose`) rescaled to a quality-dependent norm.
+
+    ``shared``: (w, v) given (for the variants of one image), else drawn."""
+    m = centres.shape[0]
+    w, v = _draw_parts(model, m, rng, shared)
+    X = _compose(model, centres, w, v, q, model.gain)
     mu = q * model.ln_c[0] + (1.0 - q) * model.ln_d[0]
     sd = q * model.ln_c[1] + (1.0 - q) * model.ln_d[1]
     target = np.exp(mu + sd * rng.standard_normal(m))
     nrm = np.linalg.norm(X, axis=1)
     X *= (target / np.maximum(nrm, 1e-300))[:, None]
     return X.astype(np.float32), (w, v)
+
+
+def _auroc(score, label):
+    """Area under the ROC curve of ``score`` for ``label`` (ties count half), by ranks."""
+    from scipy.stats import rankdata
+
+    r = rankdata(score)
+    pos = label.astype(bool)
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    return float((r[pos].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+
+
+def calibrate_gain(model: _Model, params: SynthParams, target: float, rng, *, n_pairs: int = 4000) -> float:
+    """The gain of the noise (``w`` and ``v``) at which the cosine AUROC of test-like pairs is ``target``.
+
+    Same-identity pairs are two images of one identity, different-identity pairs images of two; with two
+    variants a clean row against the degraded row of another image, else rows of test quality
+    (``params.quality_test``). Common random numbers over the bisection (on log gain, in [1/64, 64]).
+
+    Parameters
+    ----------
+    model : _Model
+        The drawn model (factors of shape (k * 128, dim) for the preset).
+    params : SynthParams
+        For ``variants`` and ``quality_test``.
+    target : float
+        Cosine AUROC to reach, in (0.5, 1).
+    rng : numpy.random.Generator
+        Seeded: the same seed gives the same gain.
+    n_pairs : int
+        Pairs drawn (half same identity).
+
+    Returns
+    -------
+    float
+        The gain; the end of the range when ``target`` lies outside what it reaches.
+    """
+    d = model.Fb.shape[0]
+    m = int(n_pairs)
+    ca = rng.standard_normal((m, d)) @ model.Fb
+    cd = rng.standard_normal((m, d)) @ model.Fb
+    same = np.r_[np.ones(m // 2, bool), np.zeros(m - m // 2, bool)]
+    cb = np.where(same[:, None], ca, cd)  # the other side's identity
+    if params.variants == 2:
+        qa, qb = np.ones(m), np.zeros(m)
+    else:
+        qa, qb = rng.beta(*params.quality_test, size=m), rng.beta(*params.quality_test, size=m)
+    wa, va = _draw_parts(model, m, rng)
+    wb, vb = _draw_parts(model, m, rng)
+
+    def auroc(gain):
+        A = _compose(model, ca, wa, va, qa, gain)
+        B = _compose(model, cb, wb, vb, qb, gain)
+        cos = (A * B).sum(1) / np.maximum(np.linalg.norm(A, axis=1) * np.linalg.norm(B, axis=1), 1e-300)
+        return _auroc(cos, same)
+
+    lo, hi = np.log(1.0 / 64), np.log(64.0)
+    if auroc(np.exp(lo)) <= target:
+        return float(np.exp(lo))
+    if auroc(np.exp(hi)) >= target:
+        return float(np.exp(hi))
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        if auroc(np.exp(mid)) > target:
+            lo = mid
+        else:
+            hi = mid
+    return float(np.exp(0.5 * (lo + hi)))
 
 
 def _write_set(path, model, centres, img_class, rng, params: SynthParams, quality, chunk=CHUNK):
@@ -583,15 +750,17 @@ def synth(
     n_test_classes = int(n_test_classes)
 
     ss = np.random.SeedSequence(seed)
-    r_model, r_sizes, r_train, r_test, r_pairs = (np.random.default_rng(s) for s in ss.spawn(5))
+    r_model, r_sizes, r_train, r_test, r_pairs, r_cal = (np.random.default_rng(s) for s in ss.spawn(6))
     model = _model(p, r_model)
+    if p.noise_gain is None and p.target_auroc is not None:
+        model.gain = calibrate_gain(model, p, float(p.target_auroc), r_cal)
     say = progress or (lambda stage: None)
 
     tr_sizes = class_sizes(n_train // V, n_classes, r_sizes, minimum=minimum, empirical=p.sizes)
     te_sizes = class_sizes(n_test // V, n_test_classes, r_sizes, minimum=minimum, empirical=p.sizes)
     # identity centres: train and test drawn apart (disjoint identities)
-    tr_centres = r_model.standard_normal((n_classes, d)) @ model.Fb
-    te_centres = r_model.standard_normal((n_test_classes, d)) @ model.Fb
+    tr_centres = r_model.standard_normal((n_classes, model.Fb.shape[0])) @ model.Fb
+    te_centres = r_model.standard_normal((n_test_classes, model.Fb.shape[0])) @ model.Fb
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -627,7 +796,7 @@ def synth(
             "n_same_pairs": int(same.sum()),
             "dim": int(d),
             "chunk": CHUNK,
-            "model": p.summary(),
+            "model": {**p.summary(), "gain": float(model.gain)},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         replace_directory(tmp, out)
@@ -647,11 +816,13 @@ def preset_from(params: SynthParams) -> dict:
         "shift_norm": float(np.linalg.norm(params.shift)),
         "within_tail": float(params.within_tail),
         "degrade_tail": float(params.degrade_tail),
+        "keep_between": float(params.keep_between),
+        "keep_within": float(params.keep_within),
         "log_norm_clean": [float(v) for v in params.log_norm_clean],
         "log_norm_degraded": [float(v) for v in params.log_norm_degraded],
         "fitted_on": params.source.get("like", ""),
     }
 
 
-__all__ = ["RAAI2019_SHAPES", "SynthParams", "class_sizes", "fit_competition", "fit_params", "preset_params",
-           "sample_pairs", "synth"]
+__all__ = ["RAAI2019_SHAPES", "SynthParams", "blocks_from", "calibrate_gain", "class_sizes", "fit_competition",
+           "fit_params", "preset_blocks", "preset_params", "sample_pairs", "synth"]

@@ -131,3 +131,40 @@ def test_cli(tmp_path):
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["synth", "--out", str(tmp_path / "d"), "--n-train", "3", "--n-classes", "2"])
     assert_one_line_error(res, "cannot give")
+
+
+def test_fit_recovers_the_shares_a_degraded_row_keeps():
+    # degraded = 0.3 * centre + 0.1 * own part + noise (+ a shift): the fit finds both shares
+    rng = np.random.default_rng(1)
+    d, C, per = 6, 300, 4
+    centres = rng.standard_normal((C, d))
+    y = np.repeat(np.arange(C), per)
+    own = 0.5 * rng.standard_normal((C * per, d))
+    clean = centres[y] + own
+    degraded = 0.3 * centres[y] + 0.1 * own + 0.2 * rng.standard_normal((C * per, d)) + 1.0
+    X = np.vstack([clean, degraded])
+    img = np.r_[np.arange(C * per), np.arange(C * per)]
+    g = np.r_[["clean"] * (C * per), ["xq"] * (C * per)]
+    p = fit_params(X, np.r_[y, y], groups=g, images=img, clean_group="clean")
+    assert p.variants == 2
+    assert abs(p.keep_between - 0.3) < 0.05 and abs(p.keep_within - 0.1) < 0.05
+    np.testing.assert_allclose(p.degrade.sum(), d * 0.04, rtol=0.15)
+
+
+@pytest.mark.parametrize("dim", [32, 200])
+def test_preset_difficulty_is_calibrated_to_lfw_xq(tmp_path, dim):
+    # the noise gain makes the plain cosine about as good on the test pairs as on lfw-xq (target_auroc),
+    # at any width (200: two copies of the 128-D model, projected)
+    from sklearn.metrics import roc_auc_score
+
+    from metricbench._synth_preset import RAAI2019_PRESET
+
+    man = synth(tmp_path / "c", like="raai2019", seed=0, n_train=2000, n_classes=100, dim=dim, n_test=3000,
+                n_pairs=3000)
+    comp = load_competition(tmp_path / "c")
+    X = np.asarray(comp.test_X, dtype=np.float64)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    p = comp.pairs
+    cos = (X[p["index1"]] * X[p["index2"]]).sum(1)
+    assert abs(roc_auc_score(comp.solution, cos) - RAAI2019_PRESET["target_auroc"]) < 0.04
+    assert man["model"]["gain"] > 0
