@@ -27,6 +27,9 @@ def extract(
     backend_param: Annotated[Optional[list[str]], typer.Option(help="Backend constructor parameter KEY=VALUE (JSON values), repeatable, e.g. landmarks=68.")] = None,
     restart: Annotated[bool, typer.Option("--restart", help="Discard partial work in --out instead of resuming it.")] = False,
     progress: Annotated[bool, typer.Option(help="Progress line on stderr.")] = True,
+    engine: Annotated[str, typer.Option(help="Where to embed: local (this machine, --jobs processes) or dask (shards of images on a Dask cluster's workers; pip install 'metricbench[dask]').")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option(help="With --engine dask: scheduler address tcp://HOST:8786 (default: a local cluster of --jobs workers). The images and OUT must be at the same path on every worker.")] = None,
+    shard_size: Annotated[int, typer.Option(help="With --engine dask: images per task; each finished shard is saved at once (resumable).")] = 64,
 ) -> None:
     """Detect, align and embed every face image; resumable (a rerun embeds only new files).
 
@@ -37,6 +40,8 @@ def extract(
       metricbench extract photos/ --labels photos.csv --out runs/emb --detector hog,cnn --jobs 2
 
       metricbench extract photos/ --out runs/emb --backend onnx --onnx-model my-model.onnx --backend-param size=112
+
+      metricbench extract path/to/lfw --out runs/lfw-embeddings --engine dask --scheduler tcp://HOST:8786
     """
     from metricbench.extract import extract_folder, parse_degrade  # noqa: PLC0415
     from metricbench.params import parse_params  # noqa: PLC0415
@@ -51,19 +56,20 @@ def extract(
             params["model_path"] = str(onnx_model)
         if detector is not None:
             params["detectors"] = detector
-        summary = extract_folder(
-            images_dir,
-            out,
-            labels=labels,
-            backend=backend,
-            backend_params=params,
-            jobs=jobs,
-            degrade=parse_degrade(degrade, degrade_size, degrade_quality),
-            fallback=fallback,
-            max_detect_side=max_detect_side,
-            restart=restart,
-            progress=progress,
-        )
+        common = dict(labels=labels, backend=backend, backend_params=params,
+                      degrade=parse_degrade(degrade, degrade_size, degrade_quality), fallback=fallback,
+                      max_detect_side=max_detect_side, restart=restart, progress=progress)
+        if engine == "local":
+            if scheduler is not None:
+                raise typer.BadParameter("--scheduler goes with --engine dask")
+            summary = extract_folder(images_dir, out, jobs=jobs, **common)
+        else:
+            from metricbench.engines import get_engine  # noqa: PLC0415
+
+            if scheduler is not None and jobs != 1:
+                raise typer.BadParameter("--jobs sets the workers of a local cluster; with --scheduler the cluster has its own")
+            with get_engine(engine, scheduler=scheduler, n_workers=jobs if jobs > 1 else None) as eng:
+                summary = eng.extract(images_dir, out, shard_size=shard_size, **common)
     except InputError:
         raise  # the group reports it, with the option that changes the outcome
     except MetricbenchError as exc:

@@ -152,21 +152,6 @@ def _merge_stats(*parts):
     return out
 
 
-_BACKENDS: dict = {}
-
-
-def _extract_shard(backend, options, root, items):
-    """Embed ``items`` ((rel, size, mtime_ns), ...) on a worker; the backend loads once per worker."""
-    from metricbench.extract.pipeline import process_file
-
-    key = repr(backend.spec())
-    be = _BACKENDS.get(key)
-    if be is None:
-        backend.load()
-        be = _BACKENDS[key] = backend
-    return [process_file(be, root, rel, size, mtime, **options) for rel, size, mtime in items]
-
-
 # --------------------------------------------------------------------------- the engine
 
 
@@ -337,90 +322,62 @@ class DaskEngine:
 
     # -- extraction --------------------------------------------------------------------------
     def extract(self, images_dir, out, *, labels=None, backend="dlib", backend_params=None, degrade=None,
-                fallback="center", shard_size: int = 64, restart: bool = False, progress: bool = True,
-                flush_every: int = 256):
+                fallback="center", max_detect_side=None, shard_size: int = 64, restart: bool = False,
+                progress: bool = True):
         """:func:`metricbench.extract.extract_folder` with the images embedded on the workers.
 
-        The listing is cut into shards of ``shard_size`` images; every finished shard goes to the
-        resumable store in ``out`` at once (a rerun embeds only what is missing) and the output
-        files are assembled in listing order, the same bytes as a local run gives.
-        Images must be readable at the same path on every worker.
+        The images still to embed are cut into shards of ``shard_size``; each is one task on a worker
+        (which loads the backend's models once) and goes into the resumable store of ``out`` as soon as
+        it is back (a rerun, local or on a cluster, embeds only what is missing); the output files are
+        assembled in listing order, the same bytes a local run writes. Images must be readable at the
+        same path on every worker (a shared file system).
+
+        Parameters
+        ----------
+        images_dir, out, labels, backend, backend_params, degrade, fallback, max_detect_side, restart, progress
+            As :func:`metricbench.extract.extract_folder`.
+        shard_size : int
+            Images per task (and per save to the store).
 
         Returns
         -------
         metricbench.extract.runner.ExtractSummary
+
+        Raises
+        ------
+        InputError
+            As :func:`~metricbench.extract.extract_folder`; ``shard_size`` below 1.
         """
-        from distributed import as_completed
+        from metricbench.extract.pipeline import MAX_DETECT_SIDE
+        from metricbench.extract.runner import extract_folder
 
-        from metricbench.extract.backends import FaceBackend, get_backend
-        from metricbench.extract.images import DEGRADE_PRESETS, Degrade
-        from metricbench.extract.pipeline import FALLBACKS, MAX_DETECT_SIDE
-        from metricbench.extract.progress import Progress
-        from metricbench.extract.runner import _assemble, _write_info, list_images
-        from metricbench.extract.store import PARTIAL_DIRNAME, PartialStore
+        shard_size = int(shard_size)
+        if shard_size < 1:
+            raise InputError(f"shard_size must be at least 1, got {shard_size}", param="shard_size")
+        return extract_folder(
+            Path(images_dir).resolve(), out, labels=labels, backend=backend, backend_params=backend_params,
+            degrade=degrade, fallback=fallback,
+            max_detect_side=MAX_DETECT_SIDE if max_detect_side is None else max_detect_side,
+            restart=restart, progress=progress, flush_every=1, outcomes=self._shard_outcomes(shard_size),
+            where=self.describe(),
+        )
 
-        t0 = time.perf_counter()
-        root = Path(images_dir).resolve()
-        out = Path(out)
-        if fallback not in FALLBACKS:
-            raise InputError(f"unknown fallback {fallback!r}: choose {', '.join(FALLBACKS)}")
-        if isinstance(degrade, str):
-            if degrade not in DEGRADE_PRESETS:
-                raise InputError(f"unknown degradation {degrade!r}: choose {', '.join(DEGRADE_PRESETS)}")
-            degrade = DEGRADE_PRESETS[degrade]
-        if degrade is not None and not isinstance(degrade, Degrade):
-            raise InputError("degrade must be a Degrade, a preset name or None")
-        be = backend if isinstance(backend, FaceBackend) else get_backend(backend, **(backend_params or {}))
-        be.check()
-        listing = list_images(root, labels, exclude=[out])
-        options = {"degrade": degrade, "fallback": fallback, "max_detect_side": MAX_DETECT_SIDE}
-        config = {
-            "backend": be.spec(),
-            "degrade": None if degrade is None else {"size": degrade.size, "quality": degrade.quality},
-            "fallback": fallback,
-            "max_detect_side": MAX_DETECT_SIDE,
-        }
-        store = PartialStore(out / PARTIAL_DIRNAME, config).open(restart=restart)
-        done = store.load()
-        results, todo, skipped = {}, [], list(listing.skipped)
-        for item in listing.items:
+    def _shard_outcomes(self, shard_size):
+        def outcomes(backend, options, root, todo):
+            from distributed import as_completed
+
+            from metricbench.extract.pipeline import process_shard
+
+            shards = [todo[i : i + shard_size] for i in range(0, len(todo), shard_size)]
+            futs = [self.client.submit(process_shard, backend, options, root, sh, pure=False) for sh in shards]
             try:
-                st = os.stat(root / item.rel)
-            except OSError as exc:
-                skipped.append((item.rel, f"cannot read: {exc.strerror or exc}"))
-                continue
-            prev = done.get(item.rel)
-            if prev is not None and prev.size == st.st_size and prev.mtime_ns == st.st_mtime_ns:
-                results[item.rel] = prev
-            else:
-                todo.append((item.rel, st.st_size, st.st_mtime_ns))
-        n_resumed = len(results)
-        bar = Progress(len(todo), enabled=progress)
-        pending = []
-        try:
-            if todo:
-                shard_size = max(1, int(shard_size))
-                shards = [todo[i : i + shard_size] for i in range(0, len(todo), shard_size)]
-                futs = [self.client.submit(_extract_shard, be, options, str(root), sh, pure=False) for sh in shards]
                 for fut in as_completed(futs):
-                    for outcome in fut.result():
-                        results[outcome.path] = outcome
-                        pending.append(outcome)
-                        bar.update()
-                    if len(pending) >= flush_every:
-                        store.append(pending)
-                        pending = []
-        finally:
-            store.append(pending)
-            bar.close()
-        summary = _assemble(out, listing, results, skipped, be, options, store)
-        summary.n_new = len(todo)
-        summary.n_resumed = n_resumed
-        summary.seconds = time.perf_counter() - t0
-        summary.backend = be.describe() + f" on {self.describe()}"
-        summary.degrade = None if degrade is None else degrade.name
-        _write_info(out, summary, be, config)
-        return summary
+                    yield fut.result()  # one shard: saved to the store as a whole
+            finally:
+                for fut in futs:
+                    fut.cancel()
+
+        return outcomes
 
 
 __all__ = ["BLOCK_ROWS", "DaskEngine", "as_dask_array", "from_npy"]

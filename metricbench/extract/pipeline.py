@@ -150,5 +150,23 @@ def init_worker(backend, options):
 
 def process_chunk(root, items):
     """Worker task: ``items`` is a list of ``(rel, size, mtime_ns)``; returns a list of :class:`Outcome`."""
-    backend, options = _WORKER["backend"], _WORKER["options"]
+    return process_items(_WORKER["backend"], _WORKER["options"], root, items)
+
+
+def process_items(backend, options, root, items):
+    """:func:`process_file` of every ``(rel, size, mtime_ns)`` of ``items``, in order."""
     return [process_file(backend, root, rel, size, mtime, **options) for rel, size, mtime in items]
+
+
+_LOADED: dict = {}
+
+
+def process_shard(backend, options, root, items):
+    """A task for workers that live longer than one run (a Dask cluster): :func:`process_items` with
+    the backend's models loaded once per worker process (cached by the backend's spec)."""
+    key = repr(backend.spec())
+    be = _LOADED.get(key)
+    if be is None:
+        backend.load()
+        be = _LOADED[key] = backend
+    return process_items(be, options, root, items)

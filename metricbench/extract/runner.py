@@ -189,6 +189,8 @@ def extract_folder(
     chunk_size=8,
     flush_every=256,
     flush_seconds=30.0,
+    outcomes=None,
+    where=None,
 ) -> ExtractSummary:
     """Embed every face image of ``images_dir`` into ``out``; resumable.
 
@@ -217,10 +219,29 @@ def extract_folder(
         Discard earlier partial work in ``out`` instead of resuming it.
     progress : bool
         Progress line on stderr.
+    chunk_size : int
+        Images per task of the process pool (``jobs > 1``).
+    flush_every, flush_seconds : int, float
+        Finished images are saved to the resumable store every ``flush_every`` images or
+        ``flush_seconds`` seconds (and whatever happens at the end).
+    outcomes : callable, optional
+        ``outcomes(backend, options, root, todo)`` -> iterable of ``Outcome`` (or of lists of them, a
+        shard: the store is saved only between shards), one per ``(rel, size, mtime_ns)`` of ``todo``
+        in any order: who embeds the images (default: this process, or ``jobs`` worker processes). :meth:`metricbench.engines.dask.DaskEngine.extract`
+        passes its cluster's workers.
+    where : str, optional
+        Said after the backend in the summary and ``extract_info.json`` (e.g. the cluster).
 
     Returns
     -------
     ExtractSummary
+
+    Raises
+    ------
+    InputError
+        Bad options, a missing images folder, a backend that cannot run.
+    ExtractError
+        Worker processes fail to start or crash again and again (finished work is kept).
     """
     t0 = time.perf_counter()
     root = Path(images_dir)
@@ -276,14 +297,19 @@ def extract_folder(
     last_flush = time.perf_counter()
     old_term = _terminate_cleanly()
     try:
-        if jobs == 1 or len(todo) <= 1:
-            stream = _serial_outcomes(be, options, root, todo) if todo else iter(())
+        if not todo:
+            stream = iter(())
+        elif outcomes is not None:
+            stream = outcomes(be, options, str(root), todo)
+        elif jobs == 1 or len(todo) <= 1:
+            stream = _serial_outcomes(be, options, root, todo)
         else:
             stream = _pool_outcomes(be, options, root, todo, jobs, chunk_size)
-        for outcome in stream:
-            results[outcome.path] = outcome
-            pending.append(outcome)
-            bar.update()
+        for got in stream:
+            for outcome in got if isinstance(got, list) else (got,):
+                results[outcome.path] = outcome
+                pending.append(outcome)
+                bar.update()
             if len(pending) >= flush_every or time.perf_counter() - last_flush >= flush_seconds:
                 store.append(pending)
                 pending = []
@@ -299,7 +325,7 @@ def extract_folder(
     summary.n_new = len(todo)
     summary.n_resumed = n_resumed
     summary.seconds = time.perf_counter() - t0
-    summary.backend = be.describe()
+    summary.backend = be.describe() + (f" on {where}" if where else "")
     summary.degrade = None if degrade is None else degrade.name
     _write_info(out, summary, be, config)
     return summary
