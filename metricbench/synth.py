@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from metricbench._synth_preset import RAAI2019_PRESET
-from metricbench.errors import InputError
+from metricbench.errors import InputError, OutputExistsError
 from metricbench.io.atomic import replace_directory
 
 #: shapes of the reference competition (ArcFace embeddings of CASIA-WebFace)
@@ -699,7 +699,7 @@ def synth(
 
     out = Path(out)
     if out.exists() and not overwrite:
-        raise InputError(f"{out} exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"{out} exists", path=out)
     if str(like).lower() == "raai2019":
         shapes = dict(RAAI2019_SHAPES)
         d = int(dim or shapes["dim"])
@@ -707,7 +707,7 @@ def synth(
     else:
         src = Path(like)
         if not src.is_dir():
-            raise InputError(f"--like {like!r}: not 'raai2019' nor a competition directory")
+            raise InputError(f"like={like!r}: not 'raai2019' nor a competition directory", param="like")
         man = {}
         if (src / "manifest.json").exists():
             man = json.loads((src / "manifest.json").read_text())
@@ -726,7 +726,7 @@ def synth(
             shapes["n_test_classes"] = int(man["n_test_identities"])
         d = p.dim
         if dim is not None and int(dim) != d:
-            raise InputError(f"--like {like}: the fitted bases are {d}-D; --dim must be {d} or omitted")
+            raise InputError(f"like={like}: the fitted bases are {d}-D; dim must be {d} or None", param="dim")
     V = p.variants
     n_train = int(n_train if n_train is not None else shapes["n_train"])
     n_classes = int(n_classes if n_classes is not None else shapes["n_classes"])

@@ -20,9 +20,7 @@ PKG = Path(__file__).resolve().parents[1] / "metricbench"
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*|(?<![\w-])-[a-zA-Z] [a-z_]\w*=")
 
 #: files whose messages still name flags, each with its reason (remove the entry when fixed)
-FLAG_ALLOWED = {
-    "synth.py": "owned by the synth helper, rewritten in parallel (#11); reported to the lead",
-}
+FLAG_ALLOWED: dict[str, str] = {}
 
 
 def _library_files():
