@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from metricbench.auto import Family, auto_search, fit_config, load_config, make_config, parse_budget
-from metricbench.auto.search import hanley_mcneil_se
+from metricbench.evaluation.verification import auroc_se as hanley_mcneil_se
 from metricbench.errors import InputError
 from metricbench.evaluation.verification import auroc as sk_free_auroc
 from metricbench.learn.base import BaseMetric

@@ -264,7 +264,7 @@ def score_config(cfg: dict, competition, *, progress=None) -> ConfigRun:
     ``competition`` is a :class:`metricbench.io.Competition`. When it has a ``solution.csv``
     the test AUROC is filled in (for information; nothing is chosen with it).
     """
-    from metricbench.auto.search import _auroc
+    from metricbench.model_selection import pair_auroc
 
     t0 = time.perf_counter()
     fitted = fit_config(cfg, competition.train_X, competition.train_y, competition.train_groups, progress=progress)
@@ -279,7 +279,7 @@ def score_config(cfg: dict, competition, *, progress=None) -> ConfigRun:
         score=s,
         fit_seconds=t1 - t0,
         score_seconds=t2 - t1,
-        test_auroc=None if sol is None else _auroc(sol, s),
+        test_auroc=None if sol is None else pair_auroc(sol, s),
         chosen=fitted.describe(),
     )
 

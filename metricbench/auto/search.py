@@ -45,10 +45,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from metricbench.auto.config import component, config_label, fit_config, fit_metric, standardize
+from metricbench.auto.config import component, config_label, standardize
 from metricbench.auto.space import Family, default_families, select_families
 from metricbench.errors import InputError, MetricbenchError
-from metricbench.model_selection import IdentityPairSplit
+from metricbench.evaluation.verification import auroc_se
+from metricbench.model_selection import IdentityPairSplit, MetricSearchCV, draw_splits, pair_auroc, rows_of
 
 #: default seconds per inner fold of one trial, by cost tier, before anything was measured
 _TIER_GUESS = {0: 0.5, 1: 3.0, 2: 10.0, 3: 30.0}
@@ -58,87 +59,53 @@ _LEADER_TIE = 0.001
 _FINAL_FACTOR = 3.2
 
 
-# -- the splits (an adapter over the project's identity-disjoint validation) ---------------------------
-@dataclass
-class Fold:
-    """Rows fitted on and validation pairs scored in one identity-disjoint split."""
-
-    fit_rows: np.ndarray
-    val_rows: np.ndarray
-    i1: np.ndarray  # index val_rows
-    i2: np.ndarray
-    same: np.ndarray
-    X_fit: np.ndarray | None = None
-    X_val: np.ndarray | None = None
-
-    @property
-    def n_val_identities(self) -> int:
-        return int(self._n_val_ids)
-
-
-def held_out_pairs(y, groups=None, images=None, *, holdout, seed, n_pairs):
-    """One identity-disjoint split of rows ``0 .. len(y)-1`` and its seeded held-out pairs.
-
-    Returns ``fit_rows, val_rows, i1, i2, same`` with ``i1, i2`` indexing ``val_rows``. The
-    one splitter and pair sampler of :mod:`metricbench.model_selection` (``IdentityPairSplit``).
-    """
-    sp = IdentityPairSplit(1, test_size=holdout, n_pairs=n_pairs, variants=groups, images=images, random_state=seed)
-    p = next(sp.pairs(None, y))
-    return p.fit_rows, p.val_rows, p.val_index1, p.val_index2, np.asarray(p.same)
-
-
-def _fold(X, y, groups, images, rows, *, holdout, seed, n_pairs) -> Fold:
-    g = None if groups is None else groups[rows]
-    im = None if images is None else images[rows]
-    fit_local, val_local, i1, i2, same = held_out_pairs(y[rows], g, im, holdout=holdout, seed=seed, n_pairs=n_pairs)
-    if same.size == 0 or same.min() == same.max():
-        raise InputError("auto: an identity-disjoint validation split drew only one kind of pair; give more identities")
-    f = Fold(rows[fit_local], rows[val_local], i1, i2, same.astype(np.int8))
-    f.X_fit = np.asarray(X[f.fit_rows])
-    f.X_val = np.asarray(X[f.val_rows])
-    f._n_val_ids = np.unique(y[f.val_rows]).size
-    return f
-
-
+# -- the splits: model_selection's one splitter, drawn once ----------------------------------------------
 @dataclass
 class Splits:
-    """The outer split and the inner folds of the search part (drawn once, shared by all candidates)."""
+    """The outer split and the inner folds of the search part, drawn once and shared by all candidates.
+
+    Both come from :class:`metricbench.model_selection.IdentityPairSplit` (the project's one
+    identity-disjoint splitter and pair sampler) through
+    :func:`metricbench.model_selection.draw_splits`; every split is a
+    :class:`~metricbench.model_selection.HeldOutPairs` in the train matrix's row indices.
+
+    Attributes
+    ----------
+    search_rows : ndarray of int64
+        The rows outside the outer hold-out (what the inner folds split).
+    outer : HeldOutPairs
+    inner : list of HeldOutPairs
+    inner_cv : IdentityPairSplit
+        The splitter of the inner folds (every candidate's :class:`MetricSearchCV` uses it).
+    """
 
     search_rows: np.ndarray
-    outer: Fold
+    outer: object
     inner: list
+    inner_cv: object = None
 
     @classmethod
-    def draw(cls, X, y, groups=None, images=None, *, seed=0, outer_holdout=0.2, inner_holdout=0.25, n_inner=2,
+    def draw(cls, y, groups=None, images=None, *, seed=0, outer_holdout=0.2, inner_holdout=0.25, n_inner=2,
              n_pairs=20000, outer_pairs=None) -> "Splits":
+        """Draw the outer split (seed ``seed``) and ``n_inner`` inner folds of the rest (seed ``seed + 1000``).
+
+        Raises
+        ------
+        InputError
+            Too few identities for a split, or a split with only one kind of pair.
+        """
         y = np.asarray(y)
-        groups = None if groups is None else np.asarray(groups)
-        images = None if images is None else np.asarray(images)
-        everything = np.arange(y.size)
-        outer = _fold(X, y, groups, images, everything, holdout=outer_holdout, seed=seed,
-                      n_pairs=n_pairs if outer_pairs is None else outer_pairs)
-        outer.X_fit = None  # the search part is fitted on only once, at the end
-        search = outer.fit_rows
-        inner = [
-            _fold(X, y, groups, images, search, holdout=inner_holdout, seed=seed + 1000 * (r + 1), n_pairs=n_pairs)
-            for r in range(int(n_inner))
-        ]
-        return cls(search, outer, inner)
+        outer_cv = IdentityPairSplit(1, test_size=outer_holdout, n_pairs=n_pairs if outer_pairs is None else outer_pairs,
+                                     variants=groups, images=images, random_state=int(seed))
+        (outer,) = draw_splits(outer_cv, y)
+        inner_cv = IdentityPairSplit(int(n_inner), test_size=inner_holdout, n_pairs=n_pairs, variants=groups,
+                                     images=images, random_state=int(seed) + 1000)
+        inner = draw_splits(inner_cv, y, rows=outer.fit_rows, variants=groups, images=images)
+        return cls(outer.fit_rows, outer, inner, inner_cv)
 
 
-# -- AUROC and its interval ----------------------------------------------------------------------------
-def _auroc(same, score) -> float:
-    from metricbench.evaluation.verification import auroc  # the one AUROC (ties one half)
-
-    return auroc(np.asarray(same).astype(np.int8), np.asarray(score, dtype=np.float64))
-
-
-def hanley_mcneil_se(auc: float, n_pos: int, n_neg: int) -> float:
-    """Standard error of an AUROC from its value and the class counts (Hanley and McNeil, 1982)."""
-    q1 = auc / (2.0 - auc)
-    q2 = 2.0 * auc * auc / (1.0 + auc)
-    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc) + (n_neg - 1) * (q2 - auc * auc)) / (n_pos * n_neg)
-    return float(math.sqrt(max(var, 0.0)))
+def n_identities(y, rows) -> int:
+    return int(np.unique(np.asarray(y)[rows]).size)
 
 
 def _norm_is_cheap(m) -> bool:
@@ -266,6 +233,8 @@ class _Search:
         self.skips = 0
         self.skipped: set = set()
         self._zcache: dict = {}
+        #: statistics and row copies of the folds, shared by every candidate (see MetricSearchCV.fit_candidate)
+        self.cache: dict = {}
         self._leader_key, self._leader_fit = None, 0.0
         self.stopped_because = ""
 
@@ -330,6 +299,39 @@ class _Search:
 
         return build_metric(c)
 
+    def searcher(self, c: dict) -> MetricSearchCV:
+        """The model-selection search that fits and scores component ``c`` (its norm aside) on the inner folds.
+
+        The metric carries the proposed settings, so the search's one candidate is ``{}``;
+        closed-form metrics are fitted from the folds' shared statistics (``self.cache``).
+        """
+        m = self._build(dict(c, norm=None))
+        return MetricSearchCV(m, [{}], cv=self.splits.inner_cv, random_state=self.seed)
+
+    def fit_on_search_part(self, cfg: dict):
+        """Fit configuration ``cfg`` on the search part (every row outside the outer hold-out).
+
+        A closed-form component adds the first inner fold's held-out statistics to its fitting
+        ones (both already gathered): no pass over the rows. Score normalisation is fitted on
+        the search rows around the fitted metric, as :func:`fit_config` does in one step.
+        """
+        from metricbench.auto.config import FittedConfig
+        from metricbench.learn.norm import Normalized
+
+        rows = self.splits.search_rows
+        sp = self.splits.inner[0]  # its fitting and held-out rows make up the search part
+        metrics, secs = [], []
+        for c in cfg["components"]:
+            t0 = time.perf_counter()
+            m = self.searcher(c).fit_candidate(self.X, self.y, {}, sp, variants=self.groups, cache=self.cache,
+                                               rows=rows)
+            if c.get("norm"):
+                m = Normalized(metric=m, norm=c["norm"], prefit=True, random_state=self.seed).fit(
+                    rows_of(self.X, rows, self.cache), self.y[rows])
+            metrics.append(m)
+            secs.append(time.perf_counter() - t0)
+        return FittedConfig(cfg, metrics, secs)
+
     # one proposal: fit on each inner fold, score plain (and with AS-norm)
     def evaluate_single(self, fam: Family, params: dict, trial=None):
         import optuna
@@ -364,31 +366,37 @@ class _Search:
         fit_secs = []
         t_start = time.perf_counter()
         status, note = "complete", ""
-        try:
-            for r, fold in enumerate(self.splits.inner):
-                m = self._build(plain)
-                t0 = time.perf_counter()
-                gf = None if self.groups is None else self.groups[fold.fit_rows]
-                fit_metric(m, fold.X_fit, self.y[fold.fit_rows], gf)
-                fit_secs.append(time.perf_counter() - t0)
-                scores["plain"].append(m.pair_score(fold.X_val, fold.i1, fold.i2))
-                if r == 0 and self.norm and not _norm_is_cheap(m):
-                    del variants["norm"], scores["norm"]
-                if "norm" in variants:
-                    from metricbench.learn.norm import Normalized
+        folds = self.splits.inner
 
-                    nm = Normalized(metric=m, norm=self.norm, prefit=True, random_state=self.seed)
-                    nm.fit(fold.X_fit, self.y[fold.fit_rows])
-                    scores["norm"].append(nm.pair_score(fold.X_val, fold.i1, fold.i2))
-                best_so_far = max(
-                    float(np.mean([_auroc(f.same, s) for f, s in zip(self.splits.inner, scores[v])]))
-                    for v in variants
-                )
-                if trial is not None and r < n - 1:
-                    trial.report(best_so_far, r)
-                    if trial.should_prune():
-                        status, note = "pruned", f"pruned after fold {r + 1} of {n} (median rule)"
-                        break
+        def after_fold(r, done):
+            """Score the fold's fitted metric with normalisation too; report to the pruner."""
+            nonlocal status, note
+            res = done[-1]
+            fit_secs.append(res.fit_seconds)
+            scores["plain"].append(res.score)
+            if r == 0 and self.norm and not _norm_is_cheap(res.metric):
+                del variants["norm"], scores["norm"]
+            if "norm" in variants:
+                from metricbench.learn.norm import Normalized
+
+                sp = folds[r]
+                nm = Normalized(metric=res.metric, norm=self.norm, prefit=True, random_state=self.seed)
+                nm.fit(rows_of(self.X, sp.fit_rows, self.cache), self.y[sp.fit_rows])
+                scores["norm"].append(nm.pair_score(rows_of(self.X, sp.val_rows, self.cache), sp.val_index1,
+                                                    sp.val_index2))
+            best_so_far = max(float(np.mean([pair_auroc(f.same, x) for f, x in zip(folds, scores[v])]))
+                              for v in variants)
+            if trial is not None and r < n - 1:
+                trial.report(best_so_far, r)
+                if trial.should_prune():
+                    status, note = "pruned", f"pruned after fold {r + 1} of {n} (median rule)"
+                    return True
+            return False
+
+        try:
+            searcher = self.searcher(plain)
+            searcher.evaluate_candidate(self.X, self.y, {}, folds, variants=self.groups, cache=self.cache,
+                                        callback=after_fold)
         except KeyboardInterrupt:
             raise
         except (MetricbenchError, ValueError, np.linalg.LinAlgError, FloatingPointError) as e:
@@ -401,7 +409,7 @@ class _Search:
             c = Candidate(len(self.candidates), "single", fam.name, self._config([comp]), status=status,
                           fit_seconds=float(np.mean(fit_secs)) if fit_secs else 0.0, seconds=seconds, trial=tnum,
                           note=note or (f"{self.norm} of the same fitted metric" if v == "norm" else ""))
-            c.fold_aurocs = [_auroc(f.same, s) for f, s in zip(self.splits.inner, scores[v])]
+            c.fold_aurocs = [pair_auroc(f.same, x) for f, x in zip(self.splits.inner, scores[v])]
             c.se = self._se(c.fold_aurocs)
             if status == "complete":
                 self.scores[c.id] = scores[v]
@@ -417,7 +425,7 @@ class _Search:
     def _se(self, aurocs) -> float:
         if not aurocs:
             return float("nan")
-        ses = [hanley_mcneil_se(a, int(f.same.sum()), int(f.same.size - f.same.sum()))
+        ses = [auroc_se(a, int(f.same.sum()), int(f.same.size - f.same.sum()))
                for a, f in zip(aurocs, self.splits.inner)]
         return float(np.mean(ses))  # the folds share identities: no sqrt(n) reduction claimed
 
@@ -502,7 +510,7 @@ class _Search:
             folds = self.splits.inner
             for size in range(2, min(self.max_fusion, len(pool)) + 1):
                 for subset in itertools.combinations(pool, size):
-                    a = np.mean([_auroc(f.same, sum(self._z(c.id, r) for c in subset)) for r, f in enumerate(folds)])
+                    a = np.mean([pair_auroc(f.same, sum(self._z(c.id, r) for c in subset)) for r, f in enumerate(folds)])
                     options.append((float(a), sum(c.fit_seconds for c in subset)))
             top = max((a for a, _ in options), default=0.0)
             # the cheapest of the practical ties: a 0.001 gain is not worth reserving minutes for
@@ -526,7 +534,7 @@ class _Search:
                 ids = tuple(c.id for c in subset)
                 fit = sum(c.fit_seconds for c in subset)
                 w = np.full(size, 1.0 / size)
-                self._add_fusion(fam, ids, comps, "mean", w, [_auroc(f.same, z @ w) for f, z in zip(folds, Z)], fit)
+                self._add_fusion(fam, ids, comps, "mean", w, [pair_auroc(f.same, z @ w) for f, z in zip(folds, Z)], fit)
                 if n >= 2 and logistic:
                     # scikit-learn's LogisticRegression(C=1) objective, by the project's Newton solver
                     from metricbench.learn.verifier import logistic_newton
@@ -536,7 +544,7 @@ class _Search:
                         tr = np.vstack([Z[q] for q in range(n) if q != r])
                         ytr = np.concatenate([folds[q].same for q in range(n) if q != r])
                         coef, _ = logistic_newton(tr, ytr, C=1.0)
-                        aurocs.append(_auroc(folds[r].same, Z[r] @ coef))
+                        aurocs.append(pair_auroc(folds[r].same, Z[r] @ coef))
                     coef, _ = logistic_newton(np.vstack(Z), np.concatenate([f.same for f in folds]), C=1.0)
                     self._add_fusion(fam, ids, comps, "logistic", coef, aurocs, fit,
                                      note="inner figure cross-fitted over the folds")
@@ -670,7 +678,7 @@ def auto_search(
         raise InputError("auto: nothing to search")
     if progress is not None:
         progress("phase", text="drawing the outer split and the inner folds")
-    splits = Splits.draw(X, y, groups, images, seed=seed, outer_holdout=outer_holdout, inner_holdout=inner_holdout,
+    splits = Splits.draw(y, groups, images, seed=seed, outer_holdout=outer_holdout, inner_holdout=inner_holdout,
                          n_inner=n_inner, n_pairs=n_pairs, outer_pairs=outer_pairs)
     s = _Search(X, y, groups, splits, fams, seed=seed, budget=budget, n_trials=n_trials, max_fusion=max_fusion,
                 fusion_pool=fusion_pool, norm=norm, progress=progress, t0=t0)
@@ -710,11 +718,8 @@ def auto_search(
         progress("phase", text=f"judging the winner on the outer identities: {winner.label}")
     t1 = time.perf_counter()
     o = splits.outer
-    Xs = np.asarray(X[splits.search_rows])
-    gs = None if groups is None else np.asarray(groups)[splits.search_rows]
-    fitted = fit_config(winner.config, Xs, np.asarray(y)[splits.search_rows], gs, build=s._build)
-    del Xs
-    so = fitted.pair_score(np.asarray(X[o.val_rows]), o.i1, o.i2)
+    fitted = s.fit_on_search_part(winner.config)
+    so = fitted.pair_score(np.asarray(X[o.val_rows]), o.val_index1, o.val_index2)
     from metricbench.evaluation.verification import auroc_ci
 
     ci = auroc_ci(o.same, so, n_boot=int(n_boot), seed=seed)
@@ -722,9 +727,9 @@ def auto_search(
     split = {
         "n_train_rows": int(np.asarray(y).size),
         "search_rows": int(splits.search_rows.size),
-        "outer_identities": int(o.n_val_identities),
+        "outer_identities": n_identities(y, o.val_rows),
         "outer_pairs": int(o.same.size),
-        "inner_folds": [{"fit_rows": int(f.fit_rows.size), "val_identities": int(f.n_val_identities),
+        "inner_folds": [{"fit_rows": int(f.fit_rows.size), "val_identities": n_identities(y, f.val_rows),
                          "pairs": int(f.same.size)} for f in splits.inner],
         "outer_holdout": outer_holdout,
         "inner_holdout": inner_holdout,
@@ -748,4 +753,4 @@ def auto_search(
     )
 
 
-__all__ = ["AutoResult", "Candidate", "Splits", "auto_search", "hanley_mcneil_se", "parse_budget"]
+__all__ = ["AutoResult", "Candidate", "Splits", "auto_search", "parse_budget"]

@@ -343,14 +343,21 @@ class LDACosine(StatsFitted, LinearMetric):
         self.components_ = np.ascontiguousarray(V.T)
 
     def search_scores(self, stats, X, index1, index2, same, candidates):
-        """Every ``k`` from one projection of the held-out rows (the directions are nested)."""
-        _, V, _ = self._directions(stats)
+        """Every ``k`` from one projection of the held-out rows per setting of the other
+        parameters (the directions are nested in ``k``)."""
+        from sklearn.base import clone
+
         Xu, j1, j2 = used_rows(X, index1, index2)
-        Z = (Xu - stats.mean) @ V
         out = np.empty(len(candidates))
+        projected: dict = {}
         for j, c in enumerate(candidates):
-            k = c.get("n_components", self.n_components)
-            k = V.shape[1] if k is None else min(int(k), V.shape[1])
+            m = clone(self).set_params(**c)
+            key = repr(sorted((p, v) for p, v in c.items() if p != "n_components"))
+            if key not in projected:
+                _, V, _ = m._directions(stats)
+                projected[key] = (Xu - stats.mean) @ V
+            Z = projected[key]
+            k = Z.shape[1] if m.n_components is None else min(int(m.n_components), Z.shape[1])
             out[j] = pair_auroc(same, cosine_rows(Z[j1, :k], Z[j2, :k]))
         return out
 

@@ -261,6 +261,11 @@ class PLDA(StatsFitted, TransformerMixin, BaseMetric):
         self.within_kind_ = kind
         self.em_loglik_ = np.asarray(history, dtype=np.float64)
 
+    def _fits_from_stats(self) -> bool:
+        """Whether these settings are fitted from statistics alone (length normalisation and EM
+        need the reduced rows too): a search fits them from the rows otherwise."""
+        return not (self.length_norm or self.method == "em")
+
     def _fit_stats(self, stats):
         if self.length_norm or self.method == "em":
             raise InputError("length_norm and method='em' are fitted from rows: use fit(X, y)")

@@ -17,7 +17,7 @@ the CLI's defaults) resolve to.
 
 from metricbench.model_selection._auto import SEARCH_PARAMS, auto_params, parse_grid, resolve_auto
 from metricbench.model_selection._scorer import cosine_rows, pair_auroc, pair_auroc_scorer
-from metricbench.model_selection._search import MetricSearchCV
+from metricbench.model_selection._search import MetricSearchCV, SplitScore, draw_splits, rows_of
 from metricbench.model_selection._split import (
     HeldOutPairs,
     IdentityPairSplit,
@@ -32,16 +32,19 @@ __all__ = [
     "IdentityPairSplit",
     "MetricSearchCV",
     "SEARCH_PARAMS",
+    "SplitScore",
     "ValidationResult",
     "auto_params",
     "cosine_rows",
     "cross_groups_of",
+    "draw_splits",
     "fit_kwargs",
     "identity_split",
     "pair_auroc",
     "pair_auroc_scorer",
     "parse_grid",
     "resolve_auto",
+    "rows_of",
     "sample_pairs",
     "validate_and_fit",
     "validate_metric",

@@ -16,6 +16,7 @@ as :class:`~sklearn.model_selection.GridSearchCV` does.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
@@ -40,6 +41,28 @@ def _candidates(estimator, param_grid, n_features: int, n_classes: int) -> list[
     if not out:
         raise InputError("the search has no candidate settings")
     return out
+
+
+@dataclass
+class SplitScore:
+    """One candidate setting on one split (what :meth:`MetricSearchCV.evaluate_candidate` returns).
+
+    Attributes
+    ----------
+    metric : metric
+        The candidate fitted on the split's fitting rows.
+    score : ndarray of shape (n_pairs,)
+        Its scores of the split's held-out pairs (larger = more alike), in the split's order.
+    auroc : float
+        :func:`~metricbench.model_selection.pair_auroc` of those scores.
+    fit_seconds, score_seconds : float
+    """
+
+    metric: object
+    score: np.ndarray
+    auroc: float
+    fit_seconds: float
+    score_seconds: float
 
 
 class MetricSearchCV(MetaEstimatorMixin, BaseEstimator):
@@ -161,11 +184,7 @@ class MetricSearchCV(MetaEstimatorMixin, BaseEstimator):
         cands = _candidates(est, self.param_grid, d, int(np.unique(y[sub]).size))
         if splits is None:
             splitter = self._splitter()
-            local = splitter.pairs(
-                None, y[sub], variants=None if variants is None else variants[sub],
-                images=None if images is None else np.asarray(images)[sub],
-            )
-            splits = [_lift(p, sub) for p in local]
+            splits = self.draw_splits(y, rows=sub, variants=variants, images=images)
             rs = getattr(splitter, "random_state", self.random_state)
             ts = getattr(splitter, "test_size", self.test_size)
         else:
@@ -180,10 +199,8 @@ class MetricSearchCV(MetaEstimatorMixin, BaseEstimator):
                 stats = block_stats(est, X, y, variants, sp.fit_rows, cache)
                 scores[s] = est.search_scores(stats, X, sp.index1, sp.index2, sp.same, cands)
             else:
-                vf = None if variants is None else variants[sp.fit_rows]
                 for j, c in enumerate(cands):
-                    m = clone(est).set_params(**c)
-                    m.fit(np.asarray(X[sp.fit_rows]), y[sp.fit_rows], **({} if vf is None else {"variants": vf}))
+                    m = self.fit_candidate(X, y, c, sp, variants=variants)
                     scores[s, j] = pair_auroc(sp.same, m.pair_score(X, sp.index1, sp.index2))
             times[s] = (time.perf_counter() - t0) / len(cands)
         mean = np.nanmean(scores, axis=0) if np.isfinite(scores).any() else scores[0]
@@ -230,6 +247,97 @@ class MetricSearchCV(MetaEstimatorMixin, BaseEstimator):
             m.selection_ = dict(self.selection_)
             self.best_estimator_ = m
         return self
+
+    # -- one candidate at a time (what a sampler that proposes settings drives) --------------
+    def draw_splits(self, y, *, rows=None, variants=None, images=None) -> list:
+        """The splitter's identity-disjoint splits of rows ``rows`` (all if None), drawn once
+        (:func:`draw_splits` with this search's splitter)."""
+        return draw_splits(self._splitter(), y, rows=rows, variants=variants, images=images)
+
+    def fit_candidate(self, X, y, params: dict, split, *, variants=None, cache: dict | None = None,
+                      rows=None):
+        """A clone of the estimator with ``params`` set, fitted on ``split.fit_rows`` of ``X``.
+
+        A metric with ``fit_from_stats`` is fitted from the statistics of those rows, taken
+        from ``cache`` when another candidate (of any setting, or another search sharing
+        ``cache``) already gathered them: one pass over the rows per split, whatever the
+        number of candidates. Other metrics are fitted on the rows (their copy kept in
+        ``cache``, so later candidates do not gather them again).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        params : dict
+            The candidate setting (the estimator's parameters).
+        split : HeldOutPairs
+            From :meth:`draw_splits` (or anything with ``fit_rows`` and ``val_rows``).
+        variants : array-like of shape (n_samples,), optional
+            Variant tag per row; the metric receives the fitting rows' tags.
+        cache : dict, optional
+            Statistics and row copies shared across candidates (see :func:`block_stats`).
+        rows : array-like of int, optional
+            Fit on these rows instead of ``split.fit_rows``; they must be the union of
+            ``split.fit_rows`` and ``split.val_rows`` (a refit on the whole search part: the
+            statistics of the held-out part are added, the fitting part's are reused).
+
+        Returns
+        -------
+        metric
+            The fitted clone.
+        """
+        cache = {} if cache is None else cache
+        m = clone(self.estimator).set_params(**params)
+        fit_rows = split.fit_rows if rows is None else np.asarray(rows, dtype=np.int64)
+        if _from_stats(m):
+            parts = None if rows is None else (split.fit_rows, split.val_rows)
+            return m.fit_from_stats(block_stats(m, X, y, variants, fit_rows, cache, parts=parts))
+        Xf = rows_of(X, fit_rows, cache)
+        if not getattr(m, "learns", True):
+            return m.fit(Xf[:2], np.asarray(y)[fit_rows[:2]])  # nothing to learn: the width only
+        vf = None if variants is None else np.asarray(variants)[fit_rows]
+        return m.fit(Xf, np.asarray(y)[fit_rows], **({} if vf is None else {"variants": vf}))
+
+    def evaluate_candidate(self, X, y, params: dict, splits, *, variants=None, cache: dict | None = None,
+                           callback=None) -> list:
+        """Fit one candidate setting on each split and score its held-out pairs.
+
+        What a sampler that proposes settings one at a time (optuna, in ``metricbench auto``)
+        drives: the same fitting (:meth:`fit_candidate`, shared statistics) and the same
+        scorer (:func:`~metricbench.model_selection.pair_auroc`) as :meth:`fit`.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        params : dict
+            The candidate setting.
+        splits : list of HeldOutPairs
+            From :meth:`draw_splits`, shared by every candidate.
+        variants : array-like of shape (n_samples,), optional
+        cache : dict, optional
+            Shared statistics and row copies (see :meth:`fit_candidate`).
+        callback : callable, optional
+            ``callback(i, results)`` after split ``i``; a true return value stops (a pruner's
+            verdict), leaving the remaining splits unscored.
+
+        Returns
+        -------
+        list of SplitScore
+            One per split scored, in order.
+        """
+        cache = {} if cache is None else cache
+        out = []
+        for i, sp in enumerate(splits):
+            t0 = time.perf_counter()
+            m = self.fit_candidate(X, y, params, sp, variants=variants, cache=cache)
+            t1 = time.perf_counter()
+            Xv = rows_of(X, sp.val_rows, cache)
+            score = np.asarray(m.pair_score(Xv, sp.val_index1, sp.val_index2), dtype=np.float64)
+            out.append(SplitScore(m, score, pair_auroc(sp.same, score), t1 - t0, time.perf_counter() - t1))
+            if callback is not None and callback(i, out):
+                break
+        return out
 
     # -- the fitted metric -------------------------------------------------------------------
     def _best(self):
@@ -298,6 +406,51 @@ def block_stats(est, X, y, variants, rows, cache: dict, parts=None):
     return st
 
 
+def draw_splits(splitter, y, *, rows=None, variants=None, images=None) -> list:
+    """The identity-disjoint splits of rows ``rows`` (all if None) by ``splitter``, drawn once.
+
+    Parameters
+    ----------
+    splitter : IdentityPairSplit
+    y : array-like of shape (n_samples,)
+        Identity labels of every row of the matrix the splits index.
+    rows : array-like of int, optional
+        The rows to split (a search part of the matrix).
+    variants, images : array-like of shape (n_samples,), optional
+        Variant tag and source image per row (see :class:`IdentityPairSplit`).
+
+    Returns
+    -------
+    list of HeldOutPairs
+        In the whole matrix's row indices; :meth:`MetricSearchCV.evaluate_candidate` judges
+        every candidate on them, so all candidates meet the same pairs.
+    """
+    y = np.asarray(y)
+    sub = np.arange(y.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+    local = splitter.pairs(
+        None, y[sub], variants=None if variants is None else np.asarray(variants)[sub],
+        images=None if images is None else np.asarray(images)[sub],
+    )
+    return [_lift(p, sub) for p in local]
+
+
+def _from_stats(m) -> bool:
+    """Whether metric ``m`` is fitted in closed form from statistics with its current settings."""
+    if not getattr(m, "learns", True) or not hasattr(m, "fit_from_stats"):
+        return False
+    only = getattr(m, "_fits_from_stats", None)
+    return True if only is None else bool(only())
+
+
+def rows_of(X, rows, cache: dict) -> np.ndarray:
+    """``X[rows]`` as an array, kept in ``cache`` for the next candidate on the same rows."""
+    rows = np.asarray(rows, dtype=np.int64)
+    key = ("rows", _digest(rows), rows.size)
+    if key not in cache:
+        cache[key] = np.asarray(X[rows])
+    return cache[key]
+
+
 def _lift(p: HeldOutPairs, sub: np.ndarray) -> HeldOutPairs:
     """A split of the rows ``sub`` of a matrix, in the matrix's row indices."""
     return HeldOutPairs(sub[p.fit_rows], sub[p.val_rows], sub[p.index1], sub[p.index2], p.same, p.cross,
@@ -310,4 +463,4 @@ def _plain(v):
     return v
 
 
-__all__ = ["MetricSearchCV", "block_stats"]
+__all__ = ["MetricSearchCV", "SplitScore", "block_stats", "draw_splits", "rows_of"]
