@@ -748,7 +748,8 @@ def auto_search(
     return AutoResult(
         winner=winner, config=cfg, outer_auroc=ci.auroc, outer_interval=(ci.low, ci.high), candidates=s.candidates,
         seconds=time.perf_counter() - t0, budget=budget, interrupted=interrupted, seed=int(seed),
-        n_trials=len(s.study.trials) if hasattr(s, "study") else 0, split=split, outer_seconds=outer_seconds,
+        n_trials=sum(t.state.is_finished() for t in s.study.trials) if hasattr(s, "study") else 0,  # not the enqueued
+        split=split, outer_seconds=outer_seconds,
         stopped_because=s.stopped_because,
     )
 
