@@ -406,8 +406,15 @@ def _transform_terms(name, Q, G, dt, gn2, qn2, qn, u, gam, gam_ref):
             colscale = np.where(gcn > 0, 1.0 / np.where(gcn > 0, gcn, 1.0), 0.0)
             ratio = np.where(gcn > 0, np.sqrt(gn2) * colscale, 0.0)
         rmax = float(ratio.max()) if ng else 0.0
-        # q~.g = q~.g_c + mean(g) sum(q~), |sum(q~)| <= sqrt(d) u, |mean(g)| sqrt(d) <= |g|
-        E = 2.0 * ((gam + 3 * u) * rmax + gam_ref) * np.ones(Q.shape[0])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            qratio = np.where(qcn > 0, qn / np.where(qcn > 0, qcn, 1.0), 0.0)
+        # q~.g = q~.g_c + mean(g) sum(q~). The computed mean of a row is off by up to
+        # gam |x| / sqrt(d), so centring loses digits in proportion to |x| / |x_c| (a row close to
+        # constant, far from the origin): sum(q~) is up to ~gam |q| / |q_c| (plus the rounding of q~
+        # to its dtype, sqrt(d) u), and |mean(g)| sqrt(d) <= |g|; the reference kernel centres the
+        # same way with float64's rounding. So the error grows with the product of both rows'
+        # ratios |x| / |x_c| (issue 10: nearly constant rows tied at 0 came back out of index order)
+        E = 4.0 * (gam + 3 * u + gam_ref) * (1.0 + qratio) * (1.0 + rmax)
         return Qt, np.ones(Q.shape[0]), zeros_g, colscale, -1.0, E, ~(qcn > 0)
     raise AssertionError(name)
 
