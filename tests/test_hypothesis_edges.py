@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.spatial import distance as sd
@@ -26,8 +26,8 @@ from metricbench.distances import paired_distances, pairwise_distances
 from metricbench.distances.registry import DISTANCES
 from metricbench.errors import InputError
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                            HealthCheck.function_scoped_fixture])
+#: the profile's size and randomness (tests/conftest.py: "ci" derandomized by default, "dev", "deep")
+SETTINGS = settings()
 
 #: true metrics (triangle inequality holds); minkowski with p >= 1, mahalanobis with a PSD VI
 METRICS = ["euclidean", "manhattan", "chebyshev", "minkowski", "seuclidean", "mahalanobis", "angular", "canberra",
@@ -242,8 +242,7 @@ def _mutate(data: bytes, edits) -> bytes:
     return bytes(b)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(max_examples=2 * settings().max_examples)
 @given(which=st.sampled_from(["train_labels.csv", "test_pairs.csv", "solution.csv", "train_set.npy", "test_set.npy"]),
        edits=_edits)
 def test_cli_fuzz_of_competition_files_never_tracebacks(fuzz_comp, tmp_path_factory, which, edits):

@@ -7,7 +7,7 @@ import functools
 import numpy as np
 import pytest
 import scipy.spatial.distance as sd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from metricbench.distances import topk
@@ -236,7 +236,6 @@ def test_nearly_constant_rows_rank_exactly_under_correlation(seed):
 
 
 @pytest.mark.parametrize("name", [n for n in ALL if n not in ("seuclidean", "mahalanobis")])
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=retrieval_case(), f32=st.booleans())
 def test_hypothesis_topk_equals_brute_force(name, case, f32):
     Q, G, k = case
@@ -257,7 +256,6 @@ def test_hypothesis_topk_equals_brute_force(name, case, f32):
     np.testing.assert_array_equal(res[1], ref_d)
 
 
-@settings(max_examples=20, deadline=None)
 @given(case=retrieval_case(), perm_seed=st.integers(0, 1000))
 def test_hypothesis_gallery_permutation_invariance(case, perm_seed):
     Q, G, k = case
