@@ -27,7 +27,7 @@ from sklearn.utils.validation import validate_data
 
 from metricbench import registry
 from metricbench.config import get_chunk_n_rows
-from metricbench.errors import InputError, NotFittedError
+from metricbench.errors import InputError, NonFiniteError, NotFittedError
 from metricbench.learn.stats import ScatterStats
 from metricbench.model_selection._scorer import pair_auroc
 
@@ -159,13 +159,24 @@ class BaseMetric(BaseEstimator):
                 msg = msg.rstrip(".") + (
                     f" (fitted on {self.n_features_in_}-D embeddings but got {np.shape(X)[1]}-D ones)"
                 )
-            if ("NaN" in msg or "infinity" in msg) and np.ndim(X) == 2:
+            if "NaN" in msg or "infinity" in msg:
+                # one policy at every entry point of the library (issue 10): NonFiniteError
+                if "Input y" in msg:
+                    raise NonFiniteError(
+                        "y: the identity labels hold NaN or inf; give every train row a label first"
+                    ) from None
                 try:
-                    bad = np.flatnonzero(~np.isfinite(np.asarray(X, dtype=np.float64)).all(1))
-                    if bad.size:
-                        msg = msg.rstrip(".") + f": row {int(bad[0])} (0-based) is not finite"
+                    from metricbench.checks import nonfinite_rows
+
+                    bad = nonfinite_rows(np.asarray(X, dtype=np.float64).reshape(np.shape(X)[0], -1))
                 except (TypeError, ValueError):
-                    pass
+                    bad = np.zeros(0, dtype=np.int64)
+                first = ", ".join(map(str, bad[:5].tolist())) + (", ..." if bad.size > 5 else "")
+                where = f"{bad.size} row(s) hold NaN or inf (row {first}, 0-based)" if bad.size else "holds NaN or inf"
+                raise NonFiniteError(
+                    f"{name}: {where}; {type(self).__name__} cannot be fitted or scored on them: "
+                    "drop or repair those rows first"
+                ) from None
             if name != "X":
                 msg = msg.replace("Input X", f"Input {name}").replace("X has", f"{name} has")
             raise InputError(msg) from None
