@@ -1,39 +1,38 @@
 """``metricbench score`` against the five-line scikit-learn script, at the competition's full size.
 
-Issue 9, item 3: at 454,714 x 512 (10,575 identities, synthetic: the generator of
-``bench_fit_full_size.py``), ``metricbench score --metric cosine-whitened`` (identity-disjoint
-validation, the sqeuclidean baseline, the ``auto`` search of k and shrinkage, the final fit,
-scoring the test pairs and writing the submission) is timed against the five-line
-scikit-learn script ``PCA(n_components=256, whiten=True, svd_solver="covariance_eigh")`` +
-cosine on the same files; ``lda-cosine`` and ``plda`` against
-``LinearDiscriminantAnalysis(n_components=128, solver="eigen")`` + cosine. Every command runs
-as its own process (start-up and imports included on both sides), one after the other in the
-same run, timed by wall clock, with its peak resident memory (GNU ``time``'s maximum resident set size).
-
-The test set: 20,000 new images of the train identities (same centres and nuisance
-rotation, fresh noise) and 100,000 seeded pairs, half same identity.
+Issue 9, item 3: on a competition directory written by ``metricbench synth --like raai2019``
+(454,714 x 512 train in 10,575 identities, 11,605 test rows, 31,444 pairs, ``solution.csv``),
+``metricbench score --metric cosine-whitened`` (identity-disjoint validation, the ``auto``
+search of dimension and shrinkage, the final fit, scoring the test pairs and writing the
+submission) is timed against the five-line scikit-learn script
+``PCA(n_components=256, whiten=True, svd_solver="covariance_eigh")`` + cosine on the same
+files; ``lda-cosine`` and ``plda`` against
+``LinearDiscriminantAnalysis(n_components=128, solver="eigen")`` + cosine. Every command runs as
+its own process (start-up and imports included on both sides), one after the other in the
+same run, timed by wall clock, with its peak resident memory (GNU ``time``'s maximum resident
+set size of the child). Each submission's test AUROC is computed from the directory's
+``solution.csv``.
 
 Usage::
 
-    PYTHONPATH=. python benchmarks/bench_contract_full_size.py              # full size
-    PYTHONPATH=. python benchmarks/bench_contract_full_size.py --n 45471 --classes 1057   # a tenth
+    metricbench synth --like raai2019 --out /tmp/raai2019      # once (about 20 s)
+    PYTHONPATH=. python benchmarks/bench_contract_full_size.py /tmp/raai2019
+    PYTHONPATH=. python benchmarks/bench_contract_full_size.py /tmp/raai2019 --write docs/generated/contract_full_size.md
+
+A directory that does not exist yet is generated first with ``metricbench synth --like
+raai2019`` (``--n-train`` / ``--n-classes`` make a smaller one).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_fit_full_size import C_FULL, D_FULL, N_FULL, make_synthetic  # noqa: E402
 
 PCA_SCRIPT = """
 import numpy as np, pandas as pd, sys; from sklearn.decomposition import PCA
@@ -51,40 +50,15 @@ Z /= np.linalg.norm(Z, axis=1, keepdims=True); s = np.einsum("ij,ij->i", Z[p.ind
 pd.DataFrame({"Id": p.Id, "Predicted": 1 - s}).to_csv(sys.argv[2], index=False)
 """
 
-
-def make_test(n_test: int, d: int, n_classes: int, *, seed: int = 0, noise: float = 2.5):
-    """New images of ``make_synthetic(..., seed)``'s identities: its centres and nuisance
-    rotation (drawn first from the same seed), fresh noise."""
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((n_classes, d), dtype=np.float32)
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    scale = (noise * np.sqrt(np.linspace(3.0, 0.2, d) / d)).astype(np.float32)
-    Q = np.linalg.qr(rng.standard_normal((d, d)))[0].astype(np.float32)
-    r2 = np.random.default_rng(seed + 1000)
-    y = r2.integers(0, n_classes, n_test)
-    X = centres[y] + (r2.standard_normal((n_test, d), dtype=np.float32) * scale) @ Q
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    return X, y
-
-
-def write_competition(path: Path, n: int, d: int, n_classes: int, n_test: int, n_pairs: int) -> None:
-    import pandas as pd
-
-    from metricbench.model_selection import sample_pairs
-
-    X, y = make_synthetic(n, d, n_classes, seed=0)
-    np.save(path / "train_set.npy", X)
-    pd.DataFrame({"index": np.arange(y.size), "class": y}).to_csv(path / "train_labels.csv", index=False)
-    T, yt = make_test(n_test, d, n_classes, seed=0)
-    np.save(path / "test_set.npy", T)
-    i1, i2, same = sample_pairs(yt, n_pairs=n_pairs, random_state=0)
-    ids = np.arange(i1.size)
-    pd.DataFrame({"index1": i1, "index2": i2, "Id": ids}).to_csv(path / "test_pairs.csv", index=False)
-    pd.DataFrame({"Id": ids, "Expected": same.astype(int)}).to_csv(path / "solution.csv", index=False)
+CASES = (
+    ("cosine-whitened", PCA_SCRIPT, "PCA(256, whiten, covariance_eigh)"),
+    ("lda-cosine", LDA_SCRIPT, "LDA(128, eigen)"),
+    ("plda", LDA_SCRIPT, "LDA(128, eigen)"),
+)
 
 
 def run(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak resident memory (GiB, GNU time's %M) of the command, and its output."""
+    """Wall seconds, peak resident memory (GiB, GNU time's %M of the child) and the output of ``cmd``."""
     t0 = time.perf_counter()
     p = subprocess.run(["/usr/bin/time", "-f", "PEAK_KB %M", *cmd], capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -95,56 +69,83 @@ def run(cmd: list[str]) -> tuple[float, float, str]:
 
 
 def test_auroc(data: Path, sub: Path) -> float:
+    """AUROC of a submission (``Id,Predicted``: a distance, smaller = same) against ``solution.csv``."""
     import pandas as pd
-
-    from metricbench.evaluation.verification import auroc
+    from sklearn.metrics import roc_auc_score
 
     s = pd.read_csv(data / "solution.csv").merge(pd.read_csv(sub), on="Id")
-    return auroc(s["Expected"].to_numpy(), -s["Predicted"].to_numpy())
+    return float(roc_auc_score(s["Expected"].to_numpy(), -s["Predicted"].to_numpy()))
+
+
+def ensure_data(data: Path, mb: list[str], extra: list[str]) -> None:
+    """Write the competition directory with ``metricbench synth`` unless it is there."""
+    if (data / "solution.csv").exists():
+        return
+    t0 = time.perf_counter()
+    p = subprocess.run([*mb, "synth", "--like", "raai2019", "--out", str(data), *extra], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"metricbench synth failed:\n{p.stdout}\n{p.stderr}")
+    print(f"generated {data} in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=N_FULL)
-    ap.add_argument("--d", type=int, default=D_FULL)
-    ap.add_argument("--classes", type=int, default=C_FULL)
-    ap.add_argument("--test", type=int, default=20000)
-    ap.add_argument("--pairs", type=int, default=100000)
-    ap.add_argument("--dir", type=Path, default=None, help="keep the competition files here (default: a temp dir)")
+    ap.add_argument("data", type=Path, help="competition directory (written by metricbench synth if missing)")
+    ap.add_argument("--n-train", type=int, default=None, help="train rows when generating (default: full size)")
+    ap.add_argument("--n-classes", type=int, default=None, help="train identities when generating")
+    ap.add_argument("--metrics", default=",".join(c[0] for c in CASES), help="comma-separated subset")
+    ap.add_argument("--write", type=Path, default=None, help="also write the table as Markdown here")
     args = ap.parse_args(argv)
 
-    tmp = tempfile.TemporaryDirectory() if args.dir is None else None
-    data = Path(tmp.name) if tmp else args.dir
-    data.mkdir(parents=True, exist_ok=True)
-    print(f"load average before: {os.getloadavg()}; cpus {os.cpu_count()}", flush=True)
-    t0 = time.perf_counter()
-    if not (data / "solution.csv").exists():
-        write_competition(data, args.n, args.d, args.classes, args.test, args.pairs)
-    print(f"competition files: {args.n} x {args.d} train ({args.classes} identities), {args.test} test rows, "
-          f"{args.pairs} pairs in {data} ({time.perf_counter() - t0:.1f} s)", flush=True)
-    py = sys.executable
     mb = [shutil.which("metricbench") or "metricbench"]
+    extra = [f for k, v in (("--n-train", args.n_train), ("--n-classes", args.n_classes)) if v
+             for f in (k, str(v))]
+    ensure_data(args.data, mb, extra)
+    import numpy as np
+
+    shape = np.load(args.data / "train_set.npy", mmap_mode="r").shape
+    n_pairs = sum(1 for _ in open(args.data / "test_pairs.csv")) - 1
+    load0 = os.getloadavg()
+    print(f"data {args.data}: train {shape[0]} x {shape[1]}, {n_pairs} test pairs; "
+          f"load average before {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}; {os.cpu_count()} cpus", flush=True)
+    py = sys.executable
+    wanted = args.metrics.split(",")
     rows = []
-    for metric, script, ref in (
-        ("cosine-whitened", PCA_SCRIPT, 'PCA(256, whiten, covariance_eigh)'),
-        ("lda-cosine", LDA_SCRIPT, 'LDA(128, eigen)'),
-        ("plda", LDA_SCRIPT, 'LDA(128, eigen)'),
-    ):
-        out_mb = data / f"mb_{metric}.csv"
-        w_mb, m_mb, log = run([*mb, "score", "-m", metric, "--data", str(data), "--out", str(out_mb)])
-        chosen = next((ln for ln in log.splitlines() if ln.startswith("metric")), "")
-        out_sk = data / f"sk_{metric}.csv"
-        w_sk, m_sk, _ = run([py, "-c", script, str(data), str(out_sk)])
-        a_mb, a_sk = test_auroc(data, out_mb), test_auroc(data, out_sk)
+    for metric, script, ref in CASES:
+        if metric not in wanted:
+            continue
+        out_mb = args.data / f"mb_{metric}.csv"
+        w_mb, m_mb, log = run([*mb, "score", "-m", metric, "--data", str(args.data), "--out", str(out_mb), "--force"])
+        out_sk = args.data / f"sk_{metric}.csv"
+        w_sk, m_sk, _ = run([py, "-c", script, str(args.data), str(out_sk)])
+        a_mb, a_sk = test_auroc(args.data, out_mb), test_auroc(args.data, out_sk)
+        for f in (out_mb, out_sk):
+            f.unlink()
         rows.append((metric, w_mb, m_mb, a_mb, ref, w_sk, m_sk, a_sk))
-        print(f"{metric:16s} metricbench score {w_mb:6.1f} s (peak {m_mb:4.1f} GiB, test AUROC {a_mb:.4f}) | "
-              f"scikit-learn {ref} + cosine {w_sk:6.1f} s (peak {m_sk:4.1f} GiB, test AUROC {a_sk:.4f}) | "
+        print(f"{metric:16s} metricbench score {w_mb:6.1f} s (peak {m_mb:4.2f} GiB, test AUROC {a_mb:.4f}) | "
+              f"scikit-learn {ref} + cosine {w_sk:6.1f} s (peak {m_sk:4.2f} GiB, test AUROC {a_sk:.4f}) | "
               f"ratio {w_mb / w_sk:.2f}x", flush=True)
-        print(f"{'':16s} {chosen}", flush=True)
-    print(f"load average after: {os.getloadavg()}")
-    print("\nratios (target <= 1.5x): " + ", ".join(f"{r[0]} {r[1] / r[5]:.2f}x" for r in rows))
-    if tmp:
-        tmp.cleanup()
+    load1 = os.getloadavg()
+    print(f"load average after {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
+    print("ratios (target <= 1.5x): " + ", ".join(f"{r[0]} {r[1] / r[5]:.2f}x" for r in rows))
+    if args.write is not None:
+        lines = [
+            f"<!-- written by: python benchmarks/bench_contract_full_size.py DIR --write {args.write} -->",
+            "",
+            f"Train {shape[0]:,} x {shape[1]} (`metricbench synth --like raai2019`), {n_pairs:,} test pairs; "
+            f"{os.cpu_count()} cpus ({platform.machine()}), load average {load0[0]:.2f} before, "
+            f"{load1[0]:.2f} after; {time.strftime('%Y-%m-%d', time.gmtime())}.",
+            "",
+            "| metric | `metricbench score` (validation included) | peak RSS | test AUROC "
+            "| scikit-learn script + cosine | peak RSS | test AUROC | ratio |",
+            "|---|---:|---:|---:|---|---:|---:|---:|",
+        ]
+        for metric, w_mb, m_mb, a_mb, ref, w_sk, m_sk, a_sk in rows:
+            lines.append(f"| `{metric}` | {w_mb:.1f} s | {m_mb:.2f} GiB | {a_mb:.4f} | `{ref}` {w_sk:.1f} s "
+                         f"| {m_sk:.2f} GiB | {a_sk:.4f} | **{w_mb / w_sk:.2f}x** |")
+        args.write.parent.mkdir(parents=True, exist_ok=True)
+        args.write.write_text("\n".join(lines) + "\n")
+        print(f"wrote {args.write}")
     return 0
 
 

@@ -24,7 +24,7 @@ from sklearn.base import clone
 
 from metricbench.errors import InputError
 from metricbench.learn.base import LinearMetric, StatsFitted, used_rows
-from metricbench.learn.stats import CHUNK, clip_psd, resolve_within
+from metricbench.learn.stats import clip_psd, resolve_within, stats_chunk_rows
 from metricbench.model_selection._scorer import pair_auroc
 from metricbench.model_selection._split import _rng, sample_pairs
 
@@ -178,8 +178,9 @@ class KISSME(StatsFitted, LinearMetric):
         k = self._k(stats, s)
         P = U[:, :k]
         Z = np.empty((X.shape[0], k))
-        for a in range(0, X.shape[0], CHUNK):
-            Z[a : a + CHUNK] = (np.asarray(X[a : a + CHUNK], dtype=np.float64) - stats.mean) @ P
+        step = stats_chunk_rows(X.shape[1])
+        for a in range(0, X.shape[0], step):
+            Z[a : a + step] = (np.asarray(X[a : a + step], dtype=np.float64) - stats.mean) @ P
         zs = stats.project(P, stats.mean)
         S_same = S_diff = None
         if not self._sampling() or _pairs_arg(self.same_pairs) == "all" or _pairs_arg(self.diff_pairs) == "all":

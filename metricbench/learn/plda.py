@@ -38,7 +38,7 @@ from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
 from metricbench.learn.base import BaseMetric, StatsFitted, _transform_used, used_rows
 from metricbench.learn.linear import lda_directions
-from metricbench.learn.stats import CHUNK, ScatterStats, class_codes, clip_psd, resolve_within, whitener
+from metricbench.learn.stats import ScatterStats, class_codes, clip_psd, resolve_within, stats_chunk_rows, whitener
 from metricbench.model_selection._scorer import pair_auroc
 
 
@@ -287,8 +287,9 @@ class PLDA(StatsFitted, TransformerMixin, BaseMetric):
         mean, P = self._reduction(stats)
         P = P[:, :k]
         Z = np.empty((X.shape[0], P.shape[1]))
-        for a in range(0, X.shape[0], CHUNK):
-            Z[a : a + CHUNK] = (np.asarray(X[a : a + CHUNK], dtype=np.float64) - mean) @ P
+        step = stats_chunk_rows(X.shape[1])
+        for a in range(0, X.shape[0], step):
+            Z[a : a + step] = (np.asarray(X[a : a + step], dtype=np.float64) - mean) @ P
         white = None
         if self.length_norm:
             # Z is centred on the train mean by the reduction: whiten about 0, then normalise
@@ -334,9 +335,10 @@ class PLDA(StatsFitted, TransformerMixin, BaseMetric):
         X = self._check_width(X)
         white = self.whitening_ if self.whitening_.size else None
         out = np.empty((X.shape[0], self.plda_transform_.shape[0]))
-        for a in range(0, X.shape[0], CHUNK):
-            Z = (np.asarray(X[a : a + CHUNK], dtype=np.float64) - self.mean_) @ self.projection_.T
-            out[a : a + CHUNK] = _to_u(Z, white, self.plda_mean_, self.plda_transform_)
+        step = stats_chunk_rows(X.shape[1])
+        for a in range(0, X.shape[0], step):
+            Z = (np.asarray(X[a : a + step], dtype=np.float64) - self.mean_) @ self.projection_.T
+            out[a : a + step] = _to_u(Z, white, self.plda_mean_, self.plda_transform_)
         return out
 
     def pair_llr(self, X, index1=None, index2=None, *, Y=None) -> np.ndarray:

@@ -31,11 +31,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
 from metricbench.model_selection._split import cross_groups_of
 
-#: rows per chunk of a pass over the data
-CHUNK = 32768
+
+def stats_chunk_rows(n_features: int, itemsize: int = 8, working_memory=None) -> int:
+    """Rows per chunk of a pass over the data: three ``n_features``-wide copies of the chunk
+    (the rows read, the centred rows, one weighted or gathered part) fit the working memory
+    (:func:`metricbench.config.get_chunk_n_rows`)."""
+    return get_chunk_n_rows(3 * max(1, int(n_features)) * int(itemsize), working_memory=working_memory)
 
 
 def class_codes(y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -65,9 +70,9 @@ def _sym(S):
 
 def _gram(B, w=None):
     """``B^T diag(w) B`` in the precision of ``B`` (float32 rows give a float32 product,
-    twice as fast; it is accumulated in float64 by the caller)."""
+    twice as fast; the caller accumulates the chunks' products in float64)."""
     if w is None:
-        return B.T @ B
+        return B.T @ B  # numpy runs A.T @ A as BLAS syrk (half the work of a general product)
     return (B * w[:, None].astype(B.dtype, copy=False)).T @ B
 
 
@@ -130,14 +135,21 @@ class ScatterStats:
     @classmethod
     def from_data(cls, X, y, *, variants=None, cross=None, wccn: bool = False, pairs: bool = False,
                   class_counts=None, rows=None,
-                  shift=None, chunk: int = CHUNK) -> "ScatterStats":
+                  shift=None, chunk: int | None = None) -> "ScatterStats":
         """Statistics of rows ``X`` with labels ``y``, in one pass over ``X``.
+
+        Each chunk of rows is centred on ``shift`` and its products (Gram matrices) are
+        computed in the rows' own precision, then added up in float64, the way scikit-learn's
+        ``PCA(svd_solver="covariance_eigh")`` forms ``X^T X`` in the input's dtype: float32 rows
+        give float32 products (twice as fast; relative error about 1e-7 of the largest
+        variance, so :attr:`rtol` becomes 1e-5), float64 rows float64 products. Sums and
+        per-identity sums are accumulated in float64.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Rows (float32 or float64; a memmap is read chunk by chunk, each chunk converted to
-            float64).
+            Rows (float32 or float64; other dtypes are read as float64; a memmap is read chunk
+            by chunk).
         y : array-like of shape (n_samples,)
             Identity labels.
         variants : array-like of shape (n_samples,), optional
@@ -153,7 +165,10 @@ class ScatterStats:
         class_counts : mapping or (classes, counts [, counts_a, counts_b]), optional
             Global per-identity row counts, for chunks that hold part of an identity's rows.
         shift : ndarray of shape (n_features,), optional
-            Reference point (default: the mean of the first chunk).
+            Reference point (default: the mean of the first 4096 rows).
+        chunk : int, optional
+            Rows per chunk (default: from the working-memory setting,
+            :func:`stats_chunk_rows`).
         rows : array-like of int, optional
             Gather the statistics of ``X[rows]`` only (``y`` and ``variants`` are then of
             ``X``'s full length), reading those rows chunk by chunk without copying them all.
@@ -166,6 +181,12 @@ class ScatterStats:
         ------
         InputError
             ``X`` not 2-D, or ``y`` / ``variants`` of the wrong length.
+
+        References
+        ----------
+        Chan, Golub & LeVeque, "Algorithms for computing the sample variance: analysis and
+        recommendations", The American Statistician 37(3), 1983 (shifted sums, pairwise
+        combination).
         """
         shape = tuple(getattr(X, "shape", np.shape(X)))  # a memmap, an array or a row view
         if len(shape) != 2:
@@ -185,9 +206,12 @@ class ScatterStats:
 
         classes, codes, counts = class_codes(y)
         C = classes.size
-        # float64 products: a float32 product's rounding (about 1e-6 of the largest variance)
-        # swamps the small within-class variances that whitening and LDA divide by
-        dt = np.float64
+        # products in the rows' precision about a shift near the mean (the centred values are
+        # small, so a float32 product's rounding stays about 1e-7 of the largest variance)
+        dt = np.float32 if np.dtype(getattr(X, "dtype", np.float64)) == np.float32 else np.float64
+        if chunk is None:
+            chunk = stats_chunk_rows(d, np.dtype(dt).itemsize)
+        chunk = max(1, int(chunk))
         if shift is None:
             shift = np.asarray(block(0, min(n, 4096)), dtype=np.float64).mean(0) if n else np.zeros(d)
         shift = np.asarray(shift, dtype=np.float64)
@@ -225,8 +249,9 @@ class ScatterStats:
             GA, GB = np.zeros((d, d)), np.zeros((d, d))
             SA, SB = np.zeros((C, d)), np.zeros((C, d))
         shift_dt = shift.astype(dt)
+        shift = shift_dt.astype(np.float64)  # the point the sums are taken about, exactly
         for a in range(0, n, chunk):
-            blk = np.asarray(block(a, a + chunk), dtype=dt) - shift_dt
+            blk = np.subtract(np.asarray(block(a, a + chunk)), shift_dt, dtype=dt)
             c = codes[a : a + chunk]
             s += blk.sum(0, dtype=np.float64)
             S += _class_sums(blk, c, C)
@@ -579,7 +604,7 @@ def numerical_rank(s, *, n_rows: int | None = None, rtol: float = 1e-10) -> int:
     return r
 
 
-__all__ = ["CHUNK", "ScatterStats", "class_codes", "numerical_rank"]
+__all__ = ["ScatterStats", "class_codes", "numerical_rank", "stats_chunk_rows"]
 
 
 # -- small matrix helpers shared by the closed-form metrics ---------------------------------

@@ -27,7 +27,7 @@ from sklearn.base import clone
 from metricbench.errors import InputError
 from metricbench.learn.base import LinearMetric, StatsFitted, used_rows
 from metricbench.learn.stats import shrinkage_value
-from metricbench.model_selection._scorer import cosine_rows, pair_auroc
+from metricbench.model_selection._scorer import pair_auroc
 
 
 def resolve_n_components(value, d: int) -> int:
@@ -130,11 +130,19 @@ class WhitenedCosine(StatsFitted, LinearMetric):
         ks = [min(r, clone(self).set_params(**c)._k(stats)) for c in candidates]
         Xu, j1, j2 = used_rows(X, index1, index2)
         Z = (Xu - stats.mean) @ U[:, : max(ks)]
+        # cosine of whitened rows = sum_k z1 z2 / lam_k / sqrt(sum z1^2 / lam_k * sum z2^2 / lam_k):
+        # three products per pair and direction, shared by every (k, alpha)
+        Z1, Z2 = Z[j1], Z[j2]
+        parts = (Z1 * Z2, Z1 * Z1, Z2 * Z2)
         out = np.empty(len(candidates))
         for j, (c, k) in enumerate(zip(candidates, ks)):
             a = shrinkage_value(c.get("shrinkage", self.shrinkage))
-            W = Z[:, :k] / _scales(s[:k], a)
-            out[j] = pair_auroc(same, cosine_rows(W[j1], W[j2]))
+            w = _scales(s[:k], a) ** -2.0
+            num, q1, q2 = (P[:, :k] @ w for P in parts)
+            den = np.sqrt(q1 * q2)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cos = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+            out[j] = pair_auroc(same, cos)
         return out
 
     def describe(self) -> str:
