@@ -14,7 +14,7 @@ import pytest
 from metricbench.distances import paired_distances, topk
 from metricbench.engines import get_engine
 from metricbench.engines.local import LocalEngine, score_pairs, score_pairs_file
-from metricbench.engines.stats import ClassStats, fit_from_stats
+from metricbench.engines.stats import STATS_METRICS, fit_from_stats
 from metricbench.errors import InputError
 from metricbench.learn.stats import ScatterStats
 from metricbench.registry import get_metric
@@ -86,31 +86,44 @@ def test_score_pairs_file_bad_input_writes_nothing(data, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
 
 
-def test_class_stats_merge_equals_scatter(data):
-    X, y = data["X"], data["y"]
-    classes = np.unique(y)
-    parts = [ClassStats.of(X[s : s + 300], y[s : s + 300], classes, X[0]) for s in range(0, 2000, 300)]
+def test_chunk_stats_merge_equals_one_pass(data):
+    """The map-reduce: statistics of row chunks (sharing identities, global class counts)
+    merged by + equal one pass over all rows, class-weighted parts included."""
+    X, y = data["X"].astype(np.float64), data["y"]
+    cc = (np.unique(y), np.bincount(np.searchsorted(np.unique(y), y)))
+    kw = {"wccn": True, "pairs": True}
+    parts = [ScatterStats.from_data(X[s : s + 300], y[s : s + 300], shift=X[0], class_counts=cc, **kw)
+             for s in range(0, 2000, 300)]
     st = parts[0]
     for p in parts[1:]:
         st = st + p
-    S, R = st.scatter(), ScatterStats.from_data(X, y)
+    R = ScatterStats.from_data(X, y, **kw)
     for a in ("mean", "total", "between", "within"):
-        np.testing.assert_allclose(getattr(S, a), getattr(R, a), rtol=1e-10, atol=1e-12)
-    assert (S.n, S.n_classes) == (R.n, R.n_classes)
+        np.testing.assert_allclose(getattr(st, a), getattr(R, a), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(st.mean_class_covariance(), R.mean_class_covariance(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(st.pair_scatter("pairs")[0], R.pair_scatter("pairs")[0], rtol=1e-10, atol=1e-10)
+    assert (st.n, st.n_classes) == (R.n, R.n_classes)
 
 
 @pytest.mark.parametrize("name,params", [("cosine-whitened", {"n_components": 6, "shrinkage": 0.5}),
-                                         ("lda-cosine", {"n_components": 8})])
+                                         ("lda-cosine", {"n_components": 8}),
+                                         ("within-mahalanobis", {})])
 def test_fit_from_stats_equals_fit(data, name, params):
     X, y, i1, i2 = data["X"], data["y"], data["i1"], data["i2"]
     ref = get_metric(name, **params).fit(X, y)
     got = LocalEngine().fit(name, data["dir"] / "X.npy", y, **params)
     assert got.describe() == ref.describe()
     np.testing.assert_allclose(got.pair_distance(X, i1, i2), ref.pair_distance(X, i1, i2), rtol=1e-9, atol=1e-12)
-    with pytest.raises(InputError, match="auto"):
-        fit_from_stats(name, ClassStats.of(X, y, np.unique(y)), n_components="auto")
+    st = get_metric(name, **params).gather_stats(X, y)
+    np.testing.assert_allclose(fit_from_stats(name, st, **params).pair_distance(X, i1, i2),
+                               ref.pair_distance(X, i1, i2), rtol=1e-9, atol=1e-12)
+    if name != "within-mahalanobis":
+        with pytest.raises(InputError, match="auto"):
+            fit_from_stats(name, st, n_components="auto")
     with pytest.raises(InputError, match="cannot be fitted from statistics"):
-        fit_from_stats("lmnn", ClassStats.of(X, y, np.unique(y)))
+        fit_from_stats("lmnn", st)
+    with pytest.raises(InputError, match="sampled pairs are drawn from rows"):
+        LocalEngine().fit("kissme", X, y, same_pairs=100)
 
 
 def test_get_engine_errors():
@@ -161,12 +174,54 @@ def test_dask_topk_equals_local(dask_engine, data):
     np.testing.assert_array_equal(da_, db)
 
 
-def test_dask_statistics_fit_equals_local(dask_engine, data):
-    X, y = data["X"], data["y"]
+STATS_CASES = [
+    ("cosine-whitened", {"n_components": 6, "shrinkage": 0.5}),
+    ("zca-cosine", {"shrinkage": 0.1}),
+    ("wccn-cosine", {"shrinkage": 0.1}),
+    ("lda-cosine", {"n_components": 8}),
+    ("plda", {"n_components": 8}),
+    ("within-mahalanobis", {}),
+    ("within-mahalanobis", {"estimator": "oas"}),
+    ("kissme", {"n_components": 8}),
+]
+
+
+def test_stats_cases_cover_every_stats_metric():
+    assert {c[0] for c in STATS_CASES} == set(STATS_METRICS)
+
+
+@pytest.mark.parametrize("cross", [False, True], ids=["all", "cross"])
+@pytest.mark.parametrize("name,params", STATS_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(STATS_CASES)])
+def test_dask_statistics_fit_equals_local(dask_engine, data, name, params, cross):
+    """Every statistics-based metric fitted by map-reduce over 4 row blocks (600 rows, the
+    identities spread over blocks) equals its local fit, with and without two variants."""
+    X, y, i1, i2 = data["X"].astype(np.float64), data["y"], data["i1"], data["i2"]
+    variants = np.where(np.arange(y.size) % 3 == 0, "clean", "degraded") if cross else None
+    kw = {} if variants is None else {"variants": variants}
+    ref = get_metric(name, **params).fit(X, y, **kw)
+    got = dask_engine.fit(name, X, y, variants=variants, **params)
+    assert got.describe() == ref.describe()
+    np.testing.assert_allclose(got.pair_distance(X, i1, i2), ref.pair_distance(X, i1, i2), rtol=1e-9, atol=1e-10)
+    if hasattr(ref, "components_"):
+        np.testing.assert_allclose(got.transform(X[:50]), ref.transform(X[:50]), rtol=1e-8, atol=1e-9)
+
+
+def test_dask_statistics_fit_from_npy_and_auto(dask_engine, data, tmp_path):
+    """A path read by the workers, float32 rows; and an 'auto' setting searched on statistics
+    gathered on the cluster (only the held-out pairs' rows read here) equals the local search."""
+    X, y, i1, i2 = data["X"], data["y"], data["i1"], data["i2"]
     got = dask_engine.fit("lda-cosine", data["dir"] / "X.npy", y, n_components=8)
     ref = get_metric("lda-cosine", n_components=8).fit(X, y)
-    np.testing.assert_allclose(got.pair_distance(X, data["i1"], data["i2"]),
-                               ref.pair_distance(X, data["i1"], data["i2"]), rtol=1e-9, atol=1e-12)
+    # float32 products summed over other chunks: equal to rounding
+    np.testing.assert_allclose(got.pair_distance(X, i1, i2), ref.pair_distance(X, i1, i2), rtol=1e-5, atol=1e-6)
+    X64 = X.astype(np.float64)
+    np.save(tmp_path / "X64.npy", X64)
+    got = dask_engine.fit("cosine-whitened", tmp_path / "X64.npy", y)
+    ref = get_metric("cosine-whitened").fit(X64, y)
+    assert got.best_params_ == ref.best_params_ and got.describe() == ref.describe()
+    np.testing.assert_allclose(got.pair_distance(X64, i1, i2), ref.pair_distance(X64, i1, i2), rtol=1e-9, atol=1e-10)
+    with pytest.raises(InputError, match="cannot be fitted from statistics"):
+        dask_engine.fit("lmnn", X64, y)
 
 
 def test_dask_extract_equals_local(dask_engine, tmp_path):

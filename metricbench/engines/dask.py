@@ -10,8 +10,10 @@ machine's memory is never gathered anywhere:
 * **top-k retrieval**: one task per (query block, gallery block) finds the exact k best of that
   gallery block; per query block the candidates merge into the k best overall (ties: lower
   gallery index first, as :func:`metricbench.distances.topk`).
-* **statistics-based fits**: :class:`~metricbench.engines.stats.ClassStats` of every block, merged
-  in a tree (map-reduce); ``cosine-whitened`` and ``lda-cosine`` are fitted from the result.
+* **statistics-based fits**: :class:`~metricbench.learn.stats.ScatterStats` of every block
+  (``ScatterStats.from_data`` on the workers), merged by ``+`` in a tree (map-reduce); every
+  metric of :data:`metricbench.engines.stats.STATS_METRICS` is fitted from the result by its
+  own ``fit_from_stats``.
 * **extraction**: the images are cut into shards, each embedded on a worker that loads the
   backend's models once; finished shards go to the resumable store of
   :mod:`metricbench.extract.store` as they arrive and the output is assembled in listing order,
@@ -105,6 +107,18 @@ def _bounds(chunks):
     return np.concatenate([[0], np.cumsum(chunks)]).astype(np.int64)
 
 
+class _PathEngine:
+    """The engine, gathering statistics from the path ``X`` was given as (workers read it) while
+    the caller reads held-out rows from its local memory map."""
+
+    def __init__(self, engine, X):
+        self.engine, self.X = engine, X
+        self.name = engine.name
+
+    def gather_stats(self, metric, X, y, **kw):
+        return self.engine.gather_stats(metric, self.X, y, **kw)
+
+
 # --------------------------------------------------------------------------- tasks (run on workers)
 
 
@@ -139,17 +153,30 @@ def _merge_topk(k, *parts):
     return np.take_along_axis(idx, order, 1), np.take_along_axis(dist, order, 1)
 
 
-def _block_stats(blk, y, classes, shift):
-    from metricbench.engines.stats import ClassStats
+def _block_stats(blk, y, variants, rows, request, shift, class_counts):
+    """:meth:`ScatterStats.from_data <metricbench.learn.stats.ScatterStats.from_data>` of one row
+    block (``rows``: the block's rows to use, None = all)."""
+    from metricbench.learn.stats import ScatterStats
 
-    return ClassStats.of(blk, y, classes, shift)
+    return ScatterStats.from_data(blk, y, variants=variants, rows=rows, shift=shift, class_counts=class_counts,
+                                  **request)
 
 
 def _merge_stats(*parts):
     out = parts[0]
     for p in parts[1:]:
-        out = out.merge(p)
+        out = out + p
     return out
+
+
+def _block_extra(key, blk, y, stats, rows):
+    from metricbench.learn.stats import SECOND_PASS
+
+    return SECOND_PASS[key](blk, y, stats, rows=rows)
+
+
+def _add(*parts):
+    return sum(parts)
 
 
 # --------------------------------------------------------------------------- the engine
@@ -296,29 +323,115 @@ class DaskEngine:
         return np.concatenate([r[0] for r in res]), np.concatenate([r[1] for r in res])
 
     # -- statistics --------------------------------------------------------------------------
-    def scatter(self, X, y, *, fan_in: int = 8):
-        """:class:`~metricbench.engines.stats.ClassStats` of ``X`` with labels ``y``: one task per
-        row block, merged in a tree of ``fan_in``-way merges."""
+    def _tree(self, level, fan_in, merge):
         import dask
 
-        XA = as_dask_array(X, self.block_rows)
-        y = np.asarray(y)
-        if y.shape != (XA.shape[0],):
-            raise InputError(f"X has {XA.shape[0]} rows but y has {y.shape[0]} labels")
-        classes = np.unique(y)
-        shift = np.asarray(XA[0].compute(), dtype=np.float64)
-        bounds = _bounds(XA.chunks[0])
-        level = [dask.delayed(_block_stats, pure=True)(blk, y[bounds[i]:bounds[i + 1]], classes, shift)
-                 for i, blk in enumerate(XA.to_delayed().ravel())]
         while len(level) > 1:
-            level = [dask.delayed(_merge_stats, pure=True)(*level[i : i + fan_in]) for i in range(0, len(level), fan_in)]
+            level = [dask.delayed(merge, pure=True)(*level[i : i + fan_in]) for i in range(0, len(level), fan_in)]
         return self.client.compute(level[0], sync=True)
 
-    def fit(self, metric, X, y, **params):
-        """A statistics-based metric fitted by map-reduce (:func:`~metricbench.engines.stats.fit_from_stats`)."""
-        from metricbench.engines.stats import fit_from_stats
+    def scatter(self, X, y, *, variants=None, rows=None, fan_in: int = 8, **request):
+        """:class:`~metricbench.learn.stats.ScatterStats` of ``X`` (or ``X[rows]``) with labels
+        ``y``: :meth:`~metricbench.learn.stats.ScatterStats.from_data` of every row block on the
+        workers (``request``: its keyword arguments), added in a tree of ``fan_in``-way merges.
 
-        return fit_from_stats(metric, self.scatter(X, y), **params)
+        Every block uses one reference point (the mean of the first 4096 rows, as a local
+        ``from_data``) and the global class counts, so the merged statistics equal the local
+        ones up to the order of the sums.
+
+        Raises
+        ------
+        InputError
+            ``y`` (or ``variants``) of another length than ``X``, or a metric request the
+            statistics cannot serve.
+        """
+        import dask
+
+        from metricbench.engines.stats import global_class_counts
+
+        XA = as_dask_array(X, self.block_rows)
+        n = XA.shape[0]
+        y = np.asarray(y)
+        if y.shape != (n,):
+            raise InputError(f"X has {n} rows but y has shape {y.shape}")
+        if variants is not None:
+            variants = np.asarray(variants)
+            if variants.shape != (n,):
+                raise InputError(f"X has {n} rows but variants has shape {variants.shape}")
+        sel = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+        if sel.size == 0:
+            raise InputError("no rows to gather statistics of")
+        cross = request.get("cross")
+        cc = global_class_counts(y[sel], None if variants is None else variants[sel], cross)
+        # the reference point of a local from_data: the mean of the first 4096 rows used
+        head = XA[:4096] if rows is None else XA[sel[:4096]]
+        shift = np.asarray(head.compute(), dtype=np.float64).mean(0)
+        bounds = _bounds(XA.chunks[0])
+        blocks = XA.to_delayed().ravel()
+        self._last = (XA, bounds, blocks, sel)
+        level = []
+        for i, blk in enumerate(blocks):
+            a, b = int(bounds[i]), int(bounds[i + 1])
+            local = None
+            if rows is not None:
+                local = sel[(sel >= a) & (sel < b)] - a
+                if local.size == 0:
+                    continue
+            yv = None if variants is None or not cross else variants[a:b]
+            level.append(dask.delayed(_block_stats, pure=True)(blk, y[a:b], yv, local, request, shift, cc))
+        return self._tree(level, fan_in, _merge_stats)
+
+    def gather_stats(self, metric, X, y, *, variants=None, rows=None, fan_in: int = 8):
+        """The statistics ``metric`` is fitted from (its
+        :meth:`~metricbench.learn.base.StatsFitted.gather_stats` request), by map-reduce over
+        the row blocks; a second map adds the sums the metric needs given them (Ledoit-Wolf's
+        fourth moment)."""
+        import dask
+
+        y = np.asarray(y)
+        v_rows = None if variants is None else (np.asarray(variants) if rows is None else np.asarray(variants)[rows])
+        request = metric._stats_request(v_rows)
+        st = self.scatter(X, y, variants=variants, rows=rows, fan_in=fan_in, **request)
+        extra = metric._stats_extra()
+        if extra:
+            XA, bounds, blocks, sel = self._last
+            ref = self.client.scatter(st, broadcast=True, hash=False)
+            for key in extra:
+                parts = []
+                for i, blk in enumerate(blocks):
+                    a, b = int(bounds[i]), int(bounds[i + 1])
+                    local = None if rows is None else sel[(sel >= a) & (sel < b)] - a
+                    if local is not None and local.size == 0:
+                        continue
+                    parts.append(dask.delayed(_block_extra, pure=True)(key, blk, y[a:b], ref, local))
+                st.extra[key] = float(self._tree(parts, fan_in, _add))
+        return st
+
+    def fit(self, metric, X, y, *, variants=None, **params):
+        """``metric`` (a registry name built with ``params``, or an estimator) fitted from the
+        statistics of ``X`` gathered by map-reduce on the cluster: each metric's own
+        ``fit_from_stats``, so the result equals the local fit (an ``auto`` setting is searched
+        on statistics of its fitting identities, reading only the held-out pairs' rows here).
+        See :data:`metricbench.engines.stats.STATS_METRICS`.
+
+        Raises
+        ------
+        InputError
+            A metric or setting that needs the rows themselves.
+        """
+        from metricbench.engines.stats import fit_on_engine, stats_metric
+
+        Xl = X
+        if isinstance(X, (str, os.PathLike)):
+            from metricbench.engines.local import _load
+
+            Xl = _load(X)
+        m = stats_metric(metric, **params)
+        from metricbench.model_selection import MetricSearchCV
+
+        if isinstance(m, MetricSearchCV):  # held-out pairs' rows are read here, statistics there
+            return fit_on_engine(_PathEngine(self, X), m, Xl, y, variants=variants)[0]
+        return fit_on_engine(self, m, X, y, variants=variants)[0]
 
     # -- extraction --------------------------------------------------------------------------
     def extract(self, images_dir, out, *, labels=None, backend="dlib", backend_params=None, degrade=None,

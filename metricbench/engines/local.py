@@ -484,23 +484,26 @@ class LocalEngine:
         G = Q if G is None else _load(G)
         return topk(Q, G, k, metric=metric, exclude_self=exclude_self, **params)
 
-    def scatter(self, X, y, chunk: int = 65536):
-        """Sufficient statistics of labelled rows (:class:`metricbench.engines.stats.ClassStats`), one pass."""
-        from metricbench.engines.stats import ClassStats
+    def gather_stats(self, metric, X, y, *, variants=None, rows=None):
+        """The statistics ``metric`` is fitted from (:meth:`~metricbench.learn.base.StatsFitted.gather_stats`),
+        of ``X`` (a matrix or an ``.npy`` path, memory-mapped) or ``X[rows]``: one pass in chunks
+        from the working-memory setting."""
+        return metric.gather_stats(_load(X), np.asarray(y), variants, rows=rows)
 
-        X = _load(X)
-        y = np.asarray(y)
-        classes = np.unique(y)
-        st = ClassStats.zero(X.shape[1], classes)
-        for s in range(0, X.shape[0], chunk):
-            st = st.merge(ClassStats.of(np.asarray(X[s : s + chunk]), y[s : s + chunk], classes))
-        return st
+    def scatter(self, X, y, *, variants=None, **request):
+        """:class:`~metricbench.learn.stats.ScatterStats` of ``X`` with labels ``y`` (``request``:
+        the keyword arguments of :meth:`~metricbench.learn.stats.ScatterStats.from_data`)."""
+        from metricbench.learn.stats import ScatterStats
 
-    def fit(self, metric, X, y, **params):
-        """Fit a statistics-based metric (see :func:`metricbench.engines.stats.fit_from_stats`)."""
-        from metricbench.engines.stats import fit_from_stats
+        return ScatterStats.from_data(_load(X), np.asarray(y), variants=variants, **request)
 
-        return fit_from_stats(metric, self.scatter(X, y), **params)
+    def fit(self, metric, X, y, *, variants=None, **params):
+        """``metric`` (a name built with ``params``, or an estimator) fitted from the statistics of
+        ``X`` (see :func:`metricbench.engines.stats.fit_on_engine`); raises for a metric that
+        needs the rows themselves."""
+        from metricbench.engines.stats import fit_on_engine, stats_metric
+
+        return fit_on_engine(self, stats_metric(metric, **params), _load(X), y, variants=variants)[0]
 
     def close(self):
         pass

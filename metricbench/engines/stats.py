@@ -1,129 +1,148 @@
-"""Mergeable sufficient statistics of labelled rows, and the metrics fitted from them alone.
+"""Metrics fitted from sufficient statistics alone, on any engine.
 
-A :class:`ClassStats` of a chunk of rows holds the row count, per-class counts and sums and the
-Gram matrix of the rows about a fixed shift point; two of them merge by adding. So the
-statistics of a train set of any size are a map over its chunks (on any number of machines)
-and a reduce by :meth:`ClassStats.merge`; the total, between- and within-class scatter follow
-in closed form (:class:`metricbench.learn.stats.ScatterStats`, which this adds up per chunk).
+The statistics object is :class:`metricbench.learn.stats.ScatterStats`: row count and sum, the
+Gram matrix, per-identity counts and sums (and the class-weighted parts a metric asks for),
+gathered per chunk of rows by :meth:`ScatterStats.from_data
+<metricbench.learn.stats.ScatterStats.from_data>` and merged by ``+``
+(:meth:`~metricbench.learn.stats.ScatterStats.combine`). So the statistics of a train set of any
+size are a map over its chunks, on any number of machines, and a reduce; each metric's own
+``fit_from_stats`` (the code its local ``fit`` and :class:`~metricbench.model_selection.MetricSearchCV`
+run) fits from the result, so an engine's fit equals the local one.
 
-:func:`fit_from_stats` fits the metrics that need nothing else: ``cosine-whitened`` (PCA
-whitening) and ``lda-cosine`` (LDA), with their dimension and shrinkage given (the automatic
-choices need held-out rows, not statistics).
+The metrics fitted this way (:data:`STATS_METRICS`): ``cosine-whitened`` (PCA whitening),
+``zca-cosine`` (numeric shrinkage), ``wccn-cosine``, ``lda-cosine``, ``plda`` (closed-form
+two-covariance model, no length normalisation), ``within-mahalanobis`` (every residual row;
+Ledoit-Wolf adds one second-pass sum) and ``kissme`` (every pair).
+
+References
+----------
+Chan, Golub & LeVeque, "Algorithms for computing the sample variance: analysis and
+recommendations", The American Statistician 37(3), 1983; Dean & Ghemawat, "MapReduce:
+simplified data processing on large clusters", OSDI 2004.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 from metricbench.errors import InputError
 
-
-@dataclass
-class ClassStats:
-    """Sufficient statistics of labelled rows.
-
-    Attributes
-    ----------
-    classes : ndarray of shape (C,)
-        The class labels the per-class arrays follow (sorted).
-    counts : ndarray of shape (C,), int64
-    sums : ndarray of shape (C, d), float64
-        Per-class sums of ``x - shift``.
-    gram : ndarray of shape (d, d), float64
-        ``sum (x - shift)(x - shift)^T`` over the rows.
-    shift : ndarray of shape (d,)
-        The point every sum is taken about (the same for statistics that merge).
-    """
-
-    classes: np.ndarray
-    counts: np.ndarray
-    sums: np.ndarray
-    gram: np.ndarray
-    shift: np.ndarray
-
-    @classmethod
-    def zero(cls, d: int, classes, shift=None) -> "ClassStats":
-        classes = np.asarray(classes)
-        return cls(classes, np.zeros(classes.size, np.int64), np.zeros((classes.size, d)), np.zeros((d, d)),
-                   np.zeros(d) if shift is None else np.asarray(shift, dtype=np.float64))
-
-    @classmethod
-    def of(cls, X, y, classes, shift=None) -> "ClassStats":
-        """Statistics of the rows ``X`` (m, d) with labels ``y`` (m,), all in ``classes``."""
-        from scipy.sparse import csr_matrix
-
-        X = np.asarray(X, dtype=np.float64)
-        classes = np.asarray(classes)
-        d = X.shape[1]
-        shift = np.zeros(d) if shift is None else np.asarray(shift, dtype=np.float64)
-        codes = np.searchsorted(classes, np.asarray(y))
-        if codes.size and (codes.max() >= classes.size or not np.array_equal(classes[codes], np.asarray(y))):
-            raise InputError("a label is not among the classes given")
-        B = X - shift
-        ind = csr_matrix((np.ones(codes.size), (codes, np.arange(codes.size))), shape=(classes.size, codes.size))
-        return cls(classes, np.bincount(codes, minlength=classes.size).astype(np.int64), np.asarray(ind @ B),
-                   B.T @ B, shift)
-
-    def merge(self, other: "ClassStats") -> "ClassStats":
-        """The statistics of both sets of rows."""
-        if not np.array_equal(self.classes, other.classes) or not np.array_equal(self.shift, other.shift):
-            raise InputError("statistics to merge must share their classes and shift point")
-        return ClassStats(self.classes, self.counts + other.counts, self.sums + other.sums, self.gram + other.gram,
-                          self.shift)
-
-    __add__ = merge
-
-    @property
-    def n(self) -> int:
-        return int(self.counts.sum())
-
-    def scatter(self):
-        """:class:`metricbench.learn.stats.ScatterStats` of these rows (mean, total, between,
-        within ...), from which the closed-form metrics fit."""
-        from metricbench.learn.stats import ScatterStats  # the learn package imports scikit-learn
-
-        n = self.n
-        if n < 2:
-            raise InputError("need at least 2 train rows")
-        keep = self.counts > 0
-        return ScatterStats(n=n, shift=self.shift, sum=self.sums.sum(0), gram=self.gram, classes=self.classes[keep],
-                            counts=self.counts[keep].astype(np.float64), class_sums=self.sums[keep])
+#: registry names of the metrics an engine can fit from statistics alone (with explicit settings)
+STATS_METRICS = ("cosine-whitened", "zca-cosine", "wccn-cosine", "lda-cosine", "plda", "within-mahalanobis",
+                 "kissme")
 
 
-def fit_from_stats(metric, stats: ClassStats, **params):
-    """A metric fitted from sufficient statistics alone.
+def stats_metric(metric, **params):
+    """The unfitted metric ``metric`` (a registry name built with ``params``, or an estimator,
+    cloned), checked to be fittable from statistics alone.
 
     Parameters
     ----------
-    metric : {"cosine-whitened", "lda-cosine"}
-    stats : ClassStats
+    metric : str or metric
     **params
-        ``cosine-whitened``: ``n_components`` (int or None = all), ``shrinkage`` (float, default 0).
-        ``lda-cosine``: ``n_components`` (int or None = min(d, C - 1)), ``shrinkage`` (float, default 0).
+        Settings of a metric given by name.
 
     Returns
     -------
-    The fitted metric, equal to ``get_metric(metric, **params).fit(X, y)`` with the same settings.
+    metricbench.learn.base.StatsFitted
+        A fresh estimator, or a :class:`~metricbench.model_selection.MetricSearchCV` over one
+        (its candidates are searched on statistics too).
 
     Raises
     ------
     InputError
-        Another metric, or an automatic choice (``"auto"``) that needs held-out rows.
+        A metric not fitted from statistics, or settings that need the rows themselves.
     """
+    from sklearn.base import clone
+
+    from metricbench.learn.base import StatsFitted
+    from metricbench.model_selection import MetricSearchCV
     from metricbench.registry import get_metric
 
-    for k in ("n_components", "shrinkage"):
-        if params.get(k) == "auto":
-            raise InputError(f"{metric}: {k}='auto' chooses on held-out rows; a statistics fit needs it given")
-    if metric == "cosine-whitened":
-        params.setdefault("shrinkage", 0.0)
-    elif metric == "lda-cosine":
-        params.setdefault("within", "all")
-    else:
-        raise InputError(f"{metric!r} cannot be fitted from statistics; choose cosine-whitened or lda-cosine")
-    return get_metric(metric, **params).fit_from_stats(stats.scatter())
+    m = get_metric(metric, **params) if isinstance(metric, str) else clone(metric)
+    inner = m.estimator if isinstance(m, MetricSearchCV) else m
+    name = getattr(inner, "name", None) or type(inner).__name__
+    if not isinstance(inner, StatsFitted):
+        raise InputError(f"{name!r} cannot be fitted from statistics; these can: {', '.join(STATS_METRICS)}")
+    inner._check_params()
+    why = inner._stats_only()
+    if why is not None:
+        raise InputError(f"{name}: {why}, so it cannot be fitted from statistics alone")
+    return m
 
 
-__all__ = ["ClassStats", "fit_from_stats"]
+def global_class_counts(y, variants=None, cross=None):
+    """``(classes, counts[, counts_a, counts_b])`` of labels ``y`` (and of the rows of each of
+    the two variants ``cross``): the ``class_counts`` every chunk's statistics need so that the
+    class-weighted parts merge exactly."""
+    from metricbench.learn.stats import class_codes
+
+    classes, codes, counts = class_codes(y)
+    if cross is None:
+        return classes, counts
+    v = np.asarray(variants)
+    return (classes, counts, np.bincount(codes[v == cross[0]], minlength=classes.size),
+            np.bincount(codes[v == cross[1]], minlength=classes.size))
+
+
+def fit_from_stats(metric, stats, **params):
+    """A metric fitted from :class:`~metricbench.learn.stats.ScatterStats` alone.
+
+    Parameters
+    ----------
+    metric : str or metric
+        One of :data:`STATS_METRICS` (built with ``params``) or such an estimator (cloned).
+    stats : ScatterStats
+        Gathered with the metric's request (``metric.gather_stats``, or an engine's
+        ``gather_stats``).
+    **params
+        Settings of a metric given by name.
+
+    Returns
+    -------
+    The fitted metric, equal to ``get_metric(metric, **params).fit(X, y)`` on the same rows.
+
+    Raises
+    ------
+    InputError
+        A metric or setting that needs the rows, or an automatic choice (``"auto"``: it
+        chooses on held-out pairs, which need rows).
+    """
+    from metricbench.model_selection import MetricSearchCV
+
+    m = stats_metric(metric, **params)
+    if isinstance(m, MetricSearchCV):
+        raise InputError(f"{m.estimator.name}: an 'auto' setting chooses on held-out pairs of rows; "
+                         "a fit from statistics alone needs it given")
+    return m.fit_from_stats(stats)
+
+
+def fit_on_engine(engine, metric, X, y, *, variants=None, images=None):
+    """Fit ``metric`` (unfitted, fitted in place) on ``engine`` from statistics when it can be,
+    else in this process.
+
+    A metric of :data:`STATS_METRICS` with explicit settings is fitted from the engine's
+    map-reduce of statistics; a search (``auto`` settings) gathers the statistics of its
+    fitting and held-out identities on the engine and reads only the held-out pairs' rows here.
+
+    Returns
+    -------
+    metric, bool
+        The fitted metric and whether it was fitted from the engine's statistics.
+    """
+    from metricbench.learn.base import StatsFitted
+    from metricbench.model_selection import MetricSearchCV
+    from metricbench.model_selection._validate import fit_kwargs
+
+    inner = metric.estimator if isinstance(metric, MetricSearchCV) else metric
+    if isinstance(metric, MetricSearchCV) and isinstance(inner, StatsFitted) and metric.cv is None:
+        y = np.asarray(y)
+        metric._fit_rows(X, y, None, variants, images, {"engine": engine})
+        return metric, True
+    if isinstance(metric, StatsFitted) and metric._stats_only() is None:
+        metric._check_params()
+        return metric.fit_from_stats(engine.gather_stats(metric, X, y, variants=variants)), True
+    return metric.fit(X, y, **fit_kwargs(metric, variants=variants, images=images)), False
+
+
+__all__ = ["STATS_METRICS", "fit_from_stats", "fit_on_engine", "global_class_counts", "stats_metric"]

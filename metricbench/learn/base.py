@@ -28,7 +28,7 @@ from sklearn.utils.validation import validate_data
 from metricbench import registry
 from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError, NonFiniteError, NotFittedError
-from metricbench.learn.stats import ScatterStats
+from metricbench.learn.stats import SECOND_PASS, ScatterStats
 from metricbench.model_selection._scorer import pair_auroc
 
 FORMAT_VERSION = 1
@@ -549,12 +549,25 @@ class StatsFitted:
     def _stats_request(self, variants) -> dict:
         return {}
 
+    def _stats_extra(self) -> tuple:
+        """Names of the second-pass sums (:data:`metricbench.learn.stats.SECOND_PASS`) the fit
+        needs besides the statistics (each a sum over rows given the first pass's statistics)."""
+        return ()
+
+    def _stats_only(self) -> str | None:
+        """None when :meth:`fit_from_stats` gives ``fit``'s result with these settings, else
+        why the fit needs the rows themselves."""
+        return None
+
     def gather_stats(self, X, y, variants=None, rows=None):
         """The statistics this metric is fitted from, of rows ``X`` (or ``X[rows]``) with labels
-        ``y`` (one pass)."""
+        ``y`` (one pass, and a second for the sums of :meth:`_stats_extra`)."""
         v_rows = variants if (variants is None or rows is None) else np.asarray(variants)[rows]
         kw = self._stats_request(v_rows)
-        return ScatterStats.from_data(X, y, variants=variants if kw.get("cross") else None, rows=rows, **kw)
+        st = ScatterStats.from_data(X, y, variants=variants if kw.get("cross") else None, rows=rows, **kw)
+        for key in self._stats_extra():
+            st.extra[key] = SECOND_PASS[key](X, y, st, rows=rows)
+        return st
 
     def fit_from_stats(self, stats):
         """Fit from statistics gathered by :meth:`gather_stats` (or their ``+``); returns self."""

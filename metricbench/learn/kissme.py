@@ -133,6 +133,9 @@ class KISSME(StatsFitted, LinearMetric):
     def _sampling(self) -> bool:
         return _pairs_arg(self.same_pairs) != "all" or _pairs_arg(self.diff_pairs) != "all"
 
+    def _stats_only(self):
+        return "sampled pairs are drawn from rows" if self._sampling() else None
+
     def _stats_request(self, variants):
         kind, cg = resolve_within(self.within, variants, self.cross_groups)
         return {"pairs": True} if kind == "all" else {"cross": cg}

@@ -81,6 +81,11 @@ class ZCACosine(StatsFitted, LinearMetric):
         if not np.isfinite(float(self.eps)) or float(self.eps) < 0:
             raise InputError(f"eps must be a number >= 0, got {self.eps!r}")
 
+    def _stats_only(self):
+        if self.shrinkage in ("ledoit-wolf", "oas"):
+            return f"shrinkage={self.shrinkage!r} is estimated from rows"
+        return None
+
     def _fit(self, X, y, groups=None):
         self._check_params()
         stats = self.gather_stats(X, y, groups)

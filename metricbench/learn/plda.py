@@ -211,6 +211,11 @@ class PLDA(StatsFitted, TransformerMixin, BaseMetric):
         kind, cg = resolve_within(self.within, variants, self.cross_groups)
         return {} if kind == "all" else {"cross": cg}
 
+    def _stats_only(self):
+        if self.length_norm or self.method == "em":
+            return "length_norm and method='em' need the reduced rows themselves"
+        return None
+
     def _k_max(self, d, n_classes):
         return min(d, n_classes - 1) if self.reduce == "lda" else d
 

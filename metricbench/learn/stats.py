@@ -129,6 +129,8 @@ class ScatterStats:
         self.weights_ok = True
         #: relative eigenvalue threshold of the numerical rank (float32 products are coarser)
         self.rtol = 1e-10
+        #: second-pass sums over the rows given these statistics (:data:`SECOND_PASS`), by name
+        self.extra: dict = {}
         self._memo: dict = {}
 
     # -- construction ---------------------------------------------------------------------
@@ -316,6 +318,7 @@ class ScatterStats:
         )
         out.rtol = self.rtol
         out.weights_ok = self.weights_ok
+        out.extra = dict(self.extra)  # residuals about class means do not depend on the shift
         if self.cross is not None:
             x = self.cross
             sums = x["sums"]
@@ -375,6 +378,8 @@ class ScatterStats:
         )
         out.weights_ok = self.weights_ok and b.weights_ok and (glob or not overlap)
         out.rtol = max(self.rtol, b.rtol)
+        if not overlap:  # sums about each identity's own mean stay exact when no identity is shared
+            out.extra = {k: v + b.extra[k] for k, v in self.extra.items() if k in b.extra}
         if self.cross is not None:
             x, y = self.cross, b.cross
             d = self.sum.size
@@ -588,6 +593,57 @@ def _global_counts(class_counts, classes, nA, nB):
     return g, nA, nB
 
 
+def residual_fourth(X, y, stats: "ScatterStats", *, rows=None, chunk: int | None = None) -> float:
+    """``sum_i ||x_i - m_c(i)||^4`` over the rows of identities with 2 or more rows, ``m_c`` the
+    identity means of ``stats``: the fourth moment Ledoit & Wolf's shrinkage needs besides the
+    within-class covariance. A sum over rows, so chunks of rows (on any number of machines)
+    add up.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+    stats : ScatterStats
+        Statistics of (at least) every identity these rows belong to.
+    rows : array-like of int, optional
+        Only ``X[rows]`` (``y`` of ``X``'s length).
+    chunk : int, optional
+        Rows per chunk (default from the working-memory setting).
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    Ledoit & Wolf, "A well-conditioned estimator for large-dimensional covariance matrices",
+    Journal of Multivariate Analysis 88(2), 2004.
+    """
+    y = np.asarray(y)
+    if rows is not None:
+        rows = np.asarray(rows, dtype=np.int64)
+        y = y[rows]
+    n, d = y.shape[0], X.shape[1]
+    idx = np.searchsorted(stats.classes, y)
+    idx = np.minimum(idx, stats.classes.size - 1)
+    if n and not np.array_equal(stats.classes[idx], y):
+        raise InputError("a row's identity is not in the statistics given")
+    means = stats.class_means()
+    multi = stats.counts[idx] >= 2
+    step = stats_chunk_rows(d) if chunk is None else max(1, int(chunk))
+    total = 0.0
+    for a in range(0, n, step):
+        blk = np.asarray(X[a : a + step] if rows is None else X[rows[a : a + step]], dtype=np.float64)
+        R = blk - means[idx[a : a + step]]
+        q = np.einsum("ij,ij->i", R, R)
+        total += float((q[multi[a : a + step]] ** 2).sum())
+    return total
+
+
+#: second-pass sums a fit may need besides the statistics: name -> f(X, y, stats, rows=None)
+SECOND_PASS = {"residual_fourth": residual_fourth}
+
+
 def numerical_rank(s, *, n_rows: int | None = None, rtol: float = 1e-10) -> int:
     """Numerical rank of a covariance from its eigenvalues ``s`` (descending, >= 0).
 
@@ -604,7 +660,7 @@ def numerical_rank(s, *, n_rows: int | None = None, rtol: float = 1e-10) -> int:
     return r
 
 
-__all__ = ["ScatterStats", "class_codes", "numerical_rank", "stats_chunk_rows"]
+__all__ = ["SECOND_PASS", "ScatterStats", "class_codes", "numerical_rank", "residual_fourth", "stats_chunk_rows"]
 
 
 # -- small matrix helpers shared by the closed-form metrics ---------------------------------

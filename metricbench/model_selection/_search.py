@@ -390,7 +390,8 @@ def _digest(rows) -> str:
 def block_stats(est, X, y, variants, rows, cache: dict, parts=None):
     """Statistics of ``X[rows]`` for ``est`` (its ``gather_stats`` request), from ``cache`` when
     a search already gathered them; ``parts`` (disjoint row sets whose union is ``rows``)
-    are gathered (or found) separately and added."""
+    are gathered (or found) separately and added. ``cache["engine"]``, when set, is the
+    engine (:mod:`metricbench.engines`) that gathers them."""
     req = est._stats_request(None if variants is None else np.asarray(variants)[rows])
     key = (repr(sorted(req.items())), _digest(rows))
     if key in cache:
@@ -401,7 +402,9 @@ def block_stats(est, X, y, variants, rows, cache: dict, parts=None):
             b = block_stats(est, X, y, variants, p, cache)
             st = b if st is None else st + b
     else:
-        st = est.gather_stats(X, y, variants, rows=rows)
+        engine = cache.get("engine")  # an engine (Dask) gathers them by map-reduce
+        st = (est.gather_stats(X, y, variants, rows=rows) if engine is None
+              else engine.gather_stats(est, X, y, variants=variants, rows=rows))
     cache[key] = st
     return st
 

@@ -83,7 +83,7 @@ def validate_metric(metric, X, y, *, holdout: float = 0.2, random_state=0, n_pai
 
 def validate_and_fit(metric, X, y, *, holdout: float = 0.2, random_state=0, n_pairs: int = 20000,
                      same_fraction: float = 0.5, variants=None, images=None, cross_groups=None,
-                     final_fit: bool = True):
+                     final_fit: bool = True, engine=None):
     """Identity-disjoint validation of ``metric``, then its fit on every row, sharing statistics.
 
     The validation is :func:`~metricbench.model_selection.validate_metric`'s: the metric is
@@ -101,6 +101,10 @@ def validate_and_fit(metric, X, y, *, holdout: float = 0.2, random_state=0, n_pa
         As in :func:`validate_metric`.
     final_fit : bool
         Also fit on every row (default); False returns None in its place.
+    engine : metricbench.engines engine, optional
+        Gather the statistics on this engine (a Dask cluster: map-reduce over row blocks);
+        only the held-out pairs' rows are read here. Metrics not fitted from statistics fit
+        in this process.
 
     Returns
     -------
@@ -121,12 +125,13 @@ def validate_and_fit(metric, X, y, *, holdout: float = 0.2, random_state=0, n_pa
     shared = (
         getattr(metric, "learns", False)
         and hasattr(inner, "fit_from_stats")
+        and (isinstance(metric, MetricSearchCV) or inner._stats_only() is None)
         and (not isinstance(metric, MetricSearchCV) or (metric.cv is None and metric.refit))
     )
     if shared:
         X, y = inner._validate_X(X, y=y, reset=True)
         inner.__dict__.pop("n_features_in_", None)
-    cache: dict = {}
+    cache: dict = {} if engine is None else {"engine": engine}
     all_rows = np.arange(y.shape[0])
 
     def fit_on(m, rows, final: bool):
