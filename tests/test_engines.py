@@ -301,3 +301,23 @@ def test_cli_engine_flags_checked_first(tmp_path):
     res = runner.invoke(app, ["retrieve", "-m", "cosine", "-q", "q.npy", "-g", "g.npy", "--scheduler", "tcp://x:1"])
     assert_one_line_error(res, "scheduler address is for the dask engine \\(--scheduler\\)")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_score_competition_fits_from_dask_statistics(dask_engine, data, tmp_path):
+    """``score_competition(engine=dask)`` (what ``metricbench score --engine dask`` runs): validation,
+    the 'auto' search and the final fit from statistics gathered on the cluster; the submission
+    equals the local one."""
+    from metricbench.workflows.score import score_competition
+
+    X, y = data["X"].astype(np.float64), data["y"]
+    np.save(tmp_path / "train_set.npy", X)
+    pd.DataFrame({"index": np.arange(y.size), "class": y}).to_csv(tmp_path / "train_labels.csv", index=False)
+    np.save(tmp_path / "test_set.npy", data["Y"].astype(np.float64))
+    pd.DataFrame({"index1": data["i1"][:300] % 700, "index2": data["i2"][:300] % 700, "Id": np.arange(300)}).to_csv(
+        tmp_path / "test_pairs.csv", index=False)
+    for name in ("lda-cosine", "within-mahalanobis"):
+        loc = score_competition(name, tmp_path, val_pairs=1000)
+        got = score_competition(name, tmp_path, val_pairs=1000, engine=dask_engine)
+        assert got.fitted_on.startswith("statistics gathered on the dask engine") and loc.fitted_on == "this process"
+        assert got.chosen == loc.chosen and got.validation.auroc == loc.validation.auroc
+        np.testing.assert_allclose(got.predictions, loc.predictions, rtol=1e-9, atol=1e-10)

@@ -113,6 +113,8 @@ def score(
         typer.echo(f"validation fit chose  {r.validation.chosen}")
     if r.chosen:
         typer.echo(f"final fit chose       {r.chosen}")
+    if r.fitted_on != "this process":
+        typer.echo(f"fitted from           {r.fitted_on}")
     typer.echo(f"submission  {r.submission}  ({r.n_test_pairs} rows, Predicted = {r.predicted})")
     if r.saved_metric:
         typer.echo(f"saved metric  {r.saved_metric}")

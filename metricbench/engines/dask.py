@@ -107,18 +107,6 @@ def _bounds(chunks):
     return np.concatenate([[0], np.cumsum(chunks)]).astype(np.int64)
 
 
-class _PathEngine:
-    """The engine, gathering statistics from the path ``X`` was given as (workers read it) while
-    the caller reads held-out rows from its local memory map."""
-
-    def __init__(self, engine, X):
-        self.engine, self.X = engine, X
-        self.name = engine.name
-
-    def gather_stats(self, metric, X, y, **kw):
-        return self.engine.gather_stats(metric, self.X, y, **kw)
-
-
 # --------------------------------------------------------------------------- tasks (run on workers)
 
 
@@ -419,18 +407,12 @@ class DaskEngine:
         InputError
             A metric or setting that needs the rows themselves.
         """
-        from metricbench.engines.stats import fit_on_engine, stats_metric
+        from metricbench.engines.local import _load
+        from metricbench.engines.stats import EngineOnPath, fit_on_engine, stats_metric
 
-        Xl = X
-        if isinstance(X, (str, os.PathLike)):
-            from metricbench.engines.local import _load
-
-            Xl = _load(X)
         m = stats_metric(metric, **params)
-        from metricbench.model_selection import MetricSearchCV
-
-        if isinstance(m, MetricSearchCV):  # held-out pairs' rows are read here, statistics there
-            return fit_on_engine(_PathEngine(self, X), m, Xl, y, variants=variants)[0]
+        if isinstance(X, (str, os.PathLike)):  # workers read the file, held-out pairs' rows are read here
+            return fit_on_engine(EngineOnPath(self, X), m, _load(X), y, variants=variants)[0]
         return fit_on_engine(self, m, X, y, variants=variants)[0]
 
     # -- extraction --------------------------------------------------------------------------

@@ -117,6 +117,19 @@ def fit_from_stats(metric, stats, **params):
     return m.fit_from_stats(stats)
 
 
+class EngineOnPath:
+    """``engine`` gathering statistics from the file ``path`` (read by its workers) whatever
+    matrix the caller passes: the caller reads the held-out pairs' rows from its own memory
+    map of the same file."""
+
+    def __init__(self, engine, path):
+        self.engine, self.path = engine, path
+        self.name = getattr(engine, "name", "engine")
+
+    def gather_stats(self, metric, X, y, **kw):
+        return self.engine.gather_stats(metric, self.path, y, **kw)
+
+
 def fit_on_engine(engine, metric, X, y, *, variants=None, images=None):
     """Fit ``metric`` (unfitted, fitted in place) on ``engine`` from statistics when it can be,
     else in this process.
@@ -145,4 +158,4 @@ def fit_on_engine(engine, metric, X, y, *, variants=None, images=None):
     return metric.fit(X, y, **fit_kwargs(metric, variants=variants, images=images)), False
 
 
-__all__ = ["STATS_METRICS", "fit_from_stats", "fit_on_engine", "global_class_counts", "stats_metric"]
+__all__ = ["EngineOnPath", "STATS_METRICS", "fit_from_stats", "fit_on_engine", "global_class_counts", "stats_metric"]

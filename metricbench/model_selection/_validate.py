@@ -131,7 +131,7 @@ def validate_and_fit(metric, X, y, *, holdout: float = 0.2, random_state=0, n_pa
     if shared:
         X, y = inner._validate_X(X, y=y, reset=True)
         inner.__dict__.pop("n_features_in_", None)
-    cache: dict = {} if engine is None else {"engine": engine}
+    cache: dict = {} if engine is None or not shared else {"engine": engine}
     all_rows = np.arange(y.shape[0])
 
     def fit_on(m, rows, final: bool):
@@ -158,6 +158,7 @@ def validate_and_fit(metric, X, y, *, holdout: float = 0.2, random_state=0, n_pa
         fit_seconds=t1 - t0, score_seconds=t2 - t1, random_state=random_state, holdout=holdout,
         cross_groups=sp.cross, chosen=m_val.describe() if hasattr(m_val, "describe") else "",
     )
+    result.extra["statistics_shared"] = bool(shared)
     t3 = time.perf_counter()
     fitted = fit_on(clone(metric), None, True) if final_fit else None
     if final_fit:

@@ -83,6 +83,7 @@ class ScoreResult:
     test: TestScore | None
     submission: str | None
     saved_metric: str | None = None
+    fitted_on: str = "this process"  # or the engine whose statistics the fits came from
     predictions: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -108,6 +109,7 @@ class ScoreResult:
                 "score_seconds": v["score_seconds"],
             }
         out["fit_seconds"] = self.fit_seconds
+        out["fitted_on"] = self.fitted_on
         if self.chosen:
             out["chosen"] = self.chosen
         out["score_seconds"] = self.score_seconds
@@ -190,8 +192,12 @@ def score_competition(
     progress : ProgressHook, optional
         Receives each step (validation, fitting, scoring); the library prints nothing.
     engine : metricbench.engines engine, optional
-        Score the test pairs on this engine (for example a Dask cluster,
-        :func:`metricbench.engines.get_engine`); None: in this process.
+        Compute on this engine (for example a Dask cluster,
+        :func:`metricbench.engines.get_engine`): the test pairs are scored there, and a metric
+        fitted from sufficient statistics (:data:`metricbench.engines.stats.STATS_METRICS`) is
+        fitted, validation and ``auto`` search included, from statistics gathered there by
+        map-reduce over blocks of the train file (only held-out pairs' rows are read here);
+        other metrics fit in this process. None: everything in this process.
 
     Returns
     -------
@@ -245,14 +251,21 @@ def score_competition(
 
     validation = None
     m = None
+    stats_engine = None
+    if engine is not None:
+        from metricbench.engines.stats import EngineOnPath
+
+        stats_engine = EngineOnPath(engine, comp.file("train_set.npy")) if hasattr(comp, "file") else engine
+    on_engine = False
     if validate:
         with step(hook, f"validating {name} on held-out identities (fit on the others), then fitting it on all rows"):
             images = comp.train_images
             # one pass over the rows for both when the metric is fitted from statistics
             val, m = validate_and_fit(
                 build(), Xtr, ytr, holdout=holdout, random_state=seed, n_pairs=val_pairs, variants=groups,
-                images=images,
+                images=images, engine=stats_engine,
             )
+            on_engine = stats_engine is not None and bool(val.extra.get("statistics_shared"))
             base = validate_metric(
                 "sqeuclidean", Xtr, ytr, holdout=holdout, random_state=seed, n_pairs=val_pairs, variants=groups,
                 images=images,
@@ -268,7 +281,12 @@ def score_competition(
     if m is None:
         m = build()
         with step(hook, f"fitting {name} on {Xtr.shape[0]} x {Xtr.shape[1]} train embeddings") as st:
-            m.fit(Xtr, ytr, **fit_kwargs(m, variants=groups, images=comp.train_images))
+            if stats_engine is None:
+                m.fit(Xtr, ytr, **fit_kwargs(m, variants=groups, images=comp.train_images))
+            else:
+                from metricbench.engines.stats import fit_on_engine
+
+                m, on_engine = fit_on_engine(stats_engine, m, Xtr, ytr, variants=groups, images=comp.train_images)
         fit_seconds = st.seconds
     else:
         fit_seconds = float(val.extra["final_fit_seconds"])
@@ -303,6 +321,8 @@ def score_competition(
         n_features=int(Xtr.shape[1]), n_test_pairs=int(len(pairs)), seed=seed, similarity=similarity,
         validation=validation, fit_seconds=fit_seconds, score_seconds=score_seconds, chosen=chosen, test=test,
         submission=None if out is None else str(out), saved_metric=saved, predictions=pred,
+        fitted_on=(f"statistics gathered on the {engine.name} engine (map-reduce over row blocks)"
+                   if on_engine else "this process"),
     )
 
 
