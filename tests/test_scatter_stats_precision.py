@@ -1,0 +1,54 @@
+"""ScatterStats from float32 rows (float32 products about the shift, summed in float64, as
+scikit-learn's ``PCA(svd_solver="covariance_eigh")`` forms ``X^T X`` in the input dtype) against a
+float64 reference: the same rows read as float64 (float64 products), and numpy's own moments."""
+
+import numpy as np
+import pytest
+
+from metricbench.learn.stats import ScatterStats
+from metricbench.registry import get_metric
+
+
+@pytest.fixture(scope="module")
+def embeddings():
+    """Unit-norm face-like embeddings: identity centres, an anisotropic within scatter whose
+    variances span three decades, far from the origin (the case float32 products get wrong
+    without a shift)."""
+    r = np.random.default_rng(3)
+    d, C, n = 64, 200, 12000
+    centres = r.standard_normal((C, d)) + 4.0
+    y = r.integers(0, C, n)
+    scale = np.geomspace(1.0, 1e-3, d) ** 0.5
+    X = centres[y] + (r.standard_normal((n, d)) * scale) @ np.linalg.qr(r.standard_normal((d, d)))[0]
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X.astype(np.float32), y
+
+
+def test_float32_statistics_match_float64(embeddings):
+    X, y = embeddings
+    st32 = ScatterStats.from_data(X, y, chunk=1000)
+    st64 = ScatterStats.from_data(X.astype(np.float64), y, chunk=1000)
+    assert st32.rtol == 1e-5 and st64.rtol == 1e-10
+    X64 = X.astype(np.float64)
+    np.testing.assert_allclose(st64.total, np.cov(X64.T, bias=True), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(st32.mean, X64.mean(0), rtol=1e-9, atol=1e-12)
+    for a in ("total", "between", "within"):
+        ref = getattr(st64, a)
+        np.testing.assert_allclose(getattr(st32, a), ref, rtol=0, atol=1e-6 * np.abs(ref).max())
+    # eigenvalues of the within-class covariance down to the smallest (1e-3 of the largest)
+    w32, w64 = np.linalg.eigvalsh(st32.within), np.linalg.eigvalsh(st64.within)
+    np.testing.assert_allclose(w32, w64, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name,params", [("cosine-whitened", {"n_components": 48, "shrinkage": 0.0}),
+                                         ("lda-cosine", {"n_components": 32}),
+                                         ("plda", {"n_components": 32}),
+                                         ("wccn-cosine", {"shrinkage": 0.0})])
+def test_float32_fits_match_float64(embeddings, name, params):
+    X, y = embeddings
+    r = np.random.default_rng(0)
+    i1, i2 = r.integers(0, y.size, 3000), r.integers(0, y.size, 3000)
+    X64 = X.astype(np.float64)
+    got = get_metric(name, **params).fit(X, y).pair_distance(X64, i1, i2)
+    ref = get_metric(name, **params).fit(X64, y).pair_distance(X64, i1, i2)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
