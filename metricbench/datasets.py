@@ -13,12 +13,15 @@ import json
 import os
 import shutil
 import tempfile
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
 from metricbench.errors import InputError, OutputExistsError
+from metricbench.io import load_competition
 from metricbench.io.atomic import replace_directory
+from metricbench.io.loaders import first_nonfinite_rows
 
 #: Environment variable that, when set, replaces the embedded default directory (a competition directory).
 DATA_ENV = "METRICBENCH_DATA"
@@ -45,8 +48,6 @@ def lfw_xq_path() -> Path:
     >>> (lfw_xq_path() / "train_set.npy").is_file()
     True
     """
-    from importlib.resources import files
-
     path = Path(str(files("metricbench") / "data" / "lfw-xq"))
     if not (path / "train_set.npy").is_file():
         raise FileNotFoundError(f"{path}: the embedded default is missing from this installation of metricbench")
@@ -90,8 +91,6 @@ def load_lfw_xq(*, mmap: bool = True):
     >>> comp.train_X.shape, len(comp.pairs)
     ((15518, 128), 4000)
     """
-    from metricbench.io import load_competition
-
     return load_competition(lfw_xq_path(), mmap=mmap)
 
 
@@ -220,8 +219,6 @@ def make_competition(
     dict: the manifest written to ``out/manifest.json``.
     """
     import pandas as pd
-
-    from metricbench.io.loaders import first_nonfinite_rows
 
     if not variants:
         raise InputError("give at least one embedding matrix")

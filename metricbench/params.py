@@ -15,6 +15,7 @@ with one line naming the parameter, what it takes and what was given.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import json
 import math
@@ -319,8 +320,6 @@ def parse_params(items, specs: dict[str, ParamSpec] | None = None, owner: str = 
 
 def unknown_parameter(key: str, owner: str, valid) -> ParameterError:
     """The one message for a parameter name that is not valid: the valid names and the nearest."""
-    import difflib
-
     names = sorted(valid)
     close = difflib.get_close_matches(key, names, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""

@@ -16,10 +16,20 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from metricbench.distances.registry import DISTANCES
 from metricbench.errors import ParameterError, UnknownMetricError
+from metricbench.params import (
+    coerce,
+    estimator_specs,
+    parse_params,
+    spec_from_default,
+    spec_from_doc,
+    unknown_parameter,
+)
 
 #: the kinds of metric, as ``metricbench metrics --kind`` takes them
 KINDS = ("distance", "learned")
@@ -140,8 +150,6 @@ DISTANCE_PARAM_TYPES = {
 
 @lru_cache(maxsize=1)
 def _table() -> tuple[dict, dict]:
-    from metricbench.distances.registry import DISTANCES
-
     out: dict[str, MetricInfo] = {}
     spellings: dict[str, str] = {}
     for name, d in DISTANCES.items():
@@ -238,8 +246,6 @@ def resolve_distance(name: str):
     UnknownMetricError
         An unknown name, or the name of a learned metric (which must be fitted first).
     """
-    from metricbench.distances.registry import DISTANCES
-
     info = _table()[0][resolve(name, kind="distance")]
     if info.kind != "distance":
         raise UnknownMetricError(
@@ -256,23 +262,17 @@ def param_specs(name: str) -> dict:
     constructor's parameters, typed from their docstrings, annotations and defaults; the
     ``ml-*`` metrics also take their metric-learn estimator's parameters.
     """
-    from metricbench.params import estimator_specs, spec_from_doc
-
     info = metric_info(name)
     if info.kind == "distance":
-        from metricbench.distances.registry import DISTANCES
-
         return {p: spec_from_doc(p, DISTANCE_PARAM_TYPES.get(p, "float")) for p in DISTANCES[info.name].params}
     cls = info.load_class()
     specs = estimator_specs(cls)
-    import inspect
 
     takes_more = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
     if takes_more and hasattr(cls, "_estimator_class") and getattr(cls, "estimator", ""):
         specs.update(_metric_learn_specs(cls, specs))  # **params passed on to metric-learn
     if getattr(cls, "auto_grid", None):
         # "auto" settings are searched (metricbench.model_selection): their grids and the search's split
-        from metricbench.params import spec_from_default
 
         import dataclasses
 
@@ -292,10 +292,6 @@ def param_specs(name: str) -> dict:
 
 
 def _metric_learn_specs(cls, own: dict) -> dict:
-    import inspect
-
-    from metricbench.params import spec_from_default
-
     try:
         ml_cls = cls()._estimator_class()
     except Exception:  # metric-learn missing: its parameters are then checked when fitting
@@ -314,8 +310,6 @@ def _metric_learn_specs(cls, own: dict) -> dict:
 
 def check_params(name: str, params: dict) -> None:
     """Raise :class:`~metricbench.errors.ParameterError` for a parameter ``name`` does not take."""
-    from metricbench.params import unknown_parameter
-
     specs = param_specs(name)
     for key in params:
         if key not in specs:
@@ -330,8 +324,6 @@ def parse_metric_params(name: str, items) -> dict:
     ParameterError
         An unknown parameter (the message lists the valid ones) or a value of the wrong type.
     """
-    from metricbench.params import parse_params
-
     info = metric_info(name)
     return parse_params(items, param_specs(info.name), owner=info.name)
 
@@ -363,8 +355,6 @@ def get_metric(name: str, **params):
     >>> m = get_metric("cosine")
     >>> m.fit(X_train, y_train).pair_distance(X_test, i1, i2)  # doctest: +SKIP
     """
-    from metricbench.params import coerce, unknown_parameter
-
     info = metric_info(name)
     specs = param_specs(info.name)
     typed = {}

@@ -10,8 +10,10 @@ The error contract (every command):
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+import time
 import traceback
 
 import typer
@@ -300,8 +302,6 @@ class Stage:
         self.quiet = quiet
 
     def __enter__(self):
-        import time
-
         self.t0 = time.perf_counter()
         if not self.quiet:
             sys.stderr.write(f"{self.label} ...")
@@ -309,8 +309,6 @@ class Stage:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        import time
-
         self.seconds = time.perf_counter() - self.t0
         if not self.quiet:
             sys.stderr.write(f" {'done' if exc_type is None else 'failed'} ({self.seconds:.1f} s)\n")
@@ -324,8 +322,6 @@ def info(msg: str) -> None:
 
 def fmt(x, digits: int = 4) -> str:
     """A number for a table: fixed digits, ``n/a`` for None / NaN."""
-    import math
-
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     return f"{x:.{digits}f}"

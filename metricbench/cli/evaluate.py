@@ -10,6 +10,9 @@ from typing import Annotated, Optional
 import typer
 
 from metricbench.cli.common import MetricbenchCommand, RichProgress, UserError, fmt, print_table, table
+from metricbench.registry import metric_info, parse_metric_params
+from metricbench.workflows import evaluate_competition
+from metricbench.workflows.evaluate import expand_metric_names
 
 DEFAULT_METRICS = "euclidean,cosine,cosine-whitened"
 
@@ -29,8 +32,6 @@ Examples:
 
 def parse_metric_param_items(items: list[str] | None, names: list[str]) -> dict:
     """``--param METRIC:key=value`` -> ``{metric: {key: typed value}}`` (aliases resolve)."""
-    from metricbench.registry import metric_info, parse_metric_params
-
     grouped: dict[str, list[str]] = {}
     for item in items or []:
         name, sep, kv = item.partition(":")
@@ -111,8 +112,6 @@ def evaluate(
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     from metricbench.evaluation.verification import DEFAULT_FARS
-    from metricbench.workflows import evaluate_competition
-    from metricbench.workflows.evaluate import expand_metric_names
 
     if not [t for t in metrics.split(",") if t.strip()]:
         raise UserError("--metrics is empty; give comma-separated names such as euclidean,cosine")

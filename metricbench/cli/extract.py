@@ -9,6 +9,8 @@ import typer
 
 from metricbench.cli.common import MetricbenchCommand, alias_options, fail
 from metricbench.errors import InputError, MetricbenchError
+from metricbench.extract import extract_folder, parse_degrade
+from metricbench.params import parse_params
 
 
 def extract(
@@ -43,9 +45,6 @@ def extract(
 
       metricbench extract path/to/lfw --out runs/lfw-embeddings --engine dask --scheduler tcp://HOST:8786
     """
-    from metricbench.extract import extract_folder, parse_degrade  # noqa: PLC0415
-    from metricbench.params import parse_params  # noqa: PLC0415
-
     alias_options(model_path="onnx_model", detectors="detector")
     try:
         params = parse_params(backend_param)

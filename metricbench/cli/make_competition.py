@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from metricbench.cli.common import MetricbenchCommand, fail, info
+from metricbench.datasets import make_competition as build
+from metricbench.io import load_embeddings, load_labels
 
 
 def make_competition(
@@ -35,11 +38,6 @@ def make_competition(
 
       metricbench make-competition embeddings.npy --labels labels.csv --out my-competition --pairs 10000 --seed 1
     """
-    import hashlib
-
-    from metricbench.datasets import make_competition as build
-    from metricbench.io import load_embeddings, load_labels
-
     variants = {}
     source = {}
     for item in embeddings:

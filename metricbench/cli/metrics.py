@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from metricbench.cli.common import MetricbenchCommand
+from metricbench.registry import check_kind, registry
 
 HELP = """List every metric name (and its aliases) with a one-line description.
 
@@ -23,8 +24,6 @@ def metrics(
         Optional[str], typer.Option("--kind", "-k", help="Only this kind: distance or learned (default: all).")
     ] = None,
 ) -> None:
-    from metricbench.registry import check_kind, registry
-
     if kind is not None and kind != "all":
         check_kind(kind)
     rows = list(registry(None if kind in (None, "all") else kind).values())

@@ -10,6 +10,10 @@ from typing import Annotated, Optional
 import typer
 
 from metricbench.cli.common import MetricbenchCommand, RichProgress, UserError, print_table, table
+from metricbench.engines import get_engine
+from metricbench.registry import metric_info, parse_metric_params
+from metricbench.workflows import retrieve as run
+from metricbench.workflows.outputs import default_submission_path
 
 HELP = """Rank the gallery for every query with METRIC (exact, chunked) and write the top k.
 
@@ -78,10 +82,6 @@ def retrieve(
         Optional[str], typer.Option(help="With --engine dask: scheduler address tcp://HOST:8786 (default: a local cluster).")
     ] = None,
 ) -> None:
-    from metricbench.registry import metric_info, parse_metric_params
-    from metricbench.workflows import retrieve as run
-    from metricbench.workflows.outputs import default_submission_path
-
     info = metric_info(metric)
     fmt = fmt_.value
     if (query_labels is None) != (gallery_labels is None) and not names:
@@ -96,7 +96,6 @@ def retrieve(
     if out is None:
         out = default_submission_path(f"retrieve-{info.name}", params, ext=fmt, k=k if k != 10 else None,
                                       names=names, identities=identities, exclude_self=exclude_self)
-    from metricbench.engines import get_engine
 
     eng = get_engine(engine, scheduler=scheduler) if (engine != "local" or scheduler) else None
     try:

@@ -9,6 +9,11 @@ from typing import Annotated, Optional
 import typer
 
 from metricbench.cli.common import MetricbenchCommand, RichProgress, fmt, print_table, table
+from metricbench.engines import get_engine
+from metricbench.registry import metric_info, parse_metric_params
+from metricbench.workflows import score_competition
+from metricbench.workflows.data import default_data_dir
+from metricbench.workflows.outputs import check_output_file, default_submission_path
 
 HELP = """Fit METRIC on train, score every test pair and write a Kaggle submission (Id,Predicted).
 
@@ -68,10 +73,6 @@ def score(
         Optional[str], typer.Option(help="With --engine dask: scheduler address tcp://HOST:8786 (default: a local cluster).")
     ] = None,
 ) -> None:
-    from metricbench.registry import metric_info, parse_metric_params
-    from metricbench.workflows import score_competition
-    from metricbench.workflows.outputs import check_output_file, default_submission_path
-
     if config is not None:
         if out is not None:
             check_output_file(out, overwrite=force)
@@ -82,7 +83,6 @@ def score(
         out = default_submission_path(name, params, norm=norm, similarity=similarity,
                                       seed=seed if (norm and seed != 0) else None,
                                       prefix="" if data is None else f"{Path(data).name}_")
-    from metricbench.engines import get_engine
 
     eng = get_engine(engine, scheduler=scheduler) if (engine != "local" or scheduler) else None
     try:
@@ -125,7 +125,6 @@ def _score_config(config, data, out, param, norm, similarity, json_out) -> None:
     from metricbench.auto.config import config_label
     from metricbench.auto.workflow import rerun_config
     from metricbench.cli.common import UserError
-    from metricbench.workflows.data import default_data_dir
 
     if param or norm:
         raise UserError("--config gives the metric, its parameters and normalisation: drop --param / --norm")

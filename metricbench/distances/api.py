@@ -11,6 +11,7 @@ from metricbench.config import get_chunk_n_rows, working_memory_bytes  # noqa: F
 from metricbench.distances import drivers
 from metricbench.distances.registry import DISTANCES, Distance
 from metricbench.errors import InputError, NonFiniteError
+from metricbench.registry import resolve_distance as resolve
 
 #: bytes of temporary memory per pair in paired scoring (two sorted index copies + the order)
 _PAIR_BYTES = 24
@@ -26,8 +27,6 @@ def distance_names() -> list[str]:
 
 def resolve_distance(metric: str) -> Distance:
     """The fixed distance named ``metric``: resolved through the one name table (:mod:`metricbench.registry`)."""
-    from metricbench.registry import resolve_distance as resolve
-
     return resolve(metric)
 
 

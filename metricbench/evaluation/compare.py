@@ -23,6 +23,9 @@ import numpy as np
 import pandas as pd
 
 from metricbench.evaluation.verification import DEFAULT_FARS, verification_report
+from metricbench.registry import get_metric, metric_info
+from metricbench.workflows.progress import step
+from metricbench.workflows.score import inner_selection_label
 
 
 @dataclass
@@ -102,10 +105,6 @@ def evaluate_metrics(
     """
     from metricbench.evaluation.leaderboard import leaderboard_aurocs, rank_agreement
     from metricbench.model_selection import IdentityPairSplit, cross_groups_of
-    from metricbench.registry import get_metric, metric_info
-
-    from metricbench.workflows.progress import step
-    from metricbench.workflows.score import inner_selection_label
 
     names = [metric_info(n).name for n in names]  # unknown names fail before any work; aliases resolve
     params = params or {}

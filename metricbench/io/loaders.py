@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -339,8 +340,6 @@ def read_csv_table(path, columns: list[str], what: str):
 
 
 def _parser_message(msg: str, n_fields: int) -> str:
-    import re
-
     m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
     if m:
         return (f"line {m.group(2)} has {m.group(3)} fields but the header has {n_fields}; "

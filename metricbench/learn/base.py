@@ -28,6 +28,7 @@ from sklearn.utils.validation import validate_data
 from metricbench import registry
 from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError, NonFiniteError, NotFittedError
+from metricbench.io.atomic import atomic_path
 from metricbench.learn.stats import SECOND_PASS, ScatterStats
 from metricbench.model_selection._scorer import pair_auroc
 
@@ -333,8 +334,6 @@ class BaseMetric(BaseEstimator):
 
     def save(self, path) -> Path:
         """Write the fitted metric to ``path`` (``.npz``), atomically."""
-        from metricbench.io.atomic import atomic_path
-
         self.check_is_fitted()
         body, arrays = self._header_and_arrays()
         header = {"format": "metricbench-metric", "format_version": FORMAT_VERSION, **body}

@@ -39,6 +39,7 @@ from metricbench.learn.base import BaseMetric
 from metricbench.learn.norm import _accepted
 from metricbench.model_selection import IdentityPairSplit, cross_groups_of, pair_auroc, sample_pairs
 from metricbench.model_selection._split import _seed_int as seed_int
+from metricbench.registry import get_metric
 
 
 def _names(metrics) -> list[str]:
@@ -99,8 +100,6 @@ class Fusion(BaseMetric):
         self.verbose = verbose
 
     def _build(self, names):
-        from metricbench.registry import get_metric
-
         mp = dict(self.metric_params or {})
         unknown = set(mp) - set(names)
         if unknown:

@@ -18,6 +18,8 @@ the normalised score is as symmetric as the raw one.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from metricbench.config import get_chunk_n_rows
@@ -26,6 +28,7 @@ from metricbench.errors import InputError
 from metricbench.learn._pairutils import class_codes
 from metricbench.learn.base import BaseMetric, LinearMetric
 from metricbench.model_selection._split import _seed_int as seed_int
+from metricbench.registry import get_metric
 
 NORMS = ("s-norm", "as-norm")
 
@@ -162,7 +165,6 @@ class Normalized(BaseMetric):
             from sklearn.base import clone
 
             return clone(self.metric)  # fitting must not change the parameter
-        from metricbench.registry import get_metric
 
         return get_metric(str(self.metric), **dict(self.metric_params or {}))
 
@@ -251,7 +253,6 @@ def _accepted(metric, fit_params: dict) -> dict:
     """The fit parameters (``groups`` ...) that ``metric._fit`` accepts."""
     if not fit_params:
         return {}
-    import inspect
 
     # a metricbench metric's _fit says what it uses; anything else (a search) by its fit
     sig = inspect.signature(metric._fit if hasattr(metric, "_fit") else metric.fit)

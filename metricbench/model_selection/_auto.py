@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from metricbench.errors import InputError
@@ -100,8 +102,6 @@ def resolve_auto(cls, params: dict):
 
 
 def _init_params(cls) -> set:
-    import inspect
-
     return {p for p in inspect.signature(cls.__init__).parameters if p != "self"}
 
 

@@ -15,6 +15,7 @@ as :class:`~sklearn.model_selection.GridSearchCV` does.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -381,8 +382,6 @@ class MetricSearchCV(MetaEstimatorMixin, BaseEstimator):
 
 
 def _digest(rows) -> str:
-    import hashlib
-
     r = np.sort(np.asarray(rows, dtype=np.int64))
     return hashlib.blake2b(r.tobytes(), digest_size=16).hexdigest()
 

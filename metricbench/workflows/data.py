@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from metricbench.datasets import default_data_dir as _default
+from metricbench.io import Competition, load_competition
+
 
 def default_data_dir() -> Path:
     """The embedded default competition: ``$METRICBENCH_DATA``, else ``lfw-xq`` inside the installed package
     (:func:`metricbench.datasets.default_data_dir`)."""
-    from metricbench.datasets import default_data_dir as _default
-
     return _default()
 
 
@@ -21,8 +22,6 @@ def open_competition(data=None, *, validate: bool = True):
     InputError
         The directory or one of its files is missing or malformed (one line naming the file).
     """
-    from metricbench.io import Competition, load_competition
-
     if isinstance(data, Competition):
         comp = data
     else:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Sequence
 
 from metricbench.errors import InputError, ParameterError
+from metricbench.io import atomic_write_text
+from metricbench.registry import check_params, get_metric, metric_info, parse_metric_params, registry
 from metricbench.workflows.outputs import check_output_dir
 from metricbench.workflows.progress import ProgressHook, step
 
@@ -28,8 +30,6 @@ def expand_metric_names(names) -> list[str]:
     InputError
         No names, or a metric named twice.
     """
-    from metricbench.registry import metric_info, registry
-
     items = [t.strip() for t in names.split(",")] if isinstance(names, str) else [str(t).strip() for t in names]
     out: list[str] = []
     for item in items:
@@ -108,8 +108,6 @@ class EvaluateResult:
 
 def _check_params(params: dict | None, names: Sequence[str]) -> dict:
     """``{metric: {param: value}}`` with canonical metric names, typed and checked."""
-    from metricbench.registry import check_params, metric_info, parse_metric_params
-
     out: dict = {}
     for key, values in (params or {}).items():
         name = metric_info(key).name
@@ -178,11 +176,8 @@ def evaluate_competition(
     """
     from metricbench.evaluation.compare import evaluate_metrics, json_safe
     from metricbench.evaluation.verification import DEFAULT_FARS
-    from metricbench.io import atomic_write_text
     from metricbench.workflows.data import open_competition
     from metricbench.workflows.score import check_split_settings
-
-    from metricbench.registry import get_metric
 
     names = expand_metric_names(metrics)
     typed = _check_params(params, names)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from metricbench.errors import InputError
+from metricbench.evaluation.retrieval import retrieval_metrics_from_embeddings, search
+from metricbench.io import atomic_write_text, load_embeddings, load_labels
+from metricbench.registry import check_params, get_metric, metric_info, parse_metric_params
 from metricbench.workflows.outputs import check_output_file
 from metricbench.workflows.progress import ProgressHook, step
 
@@ -35,11 +40,6 @@ def write_ranking(path, query_ids, indices, *, gallery_names=None, fmt: str = "c
     -------
     Path
     """
-    import csv
-    import io
-
-    from metricbench.io import atomic_write_text
-
     if fmt not in FORMATS:
         raise InputError(f"unknown ranking format {fmt!r}; valid: {', '.join(FORMATS)}")
     idx = np.asarray(indices)
@@ -112,8 +112,6 @@ class RetrieveResult:
 
 
 def _read_side(path, n_rows: int):
-    from metricbench.io import load_labels
-
     y, df = load_labels(path, n_rows=n_rows, extra_columns=True)
     paths = df["path"].astype(str).to_numpy() if "path" in df.columns else None
     return y, paths
@@ -192,10 +190,6 @@ def retrieve(
     ------
     UnknownMetricError, ParameterError, OutputPathError, OutputExistsError, InputError
     """
-    from metricbench.evaluation.retrieval import retrieval_metrics_from_embeddings, search
-    from metricbench.io import load_embeddings
-    from metricbench.registry import check_params, get_metric, metric_info, parse_metric_params
-
     info = metric_info(metric)
     name = info.name
     raw = dict(params or {})

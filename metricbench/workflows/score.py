@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from metricbench.errors import InputError
+from metricbench.registry import check_params, get_metric, metric_info, parse_metric_params
 from metricbench.workflows.outputs import check_output_file
 from metricbench.workflows.progress import ProgressHook, step
 
@@ -214,14 +215,12 @@ def score_competition(
     """
     from metricbench.evaluation.verification import auroc as roc_auc
     from metricbench.model_selection import fit_kwargs, validate_and_fit, validate_metric
-    from metricbench.registry import get_metric, metric_info, parse_metric_params
 
     info = metric_info(metric)
     name = info.name
     raw = dict(params or {})
     texts = [f"{k}={v}" for k, v in raw.items() if isinstance(v, str)]
     typed = {**{k: v for k, v in raw.items() if not isinstance(v, str)}, **parse_metric_params(name, texts)}
-    from metricbench.registry import check_params
 
     check_params(name, typed)
     if norm is not None and norm not in NORMS:
