@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from metricbench.errors import ParameterError
 
 _TRUE = ("true", "yes", "on")
@@ -246,8 +248,6 @@ def coerce(spec: ParamSpec, text, owner: str = "") -> object:
                 raise bad(f" (outside [{spec.low:g}, {spec.high:g}])")
             return v
     if "array" in kinds and raw.endswith(".npy"):
-        import numpy as np
-
         path = Path(raw)
         if not path.is_file():
             raise ParameterError(f"parameter {spec.name!r}{where}: {raw}: file not found")

@@ -14,6 +14,7 @@ the inverse *within-class* covariance of train is ``within-mahalanobis``.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 import inspect
@@ -273,9 +274,6 @@ def param_specs(name: str) -> dict:
         specs.update(_metric_learn_specs(cls, specs))  # **params passed on to metric-learn
     if getattr(cls, "auto_grid", None):
         # "auto" settings are searched (metricbench.model_selection): their grids and the search's split
-
-        import dataclasses
-
         for p in cls.auto_grid:
             specs.setdefault(f"{p}_grid", spec_from_default(f"{p}_grid", tuple(cls.auto_grid[p])))
             spec = specs.get(p)

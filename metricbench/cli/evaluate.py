@@ -9,9 +9,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from metricbench import workflows
 from metricbench.cli.common import MetricbenchCommand, RichProgress, UserError, fmt, print_table, table
 from metricbench.registry import metric_info, parse_metric_params
-from metricbench.workflows import evaluate_competition
 from metricbench.workflows.evaluate import expand_metric_names
 
 DEFAULT_METRICS = "euclidean,cosine,cosine-whitened"
@@ -119,7 +119,7 @@ def evaluate(
     params = parse_metric_param_items(param, names)
     run_dir = out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     with RichProgress(quiet=json_out) as hook:
-        r = evaluate_competition(
+        r = workflows.evaluate_competition(
             names, data, params=params, holdout=holdout, val_pairs=val_pairs, seed=seed, n_boot=n_boot,
             fars=DEFAULT_FARS, test=test, out=run_dir, overwrite=force, plot=plot, progress=hook,
         )

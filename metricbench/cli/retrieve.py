@@ -9,10 +9,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from metricbench import workflows
 from metricbench.cli.common import MetricbenchCommand, RichProgress, UserError, print_table, table
 from metricbench.engines import get_engine
 from metricbench.registry import metric_info, parse_metric_params
-from metricbench.workflows import retrieve as run
 from metricbench.workflows.outputs import default_submission_path
 
 HELP = """Rank the gallery for every query with METRIC (exact, chunked) and write the top k.
@@ -100,7 +100,7 @@ def retrieve(
     eng = get_engine(engine, scheduler=scheduler) if (engine != "local" or scheduler) else None
     try:
         with RichProgress(quiet=json_out) as hook:
-            r = run(query, gallery, metric=info.name, k=k, params=params, query_labels=query_labels,
+            r = workflows.retrieve(query, gallery, metric=info.name, k=k, params=params, query_labels=query_labels,
                     gallery_labels=gallery_labels, names=names, identities=identities, data=data, exclude_self=exclude_self,
                     working_memory=working_memory, out=out, fmt=fmt, overwrite=force, progress=hook, engine=eng,
                     backend=backend.value)

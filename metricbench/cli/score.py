@@ -8,10 +8,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from metricbench import workflows
 from metricbench.cli.common import MetricbenchCommand, RichProgress, fmt, print_table, table
 from metricbench.engines import get_engine
 from metricbench.registry import metric_info, parse_metric_params
-from metricbench.workflows import score_competition
 from metricbench.workflows.data import default_data_dir
 from metricbench.workflows.outputs import check_output_file, default_submission_path
 
@@ -87,7 +87,7 @@ def score(
     eng = get_engine(engine, scheduler=scheduler) if (engine != "local" or scheduler) else None
     try:
         with RichProgress(quiet=json_out) as hook:
-            r = score_competition(
+            r = workflows.score_competition(
                 name, data, params=params, norm=norm, similarity=similarity, validate=validate, holdout=holdout,
                 val_pairs=val_pairs, seed=seed, out=out, overwrite=force, save_metric=save_metric, progress=hook, engine=eng,
             )

@@ -33,6 +33,7 @@ works too.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -282,8 +283,6 @@ class Verifier(BaseMetric):
                 hidden_layer_sizes=(int(self.hidden),), alpha=1.0 / C, max_iter=int(self.max_iter),
                 random_state=seed, early_stopping=False,
             )
-            import warnings
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 clf.fit(F, same)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from metricbench.engines import search_on
 from metricbench.errors import InputError
 from metricbench.evaluation.retrieval import retrieval_metrics_from_embeddings, search
 from metricbench.io import atomic_write_text, load_embeddings, load_labels
@@ -260,8 +261,6 @@ def retrieve(
             found = search(Q, G, k, metric=m, exclude_self=exclude_self, working_memory=working_memory,
                            backend=backend)
         else:
-            from metricbench.engines import search_on
-
             found = search_on(engine, m, Q, G, k, exclude_self=exclude_self)
         idx, dist = found
     result.search_seconds = st.seconds

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from metricbench.engines import pair_distances_on
 from metricbench.errors import InputError
 from metricbench.registry import check_params, get_metric, metric_info, parse_metric_params
 from metricbench.workflows.outputs import check_output_file
@@ -296,8 +297,6 @@ def score_competition(
         if engine is None:
             dist = paired_distance_chunked(m, comp.test_X, i1, i2, hook)
         else:
-            from metricbench.engines import pair_distances_on
-
             dist = pair_distances_on(engine, m, comp.test_X, i1, i2)
     score_seconds = st.seconds
     pred = -dist if similarity else dist
