@@ -83,15 +83,22 @@ HEAVY = {
     "typer", "click", "cloudpickle", "pytest", "hypothesis",
 }
 
-#: subpackage edges that close a cycle, each with its reason (remove an entry when the cycle is gone)
+#: upward edges still standing (a layer importing one above it), each with its reason; the graph without
+#: them must be acyclic, and each must still exist (delete the entry once its imports are gone). Layers,
+#: bottom up: errors/config/params/checks, io, distances, evaluation, model_selection, learn, registry,
+#: engines, workflows, auto, cli. metricbench.registry (the one name table and get_metric) is still used
+#: by names from below; splitting it into a low table and a high factory would remove the first four.
 CYCLE_ALLOWED = {
-    ("distances", "registry"): "one name table: distances.api resolves names and aliases through metricbench.registry, "
-                               "which lists the distances from distances.registry (a data-only table)",
-    ("model_selection", "registry"): "model_selection's validate_metric / search take a metric name and build it "
-                                     "with get_metric",
-    ("registry", "model_selection"): "get_metric(name, param='auto') resolves the setting through "
-                                     "model_selection.resolve_auto (the one search)",
+    ("distances", "registry"): "distances.api resolves a name or alias through the one name table "
+                               "(registry.resolve_distance), which lists the distances of distances.registry",
+    ("learn", "registry"): "learn.base names a metric class from registry.LEARNED; Normalized, Fusion and the "
+                           "search build an inner metric given by name (get_metric)",
+    ("model_selection", "registry"): "validate_metric and the search take a metric name and build it (get_metric)",
+    ("evaluation", "registry"): "evaluation.lfw scores a fixed distance given by name (get_metric)",
+    ("evaluation", "learn"): "evaluation.retrieval's exact search transforms both sides with a fitted "
+                             "LinearMetric before the distance blocks (isinstance on learn.base's classes)",
 }
+
 
 #: modules whose function-local imports of light modules are not yet hoisted, each with its reason
 LOCAL_ALLOWED = {
@@ -227,8 +234,12 @@ def test_no_import_cycles_between_subpackages():
                     stack.append(b)
         return False
 
-    cyclic = sorted((a, b) for (a, b) in edges if reaches(b, a) and (a, b) not in CYCLE_ALLOWED)
-    assert not cyclic, "subpackage import cycles (edge: first import):\n" + "\n".join(
+    stale = sorted(e for e in CYCLE_ALLOWED if e not in edges)
+    assert not stale, f"allowed upward edges that no longer exist (delete them from CYCLE_ALLOWED): {stale}"
+    for e in CYCLE_ALLOWED:
+        del edges[e]
+    cyclic = sorted((a, b) for (a, b) in edges if reaches(b, a))
+    assert not cyclic, "subpackage import cycles (edge: its first import):\n" + "\n".join(
         f"{a} -> {b}: {edges[(a, b)]}" for a, b in cyclic)
 
 

@@ -79,7 +79,7 @@ class EvaluateResult:
     it chose (``chosen``, inner selection labelled).
     """
 
-    evaluation: object  # metricbench.evaluation.compare.Evaluation
+    evaluation: object  # metricbench.workflows.compare.Evaluation
     run_dir: str
     files: dict = field(default_factory=dict)
     plots: dict = field(default_factory=dict)
@@ -98,7 +98,7 @@ class EvaluateResult:
         return self.evaluation.leaderboard
 
     def to_json(self) -> dict:
-        from metricbench.evaluation.compare import json_safe
+        from metricbench.workflows.compare import json_safe
 
         payload = self.evaluation.to_json()
         payload["plots"] = dict(self.plots)
@@ -138,7 +138,7 @@ def evaluate_competition(
 ) -> EvaluateResult:
     """Compare metrics on identity-disjoint validation pairs and, with ``solution.csv``, on the test pairs.
 
-    What ``metricbench evaluate`` runs: :func:`metricbench.evaluation.compare.evaluate_metrics`, then
+    What ``metricbench evaluate`` runs: :func:`metricbench.workflows.compare.evaluate_metrics`, then
     the tables (``evaluation.csv``, ``evaluation.json``, ``summary.md``) and ROC / DET / histogram
     plots written into ``out``. Names, parameters, settings and the run folder are checked before
     the data is read.
@@ -174,7 +174,7 @@ def evaluate_competition(
     ------
     UnknownMetricError, ParameterError, OutputPathError, OutputExistsError, InputError
     """
-    from metricbench.evaluation.compare import evaluate_metrics, json_safe
+    from metricbench.workflows.compare import evaluate_metrics, json_safe
     from metricbench.evaluation.verification import DEFAULT_FARS
     from metricbench.workflows.data import open_competition
     from metricbench.workflows.score import check_split_settings

@@ -93,7 +93,7 @@ class RetrieveResult:
         return sorted({1, 5, 10, int(self.k)})
 
     def to_json(self) -> dict:
-        from metricbench.evaluation.compare import json_safe
+        from metricbench.workflows.compare import json_safe
 
         out = {"metric": self.metric, "params": self.params, "k": self.k, "n_queries": self.n_queries,
                "n_gallery": self.n_gallery, "exclude_self": self.exclude_self}

@@ -24,8 +24,10 @@ import pandas as pd
 
 from metricbench.evaluation.verification import DEFAULT_FARS, verification_report
 from metricbench.registry import get_metric, metric_info
+from metricbench.evaluation.leaderboard import leaderboard_aurocs, rank_agreement
+from metricbench.model_selection import IdentityPairSplit, cross_groups_of, fit_kwargs
 from metricbench.workflows.progress import step
-from metricbench.workflows.score import inner_selection_label
+from metricbench.workflows.score import inner_selection_label, paired_distance_chunked
 
 
 @dataclass
@@ -59,8 +61,6 @@ def json_safe(obj):
 
 
 def _fit(m, X, y, groups, images=None):
-    from metricbench.model_selection import fit_kwargs
-
     kw = fit_kwargs(m, variants=groups, images=images)
     t = time.perf_counter()
     m.fit(X, y, **kw)
@@ -103,9 +103,6 @@ def evaluate_metrics(
     -------
     Evaluation
     """
-    from metricbench.evaluation.leaderboard import leaderboard_aurocs, rank_agreement
-    from metricbench.model_selection import IdentityPairSplit, cross_groups_of
-
     names = [metric_info(n).name for n in names]  # unknown names fail before any work; aliases resolve
     params = params or {}
     Xtr, ytr, groups = comp.train_X, comp.train_y, comp.train_groups
@@ -141,8 +138,6 @@ def evaluate_metrics(
             with step(progress, f"{name}: fitting on all {Xtr.shape[0]} train rows"):
                 fit_s = _fit(m, Xtr, ytr, groups, comp.train_images)
             with step(progress, f"{name}: scoring {len(pairs)} test pairs", total=len(pairs)) as st:
-                from metricbench.workflows.score import paired_distance_chunked
-
                 score = -paired_distance_chunked(m, comp.test_X, t1, t2, progress)
             score_s = st.seconds
             rep = verification_report(y, score, **common)
