@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from importlib.resources import files
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import numpy as np
 
 from metricbench.errors import InputError, OutputExistsError
 from metricbench.io import load_competition
-from metricbench.io.atomic import replace_directory
+from metricbench.io.atomic import staged_directory
 from metricbench.io.loaders import first_nonfinite_rows
 
 #: Environment variable that, when set, replaces the embedded default directory (a competition directory).
@@ -295,10 +293,7 @@ def make_competition(
         "dim": int(d),
         "source": source or {},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    os.chmod(tmp, 0o755)
-    try:
+    with staged_directory(out) as tmp:
         np.save(tmp / "train_set.npy", Xtr)
         pd.DataFrame({"index": np.arange(len(ytr)), "class": ytr}).to_csv(tmp / "train_labels.csv", index=False)
         if len(names) > 1:
@@ -311,10 +306,6 @@ def make_competition(
         )
         pd.DataFrame({"Id": ids, "Expected": same}).to_csv(tmp / "solution.csv", index=False)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        replace_directory(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 
@@ -359,11 +350,7 @@ def write_lfw_xq_protocol(out, *, n_folds: int = 10, pairs_per_fold: int = 300, 
 
     if n_folds < 2 or pairs_per_fold < 2:
         raise InputError(f"need n_folds >= 2 and pairs_per_fold >= 2, got {n_folds} and {pairs_per_fold}")
-    comp, names, num, paths = _lfw_xq_names()
-    X = np.asarray(comp.train_X)
-    y = np.asarray(comp.train_y)
-    groups = np.asarray(comp.train_groups).astype(str)
-    images = np.asarray(comp.train_images)
+    X, y, groups, images, names, num, paths = _lfw_xq_rows()
 
     rng = np.random.default_rng(seed)
     clean = groups == "clean"
@@ -421,9 +408,11 @@ def write_lfw_xq_protocol(out, *, n_folds: int = 10, pairs_per_fold: int = 300, 
     return files
 
 
-def _lfw_xq_names():
-    """Train rows of the embedded default with LFW-style names: ``(comp, names, num, paths)``."""
+def _lfw_xq_rows():
+    """Train rows of the embedded default with LFW-style names:
+    ``(X, y, groups, images, names, num, paths)`` (``groups`` as text)."""
     comp = load_lfw_xq()
+    X = np.asarray(comp.train_X)
     y = np.asarray(comp.train_y)
     groups = np.asarray(comp.train_groups).astype(str)
     images = np.asarray(comp.train_images)
@@ -433,7 +422,7 @@ def _lfw_xq_names():
     num[order] = np.arange(y.size) - np.repeat(first, counts) + 1
     names = np.array([f"id{int(c):05d}" for c in y])
     paths = np.array([f"{n}/{n}_{k:04d}.jpg" for n, k in zip(names, num)])
-    return comp, names, num, paths
+    return X, y, groups, images, names, num, paths
 
 
 def write_lfw_xq_retrieval(out, *, query_fraction: float = 0.2, seed: int = 0) -> dict:
@@ -477,11 +466,7 @@ def write_lfw_xq_retrieval(out, *, query_fraction: float = 0.2, seed: int = 0) -
 
     if not 0 < query_fraction < 1:
         raise InputError(f"query_fraction must lie in (0, 1), got {query_fraction}")
-    comp, names, num, paths = _lfw_xq_names()
-    X = np.asarray(comp.train_X)
-    y = np.asarray(comp.train_y)
-    groups = np.asarray(comp.train_groups).astype(str)
-    images = np.asarray(comp.train_images)
+    X, y, groups, images, names, num, paths = _lfw_xq_rows()
     rng = np.random.default_rng(seed)
     n_photos = {int(c): np.unique(images[y == c]).size for c in np.unique(y)}
     multi = np.array(sorted(c for c, n in n_photos.items() if n >= 2))

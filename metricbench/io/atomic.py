@@ -131,3 +131,23 @@ def replace_directory(tmp, out) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, out)
+
+
+@contextlib.contextmanager
+def staged_directory(out):
+    """A fresh folder beside ``out`` to fill; it replaces ``out`` whole when the block succeeds
+    (:func:`replace_directory`) and is removed when it fails, leaving ``out`` as it was.
+
+    >>> with staged_directory("runs/competition") as tmp:  # doctest: +SKIP
+    ...     np.save(tmp / "train_set.npy", X)
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    os.chmod(tmp, 0o755)
+    try:
+        yield tmp
+        replace_directory(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
