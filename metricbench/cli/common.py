@@ -10,11 +10,13 @@ The error contract (every command):
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
 import time
 import traceback
+from typing import Annotated, Optional
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -24,6 +26,7 @@ try:  # typer >= 0.20 carries its own copy of click; its exceptions are the ones
 except ImportError:  # pragma: no cover - older typer on the real click
     from click import exceptions as _cx
 
+from metricbench.engines import get_engine
 from metricbench.errors import InputError, MetricbenchError, OutputExistsError
 from metricbench.workflows.data import default_data_dir  # noqa: F401  (re-exported for the commands)
 from metricbench.workflows.progress import ProgressHook
@@ -33,6 +36,30 @@ EXIT_OK, EXIT_UNEXPECTED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 #: typer settings shared by every command: -h as well as --help
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 120}
+
+# -- options several commands share (one declaration each) -------------------------------------------
+ParamOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--param", "-p", metavar="KEY=VALUE", help="Metric parameter key=value, typed; repeatable."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
+EngineOption = Annotated[str, typer.Option(help="Where to compute: local, or dask (pip install 'metricbench[dask]').")]
+SchedulerOption = Annotated[
+    Optional[str],
+    typer.Option(help="With --engine dask: scheduler address tcp://HOST:8786 (default: a local cluster)."),
+]
+
+
+@contextlib.contextmanager
+def engine_from_options(engine: str, scheduler: str | None):
+    """The engine ``--engine`` / ``--scheduler`` name (None for the default in-process path), closed
+    when the block ends."""
+    eng = get_engine(engine, scheduler=scheduler) if (engine != "local" or scheduler) else None
+    try:
+        yield eng
+    finally:
+        if eng is not None:
+            eng.close()
 
 
 def reports_errors(func):

@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 from metricbench import workflows
-from metricbench.cli.common import MetricbenchCommand, RichProgress, UserError, print_table, table
-from metricbench.engines import get_engine
+from metricbench.cli.common import (EngineOption, JsonOption, MetricbenchCommand, ParamOption, RichProgress,
+                                    SchedulerOption, UserError, engine_from_options, print_table, table)
 from metricbench.registry import metric_info, parse_metric_params
 from metricbench.workflows.outputs import default_submission_path
 
@@ -60,9 +60,7 @@ def retrieve(
     query_labels: Annotated[Optional[Path], typer.Option(help="index,class[,path] CSV of the query rows.")] = None,
     gallery_labels: Annotated[Optional[Path], typer.Option(help="index,class[,path] CSV of the gallery rows.")] = None,
     data: Annotated[Optional[Path], typer.Option(help="Competition directory whose train set fits a learned metric.")] = None,
-    param: Annotated[
-        Optional[list[str]], typer.Option("--param", "-p", metavar="KEY=VALUE", help="Metric parameter key=value, typed; repeatable.")
-    ] = None,
+    param: ParamOption = None,
     exclude_self: Annotated[
         bool, typer.Option("--exclude-self", help="Query and gallery are the same rows: never return the query itself.")
     ] = False,
@@ -70,17 +68,13 @@ def retrieve(
         Optional[float], typer.Option(min=1, help="MiB for one query x gallery distance block (default 512).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    json_out: JsonOption = False,
     backend: Annotated[
         Backend, typer.Option("--backend", help="Top-k engine: metricbench (exact ranking) or faiss (faiss-cpu's flat "
                               "index, the 'faiss' extra; float32, not exact on near-ties).")
     ] = Backend.metricbench,
-    engine: Annotated[
-        str, typer.Option(help="Where to compute: local, or dask (pip install 'metricbench[dask]').")
-    ] = "local",
-    scheduler: Annotated[
-        Optional[str], typer.Option(help="With --engine dask: scheduler address tcp://HOST:8786 (default: a local cluster).")
-    ] = None,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
 ) -> None:
     info = metric_info(metric)
     fmt = fmt_.value
@@ -97,16 +91,11 @@ def retrieve(
         out = default_submission_path(f"retrieve-{info.name}", params, ext=fmt, k=k if k != 10 else None,
                                       names=names, identities=identities, exclude_self=exclude_self)
 
-    eng = get_engine(engine, scheduler=scheduler) if (engine != "local" or scheduler) else None
-    try:
-        with RichProgress(quiet=json_out) as hook:
-            r = workflows.retrieve(query, gallery, metric=info.name, k=k, params=params, query_labels=query_labels,
-                    gallery_labels=gallery_labels, names=names, identities=identities, data=data, exclude_self=exclude_self,
-                    working_memory=working_memory, out=out, fmt=fmt, overwrite=force, progress=hook, engine=eng,
-                    backend=backend.value)
-    finally:
-        if eng is not None:
-            eng.close()
+    with engine_from_options(engine, scheduler) as eng, RichProgress(quiet=json_out) as hook:
+        r = workflows.retrieve(query, gallery, metric=info.name, k=k, params=params, query_labels=query_labels,
+                               gallery_labels=gallery_labels, names=names, identities=identities, data=data,
+                               exclude_self=exclude_self, working_memory=working_memory, out=out, fmt=fmt,
+                               overwrite=force, progress=hook, engine=eng, backend=backend.value)
     if json_out:
         typer.echo(json.dumps(r.to_json(), indent=2))
         return

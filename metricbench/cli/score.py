@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from metricbench import workflows
-from metricbench.cli.common import MetricbenchCommand, RichProgress, fmt, print_table, table
-from metricbench.engines import get_engine
+from metricbench.cli.common import (EngineOption, JsonOption, MetricbenchCommand, ParamOption, RichProgress,
+                                    SchedulerOption, UserError, engine_from_options, fmt, print_table, table)
 from metricbench.registry import metric_info, parse_metric_params
 from metricbench.workflows.data import default_data_dir
 from metricbench.workflows.outputs import check_output_file, default_submission_path
@@ -44,9 +44,7 @@ def score(
         Optional[Path],
         typer.Option("--out", "-o", help="Submission CSV (default: submissions/<metric>[_<setting>=<value>...].csv)."),
     ] = None,
-    param: Annotated[
-        Optional[list[str]], typer.Option("--param", "-p", metavar="KEY=VALUE", help="Metric parameter key=value, typed; repeatable.")
-    ] = None,
+    param: ParamOption = None,
     norm: Annotated[
         Optional[str],
         typer.Option(help="Score normalisation against a train cohort: s-norm or as-norm (adaptive, top-k cohort)."),
@@ -62,16 +60,12 @@ def score(
     seed: Annotated[int, typer.Option(help="Seed of the validation split and pair sampling.")] = 0,
     save_metric: Annotated[Optional[Path], typer.Option(help="Also save the fitted metric (.npz) here.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing submission or saved metric.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    json_out: JsonOption = False,
     config: Annotated[
         Optional[Path], typer.Option(help="Re-run a configuration saved by 'metricbench auto' (replaces --metric).")
     ] = None,
-    engine: Annotated[
-        str, typer.Option(help="Where to compute: local, or dask (pip install 'metricbench[dask]').")
-    ] = "local",
-    scheduler: Annotated[
-        Optional[str], typer.Option(help="With --engine dask: scheduler address tcp://HOST:8786 (default: a local cluster).")
-    ] = None,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
 ) -> None:
     if config is not None:
         if out is not None:
@@ -84,16 +78,11 @@ def score(
                                       seed=seed if (norm and seed != 0) else None,
                                       prefix="" if data is None else f"{Path(data).name}_")
 
-    eng = get_engine(engine, scheduler=scheduler) if (engine != "local" or scheduler) else None
-    try:
-        with RichProgress(quiet=json_out) as hook:
-            r = workflows.score_competition(
-                name, data, params=params, norm=norm, similarity=similarity, validate=validate, holdout=holdout,
-                val_pairs=val_pairs, seed=seed, out=out, overwrite=force, save_metric=save_metric, progress=hook, engine=eng,
-            )
-    finally:
-        if eng is not None:
-            eng.close()
+    with engine_from_options(engine, scheduler) as eng, RichProgress(quiet=json_out) as hook:
+        r = workflows.score_competition(
+            name, data, params=params, norm=norm, similarity=similarity, validate=validate, holdout=holdout,
+            val_pairs=val_pairs, seed=seed, out=out, overwrite=force, save_metric=save_metric, progress=hook, engine=eng,
+        )
     if json_out:
         typer.echo(json.dumps(r.to_json(), indent=2, default=float))
         return
@@ -124,7 +113,6 @@ def _score_config(config, data, out, param, norm, similarity, json_out) -> None:
     """``score --config FILE``: the library re-runs the saved configuration; this only prints."""
     from metricbench.auto.config import config_label
     from metricbench.auto.workflow import rerun_config
-    from metricbench.cli.common import UserError
 
     if param or norm:
         raise UserError("--config gives the metric, its parameters and normalisation: drop --param / --norm")
