@@ -9,6 +9,7 @@ random draw uses ``seed``, and the seed is written to ``manifest.json`` beside t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from importlib.resources import files
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from metricbench.errors import InputError, OutputExistsError
-from metricbench.io import load_competition
+from metricbench.io import load_competition, load_embeddings, load_labels
 from metricbench.io.atomic import staged_directory
 from metricbench.io.loaders import first_nonfinite_rows
 
@@ -307,6 +308,49 @@ def make_competition(
         pd.DataFrame({"Id": ids, "Expected": same}).to_csv(tmp / "solution.csv", index=False)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def make_competition_from_files(embeddings, labels, out, **kw) -> dict:
+    """:func:`make_competition` from files, with their provenance in the manifest.
+
+    What ``metricbench make-competition`` runs: each embedding file is read (memory-mapped),
+    checked and hashed, and the manifest's ``source`` records every file's name and the
+    SHA-256 of each embedding file.
+
+    Parameters
+    ----------
+    embeddings : sequence of (name, path) or of path
+        The ``.npy`` embedding matrices of the same images, row for row; a bare path is named
+        by its file stem.
+    labels : path-like
+        CSV with columns ``index,class`` for the rows of the embeddings.
+    out : path-like
+        Directory to create.
+    **kw
+        Passed to :func:`make_competition` (``test_fraction``, ``n_pairs``, ``cross``, ``seed``,
+        ``overwrite`` ...).
+
+    Returns
+    -------
+    dict: the manifest written to ``out/manifest.json``.
+
+    Raises
+    ------
+    InputError
+        A variant name given twice, or a file :func:`make_competition` refuses.
+    """
+    variants, source = {}, {}
+    for item in embeddings:
+        name, path = (Path(item).stem, item) if isinstance(item, (str, os.PathLike)) else item
+        if name in variants:
+            raise InputError(f"variant name {name!r} given twice; name the variants apart", param="embeddings")
+        variants[name] = load_embeddings(path, mmap=True)
+        source[name] = {"file": Path(path).name, "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+    if not variants:
+        raise InputError("give at least one embedding matrix", param="embeddings")
+    y = load_labels(labels, n_rows=next(iter(variants.values())).shape[0])
+    source["labels"] = {"file": Path(labels).name}
+    return make_competition(variants, y, out, source=source, **kw)
 
 
 def write_lfw_xq_protocol(out, *, n_folds: int = 10, pairs_per_fold: int = 300, seed: int = 0,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from metricbench.cli.common import MetricbenchCommand, fail, info
-from metricbench.datasets import make_competition as build
-from metricbench.io import load_embeddings, load_labels
+from metricbench.datasets import make_competition_from_files
 
 
 def make_competition(
@@ -38,30 +36,17 @@ def make_competition(
 
       metricbench make-competition embeddings.npy --labels labels.csv --out my-competition --pairs 10000 --seed 1
     """
-    variants = {}
-    source = {}
-    for item in embeddings:
-        name, sep, path = item.partition("=")
-        if not sep:
-            name, path = Path(item).stem, item
-        if name in variants:
-            fail(f"variant name {name!r} given twice; use NAME=PATH to name them")
-        X = load_embeddings(path, mmap=True)
-        variants[name] = X
-        source[name] = {"file": Path(path).name, "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
-    n = next(iter(variants.values())).shape[0]
-    y = load_labels(labels, n_rows=n)
-    source["labels"] = {"file": Path(labels).name}
+    items = [(n, p) if sep else e for e in embeddings for n, sep, p in [e.partition("=")]]  # NAME=PATH or PATH
     cross_t = None
     if cross:
         parts = [c.strip() for c in cross.split(",")]
         if len(parts) != 2:
             fail(f"--cross takes LEFT,RIGHT (two variant names), got {cross!r}")
         cross_t = tuple(parts)
-    man = build(
-        variants, y, out,
+    man = make_competition_from_files(
+        items, labels, out,
         test_fraction=test_fraction, n_pairs=pairs, same_fraction=same_fraction,
-        negatives=negatives, cross=cross_t, seed=seed, overwrite=overwrite, source=source,
+        negatives=negatives, cross=cross_t, seed=seed, overwrite=overwrite,
     )
     info(
         f"wrote {out}: train {man['n_train_rows']} rows / {man['n_train_identities']} identities, "
