@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from metricbench.cli.common import MetricbenchCommand, alias_options, fail
+from metricbench.engines import get_engine
 from metricbench.errors import InputError, MetricbenchError
 from metricbench.extract import extract_folder, parse_degrade
 from metricbench.params import parse_params
@@ -63,8 +64,6 @@ def extract(
                 raise typer.BadParameter("--scheduler goes with --engine dask")
             summary = extract_folder(images_dir, out, jobs=jobs, **common)
         else:
-            from metricbench.engines import get_engine  # noqa: PLC0415
-
             if scheduler is not None and jobs != 1:
                 raise typer.BadParameter("--jobs sets the workers of a local cluster; with --scheduler the cluster has its own")
             with get_engine(engine, scheduler=scheduler, n_workers=jobs if jobs > 1 else None) as eng:
