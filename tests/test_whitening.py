@@ -71,3 +71,21 @@ def test_pair_scores_are_symmetric_and_pairs_form_agrees(rng):
     np.testing.assert_allclose(m.pair_distance(X, i1, i2), m.pair_distance(X, i2, i1), rtol=1e-12)
     np.testing.assert_allclose(m.pair_distance(np.stack([X[i1], X[i2]], 1)), m.pair_distance(X, i1, i2), rtol=1e-12)
     np.testing.assert_allclose(m.pair_score(X, i1, i2), -m.pair_distance(X, i1, i2))
+
+
+def test_search_scores_equal_one_fit_per_candidate():
+    """The shared-product search scores every (k, shrinkage) as fitting each candidate and
+    scoring its pairs would (the generic StatsFitted.search_scores)."""
+    from metricbench.learn.base import StatsFitted
+    from metricbench.learn.whitening import WhitenedCosine
+
+    r = np.random.default_rng(5)
+    y = r.integers(0, 40, 1500)
+    X = r.standard_normal((40, 16))[y] + r.standard_normal((1500, 16)) * np.linspace(2, 0.1, 16)
+    i1, i2 = r.integers(0, 1500, 800), r.integers(0, 1500, 800)
+    same = y[i1] == y[i2]
+    m = WhitenedCosine()
+    st = m.gather_stats(X, y)
+    cands = [{"n_components": k, "shrinkage": a} for k in (2, 8, 16) for a in (0.0, 0.5, 1.0)]
+    np.testing.assert_allclose(m.search_scores(st, X, i1, i2, same, cands),
+                               StatsFitted.search_scores(m, st, X, i1, i2, same, cands), rtol=1e-12)

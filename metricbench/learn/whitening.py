@@ -132,18 +132,16 @@ class WhitenedCosine(StatsFitted, LinearMetric):
         Z = (Xu - stats.mean) @ U[:, : max(ks)]
         # cosine of whitened rows = sum_k z1 z2 / lam_k / sqrt(sum z1^2 / lam_k * sum z2^2 / lam_k):
         # three products per pair and direction, shared by every (k, alpha)
-        Z1, Z2 = Z[j1], Z[j2]
-        parts = (Z1 * Z2, Z1 * Z1, Z2 * Z2)
-        out = np.empty(len(candidates))
+        # one matrix product per part for every candidate: column j weighs the first k_j directions
+        Wt = np.zeros((Z.shape[1], len(candidates)))
         for j, (c, k) in enumerate(zip(candidates, ks)):
-            a = shrinkage_value(c.get("shrinkage", self.shrinkage))
-            w = _scales(s[:k], a) ** -2.0
-            num, q1, q2 = (P[:, :k] @ w for P in parts)
-            den = np.sqrt(q1 * q2)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                cos = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-            out[j] = pair_auroc(same, cos)
-        return out
+            Wt[:k, j] = _scales(s[:k], shrinkage_value(c.get("shrinkage", self.shrinkage))) ** -2.0
+        Z1, Z2 = Z[j1], Z[j2]
+        num = (Z1 * Z2) @ Wt
+        den = np.sqrt(((Z1 * Z1) @ Wt) * ((Z2 * Z2) @ Wt))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cos = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+        return np.array([pair_auroc(same, cos[:, j]) for j in range(len(candidates))])
 
     def describe(self) -> str:
         if not hasattr(self, "n_components_"):
