@@ -39,8 +39,14 @@ from metricbench.model_selection._split import cross_groups_of
 def stats_chunk_rows(n_features: int, itemsize: int = 8, working_memory=None) -> int:
     """Rows per chunk of a pass over the data: three ``n_features``-wide copies of the chunk
     (the rows read, the centred rows, one weighted or gathered part) fit the working memory
-    (:func:`metricbench.config.get_chunk_n_rows`)."""
-    return get_chunk_n_rows(3 * max(1, int(n_features)) * int(itemsize), working_memory=working_memory)
+    (:func:`metricbench.config.get_chunk_n_rows`), and at most :data:`MAX_CHUNK_ROWS` (a larger
+    chunk adds no speed to the products, only fresh pages to fault in)."""
+    return get_chunk_n_rows(3 * max(1, int(n_features)) * int(itemsize), max_n_rows=MAX_CHUNK_ROWS,
+                            working_memory=working_memory)
+
+
+#: upper bound of :func:`stats_chunk_rows` (16 MiB of 512-wide float32 rows)
+MAX_CHUNK_ROWS = 8192
 
 
 def class_codes(y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,8 +85,9 @@ def _gram(B, w=None):
 def _class_sums(B, codes, n_classes):
     from scipy.sparse import csr_matrix
 
-    ind = csr_matrix((np.ones(codes.size), (codes, np.arange(codes.size))), shape=(n_classes, codes.size))
-    return np.asarray(ind @ B.astype(np.float64, copy=False))
+    # in B's precision (a class's rows within one chunk), added up in float64 by the caller
+    ind = csr_matrix((np.ones(codes.size, dtype=B.dtype), (codes, np.arange(codes.size))), shape=(n_classes, codes.size))
+    return np.asarray(ind @ B)
 
 
 class ScatterStats:
@@ -243,7 +250,6 @@ class ScatterStats:
             rows_w = np.where(nA * nB > 0, 2.0 / np.maximum(nA + nB, 1.0), 0.0)
             weights["rowsA"], weights["rowsB"] = rows_w * nB, rows_w * nA
             weights["pairsA"], weights["pairsB"] = nB, nA
-        s = np.zeros(d)
         G = np.zeros((d, d))
         S = np.zeros((C, d))
         WG = {k: np.zeros((d, d)) for k in weights}
@@ -255,7 +261,6 @@ class ScatterStats:
         for a in range(0, n, chunk):
             blk = np.subtract(np.asarray(block(a, a + chunk)), shift_dt, dtype=dt)
             c = codes[a : a + chunk]
-            s += blk.sum(0, dtype=np.float64)
             S += _class_sums(blk, c, C)
             if A is None:
                 G += _gram(blk)
@@ -277,6 +282,7 @@ class ScatterStats:
             for key in ("wccn", "npairs"):
                 if key in weights:
                     WG[key] += _gram(blk, weights[key][c])
+        s = S.sum(0)  # the row sum, consistent with the per-identity sums
         if not (np.isfinite(s).all() and np.isfinite(G).all()):
             raise InputError("X holds NaN or infinite values (or values too large to square)")
         xpart = None

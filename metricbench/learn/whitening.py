@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.base import clone
 
 from metricbench.errors import InputError
-from metricbench.learn.base import LinearMetric, StatsFitted, used_rows
+from metricbench.learn.base import LinearMetric, StatsFitted
 from metricbench.learn.stats import shrinkage_value
 from metricbench.model_selection._scorer import pair_auroc
 
@@ -128,8 +128,12 @@ class WhitenedCosine(StatsFitted, LinearMetric):
         s, U = stats.total_eigh()
         r = stats.rank(s)
         ks = [min(r, clone(self).set_params(**c)._k(stats)) for c in candidates]
-        Xu, j1, j2 = used_rows(X, index1, index2)
-        Z = (Xu - stats.mean) @ U[:, : max(ks)]
+        uniq, inv = np.unique(np.concatenate([index1, index2]), return_inverse=True)
+        j1, j2 = inv[: len(index1)], inv[len(index1) :]
+        Xu = np.asarray(np.asarray(X)[uniq])
+        # the rotation in the rows' precision (as the statistics' products), the rest in float64
+        dt = np.float32 if Xu.dtype == np.float32 else np.float64
+        Z = (np.subtract(Xu, stats.mean.astype(dt), dtype=dt) @ U[:, : max(ks)].astype(dt)).astype(np.float64)
         # cosine of whitened rows = sum_k z1 z2 / lam_k / sqrt(sum z1^2 / lam_k * sum z2^2 / lam_k):
         # three products per pair and direction, shared by every (k, alpha)
         # one matrix product per part for every candidate: column j weighs the first k_j directions
