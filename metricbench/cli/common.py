@@ -347,6 +347,16 @@ def info(msg: str) -> None:
     typer.echo(msg, err=True)
 
 
+def report_competition(out, manifest: dict) -> None:
+    """The one line ``make-competition`` and ``synth`` print about the directory they wrote."""
+    m = manifest
+    info(
+        f"wrote {out}: train {m['n_train_rows']} x {m['dim']} / {m['n_train_identities']} identities, "
+        f"test {m['n_test_rows']} rows / {m['n_test_identities']} identities, "
+        f"{m['n_test_pairs']} pairs ({m['n_same_pairs']} same), seed {m['seed']}"
+    )
+
+
 def fmt(x, digits: int = 4) -> str:
     """A number for a table: fixed digits, ``n/a`` for None / NaN."""
     if x is None or (isinstance(x, float) and math.isnan(x)):

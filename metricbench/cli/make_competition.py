@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from metricbench.cli.common import MetricbenchCommand, fail, info
+from metricbench.cli.common import MetricbenchCommand, fail, report_competition
 from metricbench.datasets import make_competition_from_files
 
 
@@ -48,11 +48,7 @@ def make_competition(
         test_fraction=test_fraction, n_pairs=pairs, same_fraction=same_fraction,
         negatives=negatives, cross=cross_t, seed=seed, overwrite=overwrite,
     )
-    info(
-        f"wrote {out}: train {man['n_train_rows']} rows / {man['n_train_identities']} identities, "
-        f"test {man['n_test_rows']} rows / {man['n_test_identities']} identities, "
-        f"{man['n_test_pairs']} pairs ({man['n_same_pairs']} same), seed {seed}"
-    )
+    report_competition(out, man)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from metricbench.cli.common import Stage, info, reports_errors
+from metricbench.cli.common import Stage, report_competition, reports_errors
 
 
 @reports_errors
@@ -41,11 +41,7 @@ def synth(
             out, like=like, n_train=n_train, n_classes=n_classes, dim=dim, n_test=n_test,
             n_test_classes=n_test_classes, n_pairs=n_pairs, seed=seed, overwrite=overwrite,
         )
-    info(
-        f"wrote {out}: train {man['n_train_rows']} x {man['dim']} / {man['n_train_identities']} identities, "
-        f"test {man['n_test_rows']} rows / {man['n_test_identities']} identities, "
-        f"{man['n_test_pairs']} pairs ({man['n_same_pairs']} same), seed {seed}"
-    )
+    report_competition(out, man)
 
 
 def register(app: typer.Typer) -> None:
