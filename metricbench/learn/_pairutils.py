@@ -1,8 +1,7 @@
 """Shared helpers of the pair-learning metrics (learned cosine, verifier, norm, fusion, lmnn).
 
 Thin adapters over the one implementation of each job: statistics
-(:class:`~metricbench.learn.stats.ScatterStats`), the label encoder
-(:func:`~metricbench.learn.stats.class_codes`), the LDA
+(:class:`~metricbench.learn.stats.ScatterStats`), the LDA
 (:func:`~metricbench.learn.linear.lda_directions`), the AUROC
 (:func:`~metricbench.model_selection.pair_auroc`) and the pair sampler
 (:func:`~metricbench.model_selection.sample_pairs`). Everything works in row chunks on
@@ -17,7 +16,6 @@ from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
 from metricbench.learn.linear import lda_directions
 from metricbench.learn.stats import ScatterStats, eigh_desc
-from metricbench.learn.stats import class_codes as _class_codes
 from metricbench.model_selection._scorer import pair_auroc as auroc  # noqa: F401  (the one AUROC)
 from metricbench.model_selection._split import cross_groups_of, sample_pairs
 
@@ -30,12 +28,6 @@ def column_mean(X) -> np.ndarray:
     for a in range(0, n, step):
         s += np.asarray(X[a : a + step], dtype=np.float64).sum(0)
     return s / n
-
-
-def class_codes(y) -> tuple[np.ndarray, np.ndarray]:
-    """``(classes, codes)`` of :func:`metricbench.learn.stats.class_codes` (without the counts)."""
-    classes, codes, _ = _class_codes(y)
-    return classes, codes
 
 
 def mean_and_scatter(X, codes: np.ndarray | None = None, n_classes: int = 0):

@@ -34,9 +34,10 @@ import time
 import numpy as np
 
 from metricbench.errors import InputError
-from metricbench.learn._pairutils import check_groups, class_codes
+from metricbench.learn._pairutils import check_groups
 from metricbench.learn.base import BaseMetric
 from metricbench.learn.norm import _accepted
+from metricbench.learn.stats import class_codes
 from metricbench.model_selection import IdentityPairSplit, cross_groups_of, pair_auroc, sample_pairs
 from metricbench.model_selection._split import _seed_int as seed_int
 from metricbench.registry import get_metric
@@ -156,7 +157,7 @@ class Fusion(BaseMetric):
             clf = LogisticRegression(C=float(self.C), max_iter=1000).fit(Zs, vs)
             coef, icpt = clf.coef_[0], float(clf.intercept_[0])
             # honest estimate: 2-fold cross-fitting over held-out identities
-            _, codes = class_codes(y[vrows])
+            _, codes, _ = class_codes(y[vrows])
             fold = codes[v1] % 2
             pred = np.empty(vs.size)
             for f in (0, 1):

@@ -31,17 +31,18 @@ import time
 
 import numpy as np
 
+from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
 from metricbench.learn._pairutils import (
     check_groups,
     column_mean,
-    class_codes,
     lda_basis,
     mean_and_scatter,
     pca_basis,
     unit_rows,
 )
 from metricbench.learn.base import LinearMetric
+from metricbench.learn.stats import class_codes
 from metricbench.model_selection import IdentityPairSplit, pair_auroc
 from metricbench.model_selection._split import _seed_int as seed_int
 
@@ -521,11 +522,11 @@ class LearnedCosine(LinearMetric):
             raise InputError(f"learned-cosine: unknown fit parameters {', '.join(fit_params)}")
         self._check_params()
         n, d = X.shape
-        classes, codes = class_codes(y)
+        classes, codes, _ = class_codes(y)
         groups = check_groups(groups, n)
         gcodes, ref, gvals = None, 0, None
         if groups is not None:
-            gvals, gcodes = class_codes(groups)
+            gvals, gcodes, _ = class_codes(groups)
             if self.reference_group is not None:
                 hit = np.flatnonzero(gvals.astype(str) == str(self.reference_group))
                 if hit.size == 0:
@@ -596,7 +597,7 @@ class LearnedCosine(LinearMetric):
         gate = QualityGate(self.gate_mu_, self.gate_sd_, self.gate_w_, self.gate_b_)
         params = {"A0": self.components_, "c0": self.offset0_, "A1": self.components1_, "c1": self.offset1_}
         out = np.empty((X.shape[0], self.components_.shape[0]), dtype=np.float64)
-        step = max(1, int(2**25 // max(1, X.shape[1] * 8)))
+        step = get_chunk_n_rows(X.shape[1] * 8)
         for s in range(0, X.shape[0], step):
             blk = np.asarray(X[s : s + step], dtype=np.float64) - self.mean_
             out[s : s + step] = _forward(params, blk, gate.proba(blk))
@@ -655,7 +656,7 @@ def _restoration(X, rows, codes, n_classes, g, ref, mean, shrinkage):
 
     d = X.shape[1]
     src = _Rows(X, rows, mean)
-    step = max(1, int(2**25 // (8 * d)))
+    step = get_chunk_n_rows(8 * d)
     c = codes[rows]
     isref = g == ref
     sums = np.zeros((n_classes, d))

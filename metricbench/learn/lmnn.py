@@ -57,9 +57,12 @@ import time
 
 import numpy as np
 
+from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
 from metricbench.learn.base import LinearMetric
+from metricbench.learn.stats import class_codes
 from metricbench.model_selection import IdentityPairSplit, pair_auroc
+from metricbench.model_selection._scorer import cosine_rows
 from metricbench.model_selection._split import _seed_int as seed_int
 
 _SLACK = 0.25  # relative enlargement of the margin radius when storing impostors
@@ -68,15 +71,9 @@ _SERIAL_EDGES = 200_000  # below this many stored edges the kernels run on one t
 _PCA_ROWS = 100_000  # rows used for the PCA start
 
 
-def _rows_per_chunk(row_bytes: int, working_memory: float) -> int:
-    return max(1, int(working_memory * 2**20 // max(1, row_bytes)))
-
-
 def _class_layout(y):
     """Classes, codes, rows per class and each class's offset in class-sorted order."""
-    classes, codes = np.unique(np.asarray(y), return_inverse=True)
-    codes = codes.astype(np.int64).ravel()
-    counts = np.bincount(codes, minlength=classes.size)
+    classes, codes, counts = class_codes(y)
     starts = np.zeros(classes.size, dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
     return classes, codes, counts, starts
@@ -116,9 +113,7 @@ def find_target_neighbors(X, y, n_neighbors):
 def _pair_dist(Zv, i1, i2, metric):
     a, b = Zv[i1], Zv[i2]
     if metric == "cosine":
-        na = np.sqrt(np.einsum("ij,ij->i", a, a))
-        nb = np.sqrt(np.einsum("ij,ij->i", b, b))
-        return 1.0 - np.einsum("ij,ij->i", a, b) / np.maximum(na * nb, 1e-300)
+        return 1.0 - cosine_rows(a, b)
     u = a - b
     return np.einsum("ij,ij->i", u, u)
 
@@ -389,7 +384,7 @@ class LMNN(LinearMetric):
         groups = check_groups(groups, n_all)
         dtype = np.float32 if X.dtype == np.float32 else np.float64
         wm = float(self.working_memory)
-        step = _rows_per_chunk(d * np.dtype(dtype).itemsize * 4, wm)
+        step = get_chunk_n_rows(d * np.dtype(dtype).itemsize * 4, working_memory=wm)
 
         # held-out identities for choosing the iteration
         rows = np.arange(n_all)
@@ -684,7 +679,7 @@ class _Problem:
         self.mu, self.m, self.r = mu, max_impostors, n_random
         self.C, self.cap = n_candidate_classes, max_candidates_per_class
         self.wm = working_memory
-        self.step = step or _rows_per_chunk(d * Xs.itemsize * 4, working_memory)
+        self.step = step or get_chunk_n_rows(d * Xs.itemsize * 4, working_memory=working_memory)
         self.rng = np.random.default_rng(seed)
         self.n_parts = int(numba.get_num_threads())
         K = T.shape[1]
@@ -770,7 +765,7 @@ def _nearest_classes(cent, C, working_memory):
     if C <= 0:
         return out
     sq = np.einsum("ij,ij->i", cent, cent)
-    step = _rows_per_chunk(8 * nc * 2, working_memory)
+    step = get_chunk_n_rows(8 * nc * 2, working_memory=working_memory)
     for s in range(0, nc, step):
         D = sq[s : s + step, None] + sq[None, :] - 2.0 * (cent[s : s + step] @ cent.T)
         D[np.arange(D.shape[0]), np.arange(s, s + D.shape[0])] = np.inf

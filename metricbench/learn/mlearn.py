@@ -46,6 +46,7 @@ import numpy as np
 
 from metricbench.errors import InputError
 from metricbench.learn.base import LinearMetric
+from metricbench.learn.stats import class_codes
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +79,7 @@ def subsample_by_identity(y, max_samples: int, *, seed: int = 0, min_per_class: 
         Selected row indices; all rows of eligible identities when they fit the budget.
     """
     y = np.asarray(y)
-    _, codes = np.unique(y, return_inverse=True)
-    codes = codes.ravel()
-    counts = np.bincount(codes)
+    _, codes, counts = class_codes(y)
     eligible = np.flatnonzero(counts >= min_per_class)
     keep = np.isin(codes, eligible)
     n_eligible_rows = int(keep.sum())
@@ -206,8 +205,7 @@ class MetricLearnMetric(LinearMetric):
 
         rows = subsample_by_identity(y, max_samples, seed=seed, min_per_class=self._min_per_class(kw))
         Xs = np.asarray(X[rows] if rows.size < n else X, dtype=np.float64)
-        _, codes = np.unique(np.asarray(y)[rows], return_inverse=True)
-        codes = codes.ravel().astype(np.int64)
+        _, codes, _ = class_codes(np.asarray(y)[rows])
         notes = []
         if rows.size < n:
             counts = np.unique(np.asarray(y), return_counts=True)[1]

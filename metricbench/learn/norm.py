@@ -25,8 +25,8 @@ import numpy as np
 from metricbench.config import get_chunk_n_rows
 
 from metricbench.errors import InputError
-from metricbench.learn._pairutils import class_codes
 from metricbench.learn.base import BaseMetric, LinearMetric
+from metricbench.learn.stats import class_codes
 from metricbench.model_selection._split import _seed_int as seed_int
 from metricbench.registry import get_metric
 
@@ -227,7 +227,7 @@ def draw_cohort(X, y, *, size: int, kind: str = "means", random_state=0) -> np.n
     -------
     ndarray of shape (min(size, n_identities), d), float64
     """
-    classes, codes = class_codes(y)
+    classes, codes, _ = class_codes(y)
     rng = np.random.default_rng(seed_int(random_state))
     pick = np.sort(rng.choice(classes.size, size=min(size, classes.size), replace=False))
     if kind == "rows":

@@ -37,9 +37,11 @@ import warnings
 
 import numpy as np
 
+from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
-from metricbench.learn._pairutils import check_groups, class_codes, unit_rows
+from metricbench.learn._pairutils import check_groups, unit_rows
 from metricbench.learn.base import BaseMetric
+from metricbench.learn.stats import class_codes
 from metricbench.model_selection import cross_groups_of, sample_pairs
 from metricbench.model_selection._split import _seed_int as seed_int
 
@@ -245,10 +247,10 @@ class Verifier(BaseMetric):
         n_hard = int(round(hard_fraction * neg.size))
         if n_hard == 0:
             return i1, i2, same
-        _, codes = class_codes(y)
+        _, codes, _ = class_codes(y)
         gc = None
         if groups is not None and np.unique(groups).size == 2:
-            _, gc = class_codes(groups)
+            _, gc, _ = class_codes(groups)
         rng = np.random.default_rng(seed + 7)
         h1, h2 = [], []
         B = max(2, int(self.block))
@@ -303,7 +305,7 @@ class Verifier(BaseMetric):
     def _scores(self, model, U, N, j1, j2, mu, sd):
         """Logits of pairs ``(j1, j2)`` of unit rows ``U``, features computed in chunks."""
         out = np.empty(j1.size)
-        step = max(1, int(2**24 // (8 * (2 * U.shape[1] + 3))))
+        step = get_chunk_n_rows(8 * (2 * U.shape[1] + 3))
         for s in range(0, j1.size, step):
             F = pair_features(U, N, j1[s : s + step], j2[s : s + step])
             out_blk = (F - mu) / sd
