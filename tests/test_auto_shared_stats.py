@@ -91,13 +91,15 @@ def test_fit_from_shared_statistics_equals_fit_from_rows(name, params):
     assert stats_cached == (not params.get("length_norm", False))  # length_norm needs the rows: fitted on them
     from_rows = get_metric(name, **params).fit(X[sp.fit_rows], y[sp.fit_rows], variants=v[sp.fit_rows])
     np.testing.assert_allclose(from_stats.pair_score(X, sp.index1, sp.index2),
-                               from_rows.pair_score(X, sp.index1, sp.index2), rtol=1e-6, atol=1e-8)
+                               from_rows.pair_score(X, sp.index1, sp.index2), rtol=1e-4, atol=1e-5)
     # the refit on fitting + held-out rows adds the held-out statistics to the cached ones
     rows = np.sort(np.r_[sp.fit_rows, sp.val_rows])
     whole = search.fit_candidate(X, y, {}, sp, variants=v, cache=cache, rows=rows)
     direct = get_metric(name, **params).fit(X[rows], y[rows], variants=v[rows])
+    # float32 rows: the statistics are summed in the rows' precision, so two parts added differ from one
+    # pass by float32 rounding (about 1e-6 relative), not more
     np.testing.assert_allclose(whole.pair_score(X, sp.index1, sp.index2), direct.pair_score(X, sp.index1, sp.index2),
-                               rtol=1e-6, atol=1e-8)
+                               rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("name, grid", [("lda-cosine", {"n_components": [4, 8], "shrinkage": [0.0, 0.3]}),
