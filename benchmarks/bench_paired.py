@@ -88,8 +88,25 @@ def blocked_numba():
     return blocked
 
 
-def make_run(method: str, X, i1, i2, block_mib: float = 16.0):
-    """A no-argument callable that computes the method's result on all pairs (or a subset: see python-loop)."""
+def numpy_paired(A, B, metric: str):
+    """The vectorised numpy formula on gathered rows (float64)."""
+    A = A.astype(np.float64)
+    if metric == "cosine":
+        B = B.astype(np.float64)
+        num = (A * B).sum(1)
+        den = np.sqrt((A * A).sum(1) * (B * B).sum(1))
+        return np.clip(1.0 - num / den, 0.0, 2.0)
+    s = ((A - B) ** 2).sum(1)
+    return np.sqrt(s) if metric == "euclidean" else s
+
+
+def make_run(method: str, X, i1, i2, block_mib: float = 16.0, metric: str = "sqeuclidean"):
+    """A no-argument callable that computes the method's result on all pairs (or a subset: see python-loop).
+
+    ``metric`` (sqeuclidean, euclidean or cosine) applies to metricbench, numpy-gather, python-loop and
+    numba-plain (for other than sqeuclidean: metricbench's own kernel in the given order); the row floor
+    has no metric.
+    """
     if method == "l3-blocked":
         from metricbench.distances.drivers import counting_order
 
@@ -113,7 +130,17 @@ def make_run(method: str, X, i1, i2, block_mib: float = 16.0):
         from metricbench.distances import paired_distances
 
         def run():
-            return paired_distances(X, i1, i2, metric="sqeuclidean")
+            return paired_distances(X, i1, i2, metric=metric)
+    elif method == "numba-plain" and metric != "sqeuclidean":
+        from metricbench.distances import drivers
+        from metricbench.distances.codes import CODES
+
+        code, p, w, M = CODES[metric], 2.0, np.zeros(1), np.zeros((1, 1))
+
+        def run():
+            out = np.empty(i1.size)
+            drivers.paired_plain(code, X, X, i1, i2, p, w, M, out)
+            return out
     elif method == "numba-plain":
         plain = plain_numba()
 
@@ -131,14 +158,19 @@ def make_run(method: str, X, i1, i2, block_mib: float = 16.0):
             return out
     elif method == "numpy-gather":
         def run():
-            return ((X[i1].astype(np.float64) - X[i2]) ** 2).sum(1)
+            return numpy_paired(X[i1], X[i2], metric)
     elif method == "python-loop":
         n_sub = min(i1.size, 20000)
 
         def run():
             out = np.empty(n_sub)
             for t in range(n_sub):  # the baseline: one pair at a time in Python
-                out[t] = ((X[i1[t]] - X[i2[t]]) ** 2).sum()
+                a, b = X[i1[t]], X[i2[t]]
+                if metric == "cosine":
+                    out[t] = 1.0 - (a @ b) / np.sqrt((a @ a) * (b @ b))
+                else:
+                    s = ((a - b) ** 2).sum()
+                    out[t] = np.sqrt(s) if metric == "euclidean" else s
             return out
     else:
         raise SystemExit(f"unknown method {method}")

@@ -1,23 +1,28 @@
 """Every speed comparison of metricbench in one command: ratios printed, a markdown table written.
 
-    python benchmarks/run_all.py                      # the default run: 37 min under load average ~20 on 2 cores
-                                                      # (the 1,000 x 1,000,000 top-k is most of it; --only to pick)
+    python benchmarks/run_all.py                 # the default sizes: about 10 min on the 2-core machine
+                                                 # -> docs/generated/benchmarks.md (+ .json)
+    python benchmarks/run_all.py --full          # the issue's sizes (10,000,000 pairs, 1,000 x 1,000,000 top-k):
+                                                 # about 40 min -> docs/generated/benchmarks-full.md (+ .json)
+    python benchmarks/run_all.py --full --only topk   # some sections; the others stay as last written
     python benchmarks/run_all.py --quick --out /tmp/b.md   # a smoke test (seconds): tiny sizes, same code paths
-    python benchmarks/run_all.py --only topk,paired   # some sections
 
-Sections (each contender against its reference in the same process, taking turns, best of the rounds):
-  paired     metricbench.paired_distances vs the numpy gather, scikit-learn's paired_distances (on gathered
-             rows, as a user calls it), the baseline's per-pair Python loop (timed on a subset, scaled), a plain
-             numba loop and the "row floor" of benchmarks/bench_paired.py (one random row read a pair: the
-             fastest any order that streams one side can go); over three numbers of pairs
+Sections (each contender against its reference in the same process, taking turns):
+  paired     metricbench.paired_distances (euclidean and cosine) vs the numpy gather, scikit-learn's
+             paired_distances (on gathered rows, as a user calls it), the baseline's per-pair Python loop (timed
+             on a subset, scaled), a plain numba loop in the given order and the "row floor" of
+             benchmarks/bench_paired.py (one random row read a pair: the fastest any order that streams one
+             side can go); over three numbers of pairs. The numba contenders take the median of --rounds turns;
+             the slow ones (numpy, scikit-learn, Python) run in the first two turns only
   pairwise   metricbench.pairwise_distances vs sklearn.metrics.pairwise_distances (n x n blocks), three sizes
   topk       metricbench.distances.topk vs faiss-cpu IndexFlatIP (cosine, normalised rows) / IndexFlatL2
              (euclidean), top-10, over three gallery sizes, and 11,605 x 11,605
   whitening  the cosine-whitened fit (fixed k, no shrinkage) vs scikit-learn's PCA(whiten=True), three sizes
   lmnn       metricbench's lmnn vs metric-learn's LMNN on a small synthetic set, same iterations
-The markdown (default docs/benchmarks.md) has the machine (CPU model, cores, load average before and after,
-BLAS libraries and their threads) and how each cost grows with size. Timings on a shared machine are noisy:
-compare ratios within one run.
+The markdown has the machine (CPU model, cores, BLAS libraries and their threads) and, per section, when it
+ran and the load average before and after; and how each cost grows with size. A --only run rewrites only its
+sections (the .json beside the markdown keeps the others). Timings on a shared machine are noisy: compare
+ratios within one section, which come from one run.
 """
 
 from __future__ import annotations
@@ -38,8 +43,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 SIZES = {
+    "default": {
+        "paired_rows": 100_000, "paired_pairs": (100_000, 300_000, 1_000_000), "paired_rounds": 7,
+        "pairwise_n": (1000, 2000, 4000), "pairwise_rounds": 3,
+        "topk": ((1000, 10_000), (1000, 30_000), (1000, 100_000), (11_605, 11_605)), "topk_rounds": 2,
+        "white_n": (10_000, 20_000, 50_000), "white_rounds": 2,
+        "lmnn": (600, 32, 20, 50), "dim": 512,
+    },
     "full": {
-        "paired_rows": 100_000, "paired_pairs": (100_000, 300_000, 1_000_000), "paired_rounds": 5,
+        "paired_rows": 100_000, "paired_pairs": (1_000_000, 3_000_000, 10_000_000), "paired_rounds": 7,
         "pairwise_n": (1000, 2000, 4000), "pairwise_rounds": 3,
         "topk": ((1000, 10_000), (1000, 100_000), (1000, 1_000_000), (11_605, 11_605)), "topk_rounds": 2,
         "white_n": (20_000, 50_000, 100_000), "white_rounds": 3,
@@ -55,11 +67,16 @@ SIZES = {
 }
 
 
-def best_in_turns(runs: dict, rounds: int) -> dict:
-    """Run every callable once per round, in turns; the best and the median time of each."""
+def best_in_turns(runs: dict, rounds: int, slow: dict | None = None) -> dict:
+    """Run every callable once per round, in turns; the best and the median time of each.
+
+    ``slow`` maps names to the number of first rounds they take part in (the others run in every round).
+    """
     times = {m: [] for m in runs}
-    for _ in range(rounds):
+    for r in range(rounds):
         for m, run in runs.items():
+            if slow and r >= slow.get(m, rounds):
+                continue
             t0 = time.perf_counter()
             run()
             times[m].append(time.perf_counter() - t0)
@@ -77,28 +94,35 @@ def section_paired(cfg, log):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((cfg["paired_rows"], cfg["dim"]), dtype=np.float32)
     rows = []
+    slow = {"numpy-gather": 2, "sklearn-paired": 2, "python-loop": 2}
     for n_pairs in cfg["paired_pairs"]:
         i1 = rng.integers(0, X.shape[0], n_pairs)
         i2 = rng.integers(0, X.shape[0], n_pairs)
-        runs = {m: bp.make_run(m, X, i1, i2) for m in ("metricbench", "numba-plain", "row-floor", "numpy-gather")}
-        runs["sklearn-paired"] = lambda: sk_paired(X[i1], X[i2], metric="euclidean")
-        n_sub = min(n_pairs, 20_000)
-        runs["python-loop"] = bp.make_run("python-loop", X, i1, i2)  # n_sub pairs, scaled below
-        ref = ((X[i1].astype(np.float64) - X[i2]) ** 2).sum(1)
-        got = runs["metricbench"]()
-        assert np.allclose(got, ref, rtol=1e-5), "metricbench paired disagrees with numpy"
-        assert np.allclose(runs["sklearn-paired"]() ** 2, ref, rtol=1e-4)
-        for r in runs.values():
-            r()  # warm-up
-        t = best_in_turns(runs, cfg["paired_rounds"])
-        t["python-loop"] = {k: v * n_pairs / n_sub for k, v in t["python-loop"].items()}
-        mb = t["metricbench"]["best"]
-        row = {"n_pairs": n_pairs, "rows": X.shape[0], **{f"{m}_s": v["best"] for m, v in t.items()},
-               "floor_share": t["row-floor"]["best"] / mb}
-        rows.append(row)
-        log(f"paired {n_pairs:>10,} pairs: metricbench {mb:.4f} s | numpy gather x{t['numpy-gather']['best'] / mb:.1f}"
-            f" | sklearn paired x{t['sklearn-paired']['best'] / mb:.1f} | python loop x{t['python-loop']['best'] / mb:.0f}"
-            f" | plain numba x{t['numba-plain']['best'] / mb:.2f} | row floor {row['floor_share']:.0%} of its speed")
+        for metric in ("euclidean", "cosine"):
+            runs = {m: bp.make_run(m, X, i1, i2, metric=metric)
+                    for m in ("metricbench", "row-floor", "numba-plain", "numpy-gather")}
+            runs["sklearn-paired"] = lambda: sk_paired(X[i1], X[i2], metric=metric)
+            n_sub = min(n_pairs, 20_000)
+            runs["python-loop"] = bp.make_run("python-loop", X, i1, i2, metric=metric)  # n_sub pairs, scaled
+            ref = bp.numpy_paired(X[i1], X[i2], metric)
+            for m in ("metricbench", "numba-plain", "sklearn-paired"):
+                got = runs[m]()  # also the warm-up
+                assert np.allclose(got, ref, rtol=1e-4, atol=1e-6), f"{m} paired {metric} disagrees with numpy"
+            runs["row-floor"]()
+            t = best_in_turns(runs, cfg["paired_rounds"], slow)
+            t["python-loop"] = {k: v * n_pairs / n_sub for k, v in t["python-loop"].items()}
+            mb = t["metricbench"]["median"]
+            row = {"n_pairs": n_pairs, "rows": X.shape[0], "metric": metric, "rounds": cfg["paired_rounds"],
+                   **{f"{m}_s": v["median"] for m, v in t.items()},
+                   **{f"{m}_best_s": v["best"] for m, v in t.items()},
+                   "floor_share": t["row-floor"]["median"] / mb,
+                   "floor_share_best": t["row-floor"]["best"] / t["metricbench"]["best"]}
+            rows.append(row)
+            log(f"paired {metric:9s} {n_pairs:>10,} pairs: metricbench {mb:.4f} s | numpy gather "
+                f"x{t['numpy-gather']['median'] / mb:.1f} | sklearn paired x{t['sklearn-paired']['median'] / mb:.1f}"
+                f" | python loop x{t['python-loop']['median'] / mb:.0f} | plain numba "
+                f"x{t['numba-plain']['median'] / mb:.2f} | row floor {row['floor_share']:.0%} of its speed "
+                f"(median; best {row['floor_share_best']:.0%})")
     return rows
 
 
@@ -224,58 +248,71 @@ def _fmt(x, digits=3):
     return f"{x:.{digits}f}"
 
 
-def markdown(results: dict, info: dict, args) -> str:
-    out = ["# Benchmarks", "",
-           f"Generated by `python benchmarks/run_all.py{' --quick' if args.quick else ''}` on "
-           f"{info['date']} ({info['wall_s']:.0f} s in all). Every ratio comes from one process in which the "
-           "contenders took turns; each time is the best of the rounds. The machine is shared: compare ratios, "
-           "not seconds, between runs.", "",
-           "## Machine", "",
-           f"- CPU: {info['cpu']}, {info['cores']} cores; load average before {info['load_before']}, after "
-           f"{info['load_after']}",
+def _when(meta: dict | None) -> list[str]:
+    if not meta:
+        return []
+    return [f"_Ran {meta['date']} ({meta['wall_s']:.0f} s), load average before {meta['load_before']}, after "
+            f"{meta['load_after']}._", ""]
+
+
+def markdown(results: dict, info: dict, command: str) -> str:
+    meta = results.get("meta", {})
+    out = ["<!-- generated by benchmarks/run_all.py; do not edit -->", "",
+           f"Generated by `{command}`. Every ratio comes from one process in which the contenders took turns. "
+           "The machine is shared: compare ratios within a section, not seconds between runs.", "",
+           "### Machine", "",
+           f"- CPU: {info['cpu']}, {info['cores']} cores",
            f"- Python {info['python']}, numpy {info['numpy']}; numba {info['numba_threads']} threads "
            f"({info['numba_layer']})",
            f"- BLAS / OpenMP libraries loaded: {'; '.join(info['blas'])}",
            f"- environment: {info['env'] or 'no OPENBLAS_* / thread variables set'}", ""]
-    if "paired" in results:
-        out += ["## Paired distances (squared Euclidean; scikit-learn: Euclidean on gathered rows)", "",
-                f"X: {results['paired'][0]['rows']:,} x {args.dim} float32, random pairs. Seconds; "
-                "\"floor\" is the row floor (one random row read a pair), \"share\" = floor / metricbench.", "",
-                "| pairs | metricbench | numpy gather | sklearn paired | python loop* | plain numba | row floor | share of floor |",
-                "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    if results.get("paired"):
+        r0 = results["paired"][0]
+        out += ["### Paired distances vs the numpy gather, scikit-learn, the Python loop and the row floor", "",
+                *_when(meta.get("paired")),
+                f"X: {r0['rows']:,} x {info['dim']} float32, random pairs. Seconds, median of {r0['rounds']} turns "
+                "(numpy, scikit-learn and the Python loop: of 2). \"row floor\": one random row read a pair "
+                "(`benchmarks/bench_paired.py`); \"share\" = row floor / metricbench (median; best of the turns "
+                "in brackets), the target is >= 90 %.", "",
+                "| pairs | metric | metricbench | numpy gather | sklearn paired | python loop* | plain numba | "
+                "row floor | share of floor |",
+                "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in results["paired"]:
-            out.append(f"| {r['n_pairs']:,} | {_fmt(r['metricbench_s'], 4)} | {_fmt(r['numpy-gather_s'], 4)} | "
-                       f"{_fmt(r['sklearn-paired_s'], 4)} | {_fmt(r['python-loop_s'], 2)} | "
-                       f"{_fmt(r['numba-plain_s'], 4)} | {_fmt(r['row-floor_s'], 4)} | {r['floor_share']:.0%} |")
+            out.append(f"| {r['n_pairs']:,} | {r['metric']} | {_fmt(r['metricbench_s'], 4)} | "
+                       f"{_fmt(r['numpy-gather_s'], 4)} | {_fmt(r['sklearn-paired_s'], 4)} | "
+                       f"{_fmt(r['python-loop_s'], 2)} | {_fmt(r['numba-plain_s'], 4)} | {_fmt(r['row-floor_s'], 4)} | "
+                       f"{r['floor_share']:.0%} ({r['floor_share_best']:.0%}) |")
         out += ["", "\\* timed on at most 20,000 pairs and scaled.", ""]
-    if "pairwise" in results:
-        out += ["## Pairwise blocks vs `sklearn.metrics.pairwise_distances` (n x n, float32 input)", "",
+    if results.get("pairwise"):
+        out += ["### Pairwise blocks vs `sklearn.metrics.pairwise_distances` (n x n, float32 input)", "",
+                *_when(meta.get("pairwise")),
                 "| n | metric | metricbench s | scikit-learn s | metricbench / sklearn |", "|---:|---|---:|---:|---:|"]
         for r in results["pairwise"]:
             out.append(f"| {r['n']:,} | {r['metric']} | {_fmt(r['metricbench_s'])} | {_fmt(r['sklearn_s'])} | "
                        f"{r['ratio']:.2f} |")
         out.append("")
-    if "topk" in results:
-        out += ["## Exact top-10 vs faiss-cpu (IndexFlatIP on normalised rows / IndexFlatL2), float32", "",
+    if results.get("topk"):
+        out += ["### Exact top-10 vs faiss-cpu (IndexFlatIP on normalised rows / IndexFlatL2), float32", "",
+                *_when(meta.get("topk")),
                 "metricbench: numba threads, each running a single-threaded BLAS gemm on its own block, then the "
                 "certified exact re-rank. faiss: its OpenMP threads over its own BLAS. Both on all cores "
                 f"(numba {results['topk'][0]['threads_numba']}, faiss OpenMP {results['topk'][0]['threads_faiss']}). "
-                "Target: metricbench / faiss <= 1.2.", "",
+                "Best of the rounds. Target: metricbench / faiss <= 1.2.", "",
                 "| queries | gallery | metric | metricbench s | faiss s | metricbench / faiss | same lists | rows re-searched exactly |",
                 "|---:|---:|---|---:|---:|---:|---:|---:|"]
         for r in results["topk"]:
             out.append(f"| {r['n_queries']:,} | {r['n_gallery']:,} | {r['metric']} | {_fmt(r['metricbench_s'])} | "
                        f"{_fmt(r['faiss_s'])} | {r['ratio']:.2f} | {r['agree']:.4f} | {r['n_fallback']} |")
         out.append("")
-    if "whitening" in results:
-        out += ["## Whitening fit vs scikit-learn's PCA(whiten=True)", "",
+    if results.get("whitening"):
+        out += ["### Whitening fit vs scikit-learn's PCA(whiten=True)", "", *_when(meta.get("whitening")),
                 "| rows | dim | k | metricbench s | scikit-learn s | metricbench / sklearn |", "|---:|---:|---:|---:|---:|---:|"]
         for r in results["whitening"]:
             out.append(f"| {r['n']:,} | {r['dim']} | {r['k']} | {_fmt(r['metricbench_s'])} | {_fmt(r['sklearn_s'])} | "
                        f"{r['ratio']:.2f} |")
         out.append("")
-    if "lmnn" in results:
-        out += ["## lmnn vs metric-learn's LMNN (synthetic, same iterations)", "",
+    if results.get("lmnn"):
+        out += ["### lmnn vs metric-learn's LMNN (synthetic, same iterations)", "", *_when(meta.get("lmnn")),
                 "| rows | dim | classes | iterations | metricbench s | metric-learn s | speed-up |", "|---:|---:|---:|---:|---:|---:|---:|"]
         for r in results["lmnn"]:
             out.append(f"| {r['n']} | {r['dim']} | {r['classes']} | {r['iterations']} | {_fmt(r['metricbench_s'], 2)} | "
@@ -290,44 +327,69 @@ SECTIONS = {"paired": section_paired, "pairwise": section_pairwise, "topk": sect
             "whitening": section_whitening, "lmnn": section_lmnn}
 
 
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test of every path")
+    size = ap.add_mutually_exclusive_group()
+    size.add_argument("--full", action="store_true", help="the issue's full sizes (about 40 min)")
+    size.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test of every path")
     ap.add_argument("--only", help=f"comma-separated sections ({', '.join(SECTIONS)})")
-    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"), help="markdown file to write")
-    ap.add_argument("--json", help="also write the raw rows here")
+    ap.add_argument("--out", help="markdown file to write (default docs/generated/benchmarks.md, "
+                                  "benchmarks-full.md with --full); the raw rows go beside it as .json")
     args = ap.parse_args(argv)
-    cfg = SIZES["quick" if args.quick else "full"]
-    args.dim = cfg["dim"]
+    mode = "full" if args.full else "quick" if args.quick else "default"
+    cfg = SIZES[mode]
+    out = Path(args.out) if args.out else ROOT / "docs" / "generated" / (
+        "benchmarks-full.md" if args.full else "benchmarks.md")
     names = list(SECTIONS) if not args.only else [s.strip() for s in args.only.split(",")]
     unknown = set(names) - set(SECTIONS)
     if unknown:
         ap.error(f"unknown section(s) {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    jpath = out.with_suffix(".json")
+    results: dict = {"meta": {}, "errors": {}}
+    if args.only and jpath.exists():  # keep the sections not re-run
+        try:
+            old = json.loads(jpath.read_text())
+            results = {k: v for k, v in old.items() if k not in ("machine", "command")}
+            results.setdefault("meta", {})
+            results["errors"] = {k: v for k, v in results.get("errors", {}).items() if k not in names}
+        except (OSError, ValueError):
+            pass
     info = machine()
-    info["load_before"] = tuple(round(v, 2) for v in os.getloadavg())
-    print(f"{info['cpu']}, {info['cores']} cores, load average {info['load_before']}", flush=True)
-    t0 = time.perf_counter()
-    results: dict = {"errors": {}}
+    info["dim"] = cfg["dim"]
+    print(f"{info['cpu']}, {info['cores']} cores, load average {os.getloadavg()}, sizes: {mode}", flush=True)
+    t_all = time.perf_counter()
     for name in names:
+        meta = {"load_before": tuple(round(v, 2) for v in os.getloadavg()), "date": _now()}
+        t0 = time.perf_counter()
         try:
             results[name] = SECTIONS[name](cfg, lambda s: print(s, flush=True))
+            results["errors"].pop(name, None)
         except Exception as exc:  # one failing comparison must not lose the others
             if args.quick:
                 raise
+            results[name] = []
             results["errors"][name] = f"{type(exc).__name__}: {exc}"
             print(f"{name}: FAILED {exc}", flush=True)
-    info["wall_s"] = time.perf_counter() - t0
-    info["load_after"] = tuple(round(v, 2) for v in os.getloadavg())
-    info["date"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        meta["wall_s"] = time.perf_counter() - t0
+        meta["load_after"] = tuple(round(v, 2) for v in os.getloadavg())
+        results["meta"][name] = meta
+    wall = time.perf_counter() - t_all
     info.update({k: v for k, v in machine().items() if k in ("blas", "numba_layer")})
-    text = markdown(results, info, args)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(str(args.out) + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(args.out)
-    print(f"wrote {args.out} ({info['wall_s']:.0f} s, load average after {info['load_after']})")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"machine": info, **results}, indent=1, default=float))
+    command = "python benchmarks/run_all.py" + {"full": " --full", "quick": " --quick", "default": ""}[mode]
+    _write(out, markdown(results, info, command))
+    _write(jpath, json.dumps({"machine": info, "command": command, **results}, indent=1, default=float))
+    print(f"wrote {out} and {jpath.name} ({wall:.0f} s, load average after {os.getloadavg()})")
     return results
 
 

@@ -13,7 +13,7 @@ from metricbench.distances.registry import DISTANCES, Distance
 from metricbench.errors import InputError, NonFiniteError
 from metricbench.registry import resolve_distance as resolve
 
-#: bytes of temporary memory per pair in paired scoring (two sorted index copies + the order)
+#: bytes of temporary memory per pair in paired scoring (the sorted index2 copy, the order, the counts)
 _PAIR_BYTES = 24
 
 _EMPTY1 = np.zeros(1, dtype=np.float64)
@@ -297,14 +297,13 @@ def paired_distances(
     i2 = _as_index(index2, "index2")
     if i1.ndim != 1 or i2.shape != i1.shape:
         raise InputError(f"index1 and index2 must be 1-D and of equal length, got {i1.shape} and {i2.shape}")
-    _check_index(i1, X.shape[0], "index1", "X")
-    _check_index(i2, Y.shape[0], "index2", "Y" if Y is not X else "X")
-    if check_finite:
-        if Y is X:
-            _assert_finite(X, "X", rows=np.concatenate([i1, i2]))
-        else:
-            _assert_finite(X, "X", rows=i1)
-            _assert_finite(Y, "Y", rows=i2)
+    side2 = "Y" if Y is not X else "X"
+    fused = dist.code in drivers.FUSED_CHECK  # the kernel flags non-finite rows: no scan before
+    if not ordered or not fused:
+        _check_index(i1, X.shape[0], "index1", "X")
+        _check_index(i2, Y.shape[0], "index2", side2)
+    if check_finite and not fused:
+        _check_rows_finite(X, Y, i1, i2)
     mats = [X] if Y is X else [X, Y]
     p, w, M = prepare_params(dist, mats, params)
     X, Y = _common(X, Y)
@@ -316,17 +315,34 @@ def paired_distances(
         a, b = i1[s : s + chunk], i2[s : s + chunk]
         o = out[s : s + chunk]
         if ordered:
-            if X.shape[0] <= 8 * a.size:
-                order = drivers.counting_order(a, X.shape[0])
-            else:
-                order = np.argsort(a, kind="stable")
-            a1 = np.empty_like(a)
-            a2 = np.empty_like(b)
-            drivers.gather_sorted(a, b, order, a1, a2)
-            drivers.paired_sorted(dist.code, X, Y, a1, a2, order, p, w, M, o)
+            plan = drivers.paired_plan(a, b, X.shape[0], Y.shape[0])
+            if plan is None:  # an index out of range: name the first
+                _check_index(i1, X.shape[0], "index1", "X")
+                _check_index(i2, Y.shape[0], "index2", side2)
+            n_flagged = drivers.paired_run(dist.code, X, Y, plan, p, w, M, o)
+            if n_flagged and fused:
+                # pairs whose sums were not finite: a non-finite row (refused), or sums beyond float64
+                # (recomputed by the full kernel, which rescales)
+                bad = np.flatnonzero(np.isnan(o))
+                if check_finite:
+                    _check_rows_finite(X, Y, a[bad], b[bad])
+                vals = np.empty(bad.size)
+                drivers.paired_plain(dist.code, X, Y, a[bad], b[bad], p, w, M, vals)
+                o[bad] = vals
         else:
+            if check_finite and fused:
+                _check_rows_finite(X, Y, a, b)
             drivers.paired_plain(dist.code, X, Y, a, b, p, w, M, o)
     return out
+
+
+def _check_rows_finite(X, Y, i1, i2) -> None:
+    """Refuse NaN / inf in the rows the pairs use (X's first, then Y's)."""
+    if Y is X:
+        _assert_finite(X, "X", rows=np.concatenate([i1, i2]))
+    else:
+        _assert_finite(X, "X", rows=i1)
+        _assert_finite(Y, "Y", rows=i2)
 
 
 # -- pairwise blocks -------------------------------------------------------

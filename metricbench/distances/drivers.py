@@ -5,15 +5,19 @@ Each ``prange`` iteration writes only its own output slot.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
 from metricbench.distances.codes import COSINE, EUCLIDEAN, SQEUCLIDEAN
-from metricbench.distances.kernels import FASTMATH, cosine, euclidean, pair_distance, sqeuclidean
+from metricbench.distances.kernels import _BIG, _TINY, FASTMATH, cosine, euclidean, pair_distance, sqeuclidean
 from metricbench.distances.prefetch import prefetch_row
 
 #: pairs ahead whose rows are prefetched
 PREFETCH_DISTANCE = 4
+#: distances whose finite check is fused into the paired kernel (a non-finite row makes its sums non-finite)
+FUSED_CHECK = (SQEUCLIDEAN, EUCLIDEAN, COSINE)
 
 
 @njit(cache=True)
@@ -33,46 +37,164 @@ def counting_order(keys, n_keys):
 
 
 @njit(parallel=True, cache=True)
-def gather_sorted(index1, index2, order, a1, a2):
-    """a1 = index1[order], a2 = index2[order] (the pairs in visiting order, contiguous)."""
-    for k in prange(order.shape[0]):
-        t = order[k]
-        a1[k] = index1[t]
-        a2[k] = index2[t]
+def pair_histogram(index1, index2, n1, n2, counts, stats):
+    """Per-chunk counts of ``index1`` (chunk c of the pairs into ``counts[c]``) and the checks, in one pass.
+
+    ``stats[c]`` = (min index1, max index1, min index2, max index2, 1 if index1 is non-decreasing within
+    the chunk). Out-of-range keys are not counted (the caller refuses them from ``stats``).
+    """
+    n = index1.shape[0]
+    nch = counts.shape[0]
+    for c in prange(nch):
+        k0 = c * n // nch
+        k1 = (c + 1) * n // nch
+        lo1 = n1
+        hi1 = -1
+        lo2 = n2
+        hi2 = -1
+        inc = 1
+        prev = -1
+        for k in range(k0, k1):
+            a = index1[k]
+            b = index2[k]
+            lo1 = min(lo1, a)
+            hi1 = max(hi1, a)
+            lo2 = min(lo2, b)
+            hi2 = max(hi2, b)
+            if a < prev:
+                inc = 0
+            prev = a
+            if 0 <= a < n1:
+                counts[c, a] += 1
+        stats[c, 0] = lo1
+        stats[c, 1] = hi1
+        stats[c, 2] = lo2
+        stats[c, 3] = hi2
+        stats[c, 4] = inc
+
+
+@njit(cache=True)
+def bucket_offsets(counts, starts):
+    """Exclusive prefix sums in (key, chunk) order: ``counts[c, r]`` becomes where chunk c's pairs of key r go.
+
+    ``starts[r]`` = first position of key r in the sorted order (``starts[n1]`` = number of pairs).
+    """
+    nch, n1 = counts.shape
+    run = 0
+    for r in range(n1):
+        starts[r] = run
+        for c in range(nch):
+            v = counts[c, r]
+            counts[c, r] = run
+            run += v
+    starts[n1] = run
+
+
+@njit(parallel=True, cache=True)
+def bucket_scatter(index1, index2, offsets, order, a2):
+    """The stable counting sort's scatter: ``order`` (caller positions) and ``a2`` (index2) in index1 order."""
+    n = index1.shape[0]
+    nch = offsets.shape[0]
+    for c in prange(nch):
+        for k in range(c * n // nch, (c + 1) * n // nch):
+            key = index1[k]
+            pos = offsets[c, key]
+            offsets[c, key] = pos + 1
+            order[pos] = k
+            a2[pos] = index2[k]
+
+
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
+def _sqnorm(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        a = np.float64(x[i])
+        s += a * a
+    return s
+
+
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
+def _dot_sq(x, y):
+    xy = 0.0
+    yy = 0.0
+    for i in range(x.shape[0]):
+        b = np.float64(y[i])
+        xy += np.float64(x[i]) * b
+        yy += b * b
+    return xy, yy
+
+
+@njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
+def _fused_pair(code, x, y, xx, p, w, M):
+    """d(x, y), or NaN when the pair's sums are not finite (a non-finite input, or float64 overflow).
+
+    ``xx`` is x's squared norm (used by cosine only). A NaN result is a flag: the caller checks the rows
+    of such pairs and recomputes them with the full kernel. Finite input never gives NaN here.
+    """
+    if code == SQEUCLIDEAN:
+        s = sqeuclidean(x, y)
+        return s if math.isfinite(s) else np.nan
+    if code == EUCLIDEAN:
+        s = sqeuclidean(x, y)
+        if not math.isfinite(s):
+            return np.nan
+        if s > _BIG or s < _TINY:
+            return euclidean(x, y)
+        return math.sqrt(s)
+    if code == COSINE:
+        xy, yy = _dot_sq(x, y)
+        if not (math.isfinite(xx) and math.isfinite(yy) and math.isfinite(xy)):
+            return np.nan
+        if xx > _BIG or xx < _TINY or yy > _BIG or yy < _TINY:
+            return cosine(x, y)
+        d = 1.0 - xy / math.sqrt(xx * yy)
+        return min(max(d, 0.0), 2.0)
+    return pair_distance(code, x, y, p, w, M)
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
-def paired_sorted(code, X, Y, a1, a2, order, p, w, M, out):
-    """out[order[k]] = d(X[a1[k]], Y[a2[k]]) with ``a1`` sorted.
+def paired_buckets(code, X, Y, rows, starts, a2, order, p, w, M, out, flags):
+    """out[order[k]] = d(X[rows[b]], Y[a2[k]]) for the pairs k of bucket b (``starts[b] <= k < starts[b+1]``).
 
-    Each thread walks a contiguous stretch of the sorted pairs: X is read in row
-    order (a row serves all its pairs from cache) and only the Y rows are random;
-    those are prefetched PREFETCH_DISTANCE pairs ahead so that memory round trips
-    overlap with arithmetic. Results land in the caller's order.
+    The pairs come sorted by their first row: bucket b holds every pair of first row ``rows[b]`` (when
+    ``rows`` is empty, row b). Chunk c of ``flags.shape[0]`` equal stretches of the pairs runs on one
+    thread: X is read in row order, each first row (and its squared norm, for cosine) once for all its
+    pairs, and only the Y rows are random; those are prefetched PREFETCH_DISTANCE pairs ahead so that
+    memory round trips overlap with arithmetic. An empty ``order`` means the pairs are already in the
+    caller's order. ``flags[c]`` counts the NaN-flagged pairs of chunk c (see :func:`_fused_pair`).
     """
-    n = a1.shape[0]
+    n = a2.shape[0]
+    nch = flags.shape[0]
     ahead = PREFETCH_DISTANCE
-    # the hottest kernels get loops of their own, so that they inline and vectorise
-    if code == SQEUCLIDEAN:
-        for k in prange(n):
+    same = order.shape[0] == 0
+    dense = rows.shape[0] == 0
+    for c in prange(nch):
+        k0 = c * n // nch
+        k1 = (c + 1) * n // nch
+        if k0 >= k1:
+            continue
+        b = np.searchsorted(starts, k0, side="right") - 1
+        end = starts[b + 1]
+        r = b if dense else rows[b]
+        x = X[r]
+        xx = _sqnorm(x) if code == COSINE else 0.0
+        bad = 0
+        for k in range(k0, k1):
+            if k >= end:
+                while k >= starts[b + 1]:  # skips empty buckets; ends before nb since k < starts[nb]
+                    b += 1
+                end = starts[b + 1]
+                r = b if dense else rows[b]
+                x = X[r]
+                if code == COSINE:
+                    xx = _sqnorm(x)
             if k + ahead < n:
                 prefetch_row(Y, a2[k + ahead])
-            out[order[k]] = sqeuclidean(X[a1[k]], Y[a2[k]])
-    elif code == EUCLIDEAN:
-        for k in prange(n):
-            if k + ahead < n:
-                prefetch_row(Y, a2[k + ahead])
-            out[order[k]] = euclidean(X[a1[k]], Y[a2[k]])
-    elif code == COSINE:
-        for k in prange(n):
-            if k + ahead < n:
-                prefetch_row(Y, a2[k + ahead])
-            out[order[k]] = cosine(X[a1[k]], Y[a2[k]])
-    else:
-        for k in prange(n):
-            if k + ahead < n:
-                prefetch_row(Y, a2[k + ahead])
-            out[order[k]] = pair_distance(code, X[a1[k]], Y[a2[k]], p, w, M)
+            d = _fused_pair(code, x, Y[a2[k]], xx, p, w, M)
+            if d != d:
+                bad += 1
+            out[k if same else order[k]] = d
+        flags[c] = bad
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
@@ -89,3 +211,64 @@ def pairwise_block(code, A, B, p, w, M, out):
         a = A[i]
         for j in range(B.shape[0]):
             out[i, j] = pair_distance(code, a, B[j], p, w, M)
+
+
+def paired_plan(index1, index2, n1: int, n2: int) -> dict | None:
+    """The visiting order of the pairs: sorted by ``index1``, stable, for :func:`paired_buckets`.
+
+    O(n + n1) with a parallel counting sort when the first side has at most 8 rows a pair (else a stable
+    argsort), and no sort at all when ``index1`` is already non-decreasing (one O(n) pass finds out).
+    The range of both index arrays is checked in the same pass.
+
+    Parameters
+    ----------
+    index1, index2 : ndarray of int64, shape (n,)
+    n1, n2 : int
+        Rows of the first and second matrix.
+
+    Returns
+    -------
+    dict or None
+        ``rows``, ``starts``, ``a2``, ``order`` (the arguments of :func:`paired_buckets`), or None when an
+        index is out of range (the caller finds and names it).
+    """
+    from numba import get_num_threads
+
+    n = index1.shape[0]
+    empty = np.zeros(0, dtype=np.int64)
+    if n1 <= 8 * n:
+        nch = max(1, min(get_num_threads(), n))
+        counts = np.zeros((nch, n1), dtype=np.int64)
+        stats = np.empty((nch, 5), dtype=np.int64)
+        pair_histogram(index1, index2, n1, n2, counts, stats)
+        if stats[:, 0].min() < 0 or stats[:, 1].max() >= n1 or stats[:, 2].min() < 0 or stats[:, 3].max() >= n2:
+            return None
+        starts = np.empty(n1 + 1, dtype=np.int64)
+        if stats[:, 4].all() and (nch == 1 or (stats[1:, 0] >= stats[:-1, 1]).all()):  # already sorted
+            starts[0] = 0
+            np.cumsum(counts.sum(0), out=starts[1:])
+            return {"rows": empty, "starts": starts, "a2": index2, "order": empty}
+        bucket_offsets(counts, starts)
+        order = np.empty(n, dtype=np.int64)
+        a2 = np.empty(n, dtype=np.int64)
+        bucket_scatter(index1, index2, counts, order, a2)
+        return {"rows": empty, "starts": starts, "a2": a2, "order": order}
+    if n and (index1.min() < 0 or index1.max() >= n1 or index2.min() < 0 or index2.max() >= n2):
+        return None
+    if n < 2 or (index1[1:] >= index1[:-1]).all():
+        order, s1, a2 = empty, index1, index2
+    else:
+        order = np.argsort(index1, kind="stable")
+        s1, a2 = index1[order], index2[order]
+    brk = np.flatnonzero(s1[1:] != s1[:-1]) + 1
+    starts = np.concatenate([[0], brk, [n]]).astype(np.int64)
+    return {"rows": np.ascontiguousarray(s1[starts[:-1]]), "starts": starts, "a2": a2, "order": order}
+
+
+def paired_run(code, X, Y, plan: dict, p, w, M, out) -> int:
+    """Run :func:`paired_buckets` on a :func:`paired_plan`; the number of NaN-flagged pairs."""
+    from numba import get_num_threads
+
+    flags = np.zeros(max(1, min(get_num_threads(), out.shape[0])), dtype=np.int64)
+    paired_buckets(code, X, Y, plan["rows"], plan["starts"], plan["a2"], plan["order"], p, w, M, out, flags)
+    return int(flags.sum())

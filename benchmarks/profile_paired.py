@@ -1,0 +1,99 @@
+"""Where the time of metricbench's paired scoring goes, phase by phase, beside the row floor.
+
+    flock /work/wt/bench.lock python benchmarks/profile_paired.py            # 1,000,000 and 10,000,000 pairs
+    python benchmarks/profile_paired.py --pairs 200000 --rounds 3           # quicker
+
+Each phase of ``metricbench.paired_distances`` is re-run on its own (same inputs, same compiled functions) and
+timed in turns with the whole call and the row floor of ``benchmarks/bench_paired.py``; the median of the rounds
+is printed. Phases: input checks (index conversion and range), the finite check, ordering the pairs, the kernel
+(with the scatter back into the caller's order), and allocation. The phase times need not add up to the whole
+call exactly (each phase re-run alone warms or cools the caches differently); they show where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--dim", type=int, default=512)
+    ap.add_argument("--pairs", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    ap.add_argument("--metrics", nargs="+", default=["sqeuclidean", "euclidean", "cosine"])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+
+    import bench_paired as bp
+
+    from metricbench.distances import api, drivers, paired_distances
+    from metricbench.distances.registry import DISTANCES
+
+    rng = np.random.default_rng(a.seed)
+    X = rng.standard_normal((a.rows, a.dim), dtype=np.float32)
+    print(f"X {a.rows:,} x {a.dim} float32, {os.cpu_count()} cores, load average {os.getloadavg()}, "
+          f"median of {a.rounds} rounds (seconds)")
+    for n in a.pairs:
+        i1 = rng.integers(0, a.rows, n)
+        i2 = rng.integers(0, a.rows, n)
+        floor = bp.make_run("row-floor", X, i1, i2)
+        for metric in a.metrics:
+            code = DISTANCES[metric].code
+            p, w, M = api.prepare_params(DISTANCES[metric], [X], {})
+            prep = {}
+
+            def checks():
+                j1 = api._as_index(i1, "index1")
+                j2 = api._as_index(i2, "index2")
+                api._check_index(j1, X.shape[0], "index1", "X")
+                api._check_index(j2, X.shape[0], "index2", "X")
+
+            def finite():
+                api._assert_finite(X, "X", rows=np.concatenate([i1, i2]))
+
+            def order():
+                prep.update(drivers.paired_plan(i1, i2, X.shape[0], X.shape[0]))
+
+            order()
+
+            def kernel():
+                out = np.empty(n)
+                drivers.paired_run(code, X, X, prep, p, w, M, out)
+                return out
+
+            def alloc():
+                return np.empty(n)
+
+            runs = {"whole call": lambda: paired_distances(X, i1, i2, metric=metric),
+                    "whole, no finite check": lambda: paired_distances(X, i1, i2, metric=metric, check_finite=False),
+                    "input checks": checks, "finite check": finite, "ordering": order, "kernel + scatter": kernel,
+                    "allocation": alloc, "row floor": floor}
+            ref = paired_distances(X, i1, i2, metric=metric, ordered=False)
+            assert np.allclose(runs["whole call"](), ref, rtol=1e-6, atol=1e-9)
+            for r in runs.values():
+                r()
+            times = {m: [] for m in runs}
+            for _ in range(a.rounds):
+                for m, r in runs.items():
+                    t0 = time.perf_counter()
+                    r()
+                    times[m].append(time.perf_counter() - t0)
+            med = {m: float(np.median(v)) for m, v in times.items()}
+            print(f"\n{n:,} pairs, {metric}:  floor / whole call = {med['row floor'] / med['whole call']:.0%} "
+                  f"(best of rounds: {min(times['row floor']) / min(times['whole call']):.0%})")
+            for m, v in med.items():
+                print(f"  {m:<24}{v:9.4f}  {v / med['row floor']:6.2f}x floor")
+    print(f"\nload average after {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
