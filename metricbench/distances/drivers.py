@@ -36,72 +36,51 @@ def counting_order(keys, n_keys):
     return order
 
 
-@njit(parallel=True, cache=True)
-def pair_histogram(index1, index2, n1, n2, counts, stats):
-    """Per-chunk counts of ``index1`` (chunk c of the pairs into ``counts[c]``) and the checks, in one pass.
-
-    ``stats[c]`` = (min index1, max index1, min index2, max index2, 1 if index1 is non-decreasing within
-    the chunk). Out-of-range keys are not counted (the caller refuses them from ``stats``).
-    """
-    n = index1.shape[0]
-    nch = counts.shape[0]
-    for c in prange(nch):
-        k0 = c * n // nch
-        k1 = (c + 1) * n // nch
-        lo1 = n1
-        hi1 = -1
-        lo2 = n2
-        hi2 = -1
-        inc = 1
-        prev = -1
-        for k in range(k0, k1):
-            a = index1[k]
-            b = index2[k]
-            lo1 = min(lo1, a)
-            hi1 = max(hi1, a)
-            lo2 = min(lo2, b)
-            hi2 = max(hi2, b)
-            if a < prev:
-                inc = 0
-            prev = a
-            if 0 <= a < n1:
-                counts[c, a] += 1
-        stats[c, 0] = lo1
-        stats[c, 1] = hi1
-        stats[c, 2] = lo2
-        stats[c, 3] = hi2
-        stats[c, 4] = inc
-
-
 @njit(cache=True)
-def bucket_offsets(counts, starts):
-    """Exclusive prefix sums in (key, chunk) order: ``counts[c, r]`` becomes where chunk c's pairs of key r go.
+def bucket_sort(index1, index2, n1, n2, starts, order, a2):
+    """Stable counting sort of the pairs by ``index1``, with the range checks, in one serial call.
 
-    ``starts[r]`` = first position of key r in the sorted order (``starts[n1]`` = number of pairs).
+    One pass counts ``index1`` into ``starts``, checks both index ranges and whether ``index1`` is
+    already non-decreasing; then prefix sums give ``starts`` (``starts[r]`` = first sorted position of
+    row r, ``starts[n1]`` = n) and, unless the pairs are already sorted, a second pass writes ``order``
+    (the caller's positions in sorted order) and ``a2`` (``index2`` in that order). Serial on purpose:
+    both passes are a few milliseconds per million pairs, and a parallel region each would cost a
+    wake-up of every thread (a time slice on a loaded machine) for little gain.
+
+    Returns
+    -------
+    int
+        -1: an index out of range (nothing else is valid); 1: already sorted (``order`` and ``a2`` not
+        written); 0: sorted into ``order`` and ``a2``.
     """
-    nch, n1 = counts.shape
-    run = 0
-    for r in range(n1):
-        starts[r] = run
-        for c in range(nch):
-            v = counts[c, r]
-            counts[c, r] = run
-            run += v
-    starts[n1] = run
-
-
-@njit(parallel=True, cache=True)
-def bucket_scatter(index1, index2, offsets, order, a2):
-    """The stable counting sort's scatter: ``order`` (caller positions) and ``a2`` (index2) in index1 order."""
     n = index1.shape[0]
-    nch = offsets.shape[0]
-    for c in prange(nch):
-        for k in range(c * n // nch, (c + 1) * n // nch):
-            key = index1[k]
-            pos = offsets[c, key]
-            offsets[c, key] = pos + 1
-            order[pos] = k
-            a2[pos] = index2[k]
+    for r in range(n1 + 1):
+        starts[r] = 0
+    inc = True
+    prev = 0
+    for k in range(n):
+        a = index1[k]
+        b = index2[k]
+        if a < 0 or a >= n1 or b < 0 or b >= n2:
+            return -1
+        if a < prev:
+            inc = False
+        prev = a
+        starts[a + 1] += 1
+    for r in range(n1):
+        starts[r + 1] += starts[r]
+    if inc:
+        return 1
+    for k in range(n):
+        key = index1[k]
+        pos = starts[key]
+        starts[key] = pos + 1
+        order[pos] = k
+        a2[pos] = index2[k]
+    for r in range(n1, 0, -1):  # the scatter moved every start to the next one's: shift back
+        starts[r] = starts[r - 1]
+    starts[0] = 0
+    return 0
 
 
 @njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
@@ -216,8 +195,9 @@ def pairwise_block(code, A, B, p, w, M, out):
 def paired_plan(index1, index2, n1: int, n2: int) -> dict | None:
     """The visiting order of the pairs: sorted by ``index1``, stable, for :func:`paired_buckets`.
 
-    O(n + n1) with a parallel counting sort when the first side has at most 8 rows a pair (else a stable
-    argsort), and no sort at all when ``index1`` is already non-decreasing (one O(n) pass finds out).
+    O(n + n1) with a counting sort (:func:`bucket_sort`) when the first side has at most 8 rows a pair
+    (else a stable argsort), and no sort at all when ``index1`` is already non-decreasing (the same O(n)
+    pass finds out).
     The range of both index arrays is checked in the same pass.
 
     Parameters
@@ -232,26 +212,19 @@ def paired_plan(index1, index2, n1: int, n2: int) -> dict | None:
         ``rows``, ``starts``, ``a2``, ``order`` (the arguments of :func:`paired_buckets`), or None when an
         index is out of range (the caller finds and names it).
     """
-    from numba import get_num_threads
-
     n = index1.shape[0]
     empty = np.zeros(0, dtype=np.int64)
+    if n == 0:
+        return {"rows": empty, "starts": np.zeros(1, dtype=np.int64), "a2": empty, "order": empty}
     if n1 <= 8 * n:
-        nch = max(1, min(get_num_threads(), n))
-        counts = np.zeros((nch, n1), dtype=np.int64)
-        stats = np.empty((nch, 5), dtype=np.int64)
-        pair_histogram(index1, index2, n1, n2, counts, stats)
-        if stats[:, 0].min() < 0 or stats[:, 1].max() >= n1 or stats[:, 2].min() < 0 or stats[:, 3].max() >= n2:
-            return None
         starts = np.empty(n1 + 1, dtype=np.int64)
-        if stats[:, 4].all() and (nch == 1 or (stats[1:, 0] >= stats[:-1, 1]).all()):  # already sorted
-            starts[0] = 0
-            np.cumsum(counts.sum(0), out=starts[1:])
-            return {"rows": empty, "starts": starts, "a2": index2, "order": empty}
-        bucket_offsets(counts, starts)
         order = np.empty(n, dtype=np.int64)
         a2 = np.empty(n, dtype=np.int64)
-        bucket_scatter(index1, index2, counts, order, a2)
+        status = bucket_sort(index1, index2, n1, n2, starts, order, a2)
+        if status < 0:
+            return None
+        if status == 1:
+            return {"rows": empty, "starts": starts, "a2": index2, "order": empty}
         return {"rows": empty, "starts": starts, "a2": a2, "order": order}
     if n and (index1.min() < 0 or index1.max() >= n1 or index2.min() < 0 or index2.max() >= n2):
         return None

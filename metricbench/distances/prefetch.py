@@ -24,7 +24,8 @@ def prefetch_row(typingctx, arr, row):
         aryty = signature.args[0]
         ary = context.make_array(aryty)(context, builder, args[0])
         zero = context.get_constant(types.intp, 0)
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1], zero])
+        row = context.cast(builder, args[1], signature.args[1], types.intp)  # int32 rows too
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [row, zero])
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
