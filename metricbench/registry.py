@@ -346,7 +346,8 @@ def get_metric(name: str, **params):
     UnknownMetricError
         ``name`` is not in the table.
     ParameterError
-        A parameter the metric does not take (the valid ones are listed).
+        A parameter the metric does not take (the valid ones are listed), or a value outside
+        its domain (one line naming the parameter, the domain and the value).
 
     Examples
     --------
@@ -377,6 +378,11 @@ def get_metric(name: str, **params):
         raise ParameterError(f"metric {info.name!r}: bad parameters ({e})") from None
     if info.kind == "distance" or obj.name != info.name:
         obj.name = info.name  # the class gives learned metrics their name (clone keeps it)
+    # every parameter's domain now, before any data are read (fit checks again, scikit-learn's way);
+    # a search checked each candidate of its grid when it was built
+    target = obj if hasattr(obj, "check_params") else getattr(obj, "estimator", None)
+    if hasattr(target, "check_params"):
+        target.check_params()
     return obj
 
 

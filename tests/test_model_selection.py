@@ -156,7 +156,7 @@ def test_auto_resolves_to_a_search_and_bad_auto_is_a_clear_error(rng):
         get_metric("lda-cosine", n_components=4, shrinkage="auto")
     with pytest.raises(InputError, match="only apply to a search"):
         get_metric("lda-cosine", n_components=4, n_pairs=100)
-    with pytest.raises(InputError, match="shrinkage must be between 0 and 1"):
+    with pytest.raises(InputError, match=r"shrinkage.* must be a float in the range \[0.0, 1.0\]"):
         get_metric("cosine-whitened", shrinkage_grid="0.5,2")
 
 

@@ -88,7 +88,8 @@ def loss_weights(Z, T, I, cw, mu, wt, wi, dt, Y, loss_row, nact_row, nz_row):
             if c > 0:
                 wi[i, q] = -mw * c
                 nact += c
-                nz += 1
+                if wi[i, q] != 0.0:  # the edges compact_edges lists (none when mu = 0: a pull-only fit)
+                    nz += 1
         loss_row[i] = loss
         nact_row[i] = nact
         nz_row[i] = nz

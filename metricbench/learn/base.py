@@ -27,7 +27,7 @@ from sklearn.utils.validation import validate_data
 
 from metricbench import registry
 from metricbench.config import get_chunk_n_rows
-from metricbench.errors import InputError, NonFiniteError, NotFittedError
+from metricbench.errors import InputError, NonFiniteError, NotFittedError, ParameterError
 from metricbench.io.atomic import atomic_path
 from metricbench.learn.stats import SECOND_PASS, ScatterStats
 from metricbench.model_selection._scorer import pair_auroc
@@ -204,6 +204,7 @@ class BaseMetric(BaseEstimator):
         InputError
             Non-finite, complex, 1-D or empty ``X``; ``y`` missing or of the wrong length.
         """
+        self.check_params()  # every parameter's domain, before the data are looked at
         fit_params.pop("images", None)  # used by searches (pairing rule), not by a plain fit
         if "variants" in fit_params:
             v = fit_params.pop("variants")
@@ -234,8 +235,41 @@ class BaseMetric(BaseEstimator):
     def _fit(self, X, y, **fit_params) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    #: domain of each constructor parameter (scikit-learn's form; see metricbench.learn._constraints)
+    _parameter_constraints: dict = {}
+
+    def check_params(self):
+        """Check every parameter's domain without data: the ``_parameter_constraints`` table
+        (scikit-learn's check), then the metric's own cross-parameter checks.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ParameterError
+            One line naming the parameter, the valid domain and the value given.
+        """
+        from sklearn.utils._param_validation import InvalidParameterError
+
+        from metricbench.learn._constraints import parameter_message
+
+        owner = self.name or type(self).__name__
+        try:
+            self._validate_params()
+        except InvalidParameterError as e:
+            raise ParameterError(parameter_message(e, owner)) from None
+        try:
+            self._check_params()
+        except ParameterError:
+            raise
+        except InputError as e:  # the metric's own checks are about parameters only
+            raise ParameterError(str(e), param=e.param) from None
+        return self
+
     def _check_params(self) -> None:
-        """Check every parameter's domain (no data needed); raise InputError. Subclasses extend."""
+        """Checks beyond the table (no data needed); raise InputError. Subclasses extend."""
 
     def _selection_note(self) -> str:
         """How a search chose this metric's settings (``selection_``, set by
@@ -570,7 +604,7 @@ class StatsFitted:
 
     def fit_from_stats(self, stats):
         """Fit from statistics gathered by :meth:`gather_stats` (or their ``+``); returns self."""
-        self._check_params()
+        self.check_params()
         self.n_features_in_ = int(stats.n_features)
         try:
             self._fit_stats(stats)

@@ -33,6 +33,7 @@ import time
 
 import numpy as np
 
+from metricbench.learn import _constraints as dom
 from metricbench.errors import InputError
 from metricbench.learn._pairutils import check_groups
 from metricbench.learn.base import BaseMetric
@@ -77,6 +78,19 @@ class Fusion(BaseMetric):
         Seed of the held-out identities and pairs.
     verbose : bool
     """
+
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        "metrics": [str, list, tuple],
+        "method": [dom.StrOptions({"mean", "logistic"})],
+        "metric_params": [dict, None],
+        "C": [dom.POS_REAL],
+        "holdout": [dom.HOLDOUT],
+        "n_val_pairs": [dom.ints(2)],
+        "refit": dom.BOOL,
+        "random_state": dom.SEED,
+        "verbose": dom.VERBOSE,
+    }
 
     def __init__(
         self,

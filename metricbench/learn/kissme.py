@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import clone
 
-from metricbench.errors import InputError
+from metricbench.learn import _constraints as dom
+from metricbench.errors import InputError, ParameterError
 from metricbench.learn.base import LinearMetric, StatsFitted, used_rows
 from metricbench.learn.stats import clip_psd, resolve_within, stats_chunk_rows
 from metricbench.model_selection._scorer import pair_auroc
@@ -59,15 +60,19 @@ def _sampled(Z, y, n, same_fraction, variants, cross, random_state):
     return D.T @ D / D.shape[0]
 
 
-def kissme_matrix(S_same, S_diff) -> np.ndarray:
-    """``M = inv(S_same) - inv(S_diff)`` clipped to be positive semi-definite."""
+def _kissme_raw(S_same, S_diff) -> np.ndarray:
+    """``inv(S_same) - inv(S_diff)`` (a tiny ridge keeps it finite), before the PSD clip."""
     k = S_same.shape[0]
     reg = 1e-10 * max(np.trace(S_same) / k, 1e-300) * np.eye(k)
     try:
-        M = np.linalg.inv(S_same + reg) - np.linalg.inv(S_diff + reg)
+        return np.linalg.inv(S_same + reg) - np.linalg.inv(S_diff + reg)
     except np.linalg.LinAlgError:
         raise InputError("KISSME covariance is singular; lower n_components") from None
-    return clip_psd(M, 0.0)
+
+
+def kissme_matrix(S_same, S_diff) -> np.ndarray:
+    """``M = inv(S_same) - inv(S_diff)`` clipped to be positive semi-definite."""
+    return clip_psd(_kissme_raw(S_same, S_diff), 0.0)
 
 
 def _psd_factor(M):
@@ -106,6 +111,17 @@ class KISSME(StatsFitted, LinearMetric):
 
     base_metric = "sqeuclidean"
     auto_grid = {"n_components": (16, 32, 48, 64, 96, 128)}
+
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        "n_components": [dom.POS_INT, None],
+        "same_pairs": [dom.StrOptions({"all"}), dom.POS_INT],
+        "diff_pairs": [dom.StrOptions({"all"}), dom.POS_INT],
+        "weighting": [dom.StrOptions({"rows", "pairs"})],
+        "within": dom.WITHIN,
+        "cross_groups": dom.CROSS_GROUPS,
+        "random_state": dom.SEED,
+    }
 
     def __init__(self, n_components=64, same_pairs="all", diff_pairs="all", weighting: str = "rows",
                  within: str = "auto", cross_groups=None, random_state=0):
@@ -169,7 +185,7 @@ class KISSME(StatsFitted, LinearMetric):
         self.cov_same_ = S_same
         self.cov_diff_ = S_diff
         self.metric_matrix_ = M
-        self.n_clipped_ = int((np.linalg.eigvalsh(np.linalg.inv(S_same) - np.linalg.inv(S_diff)) < 0).sum())
+        self.n_clipped_ = int((np.linalg.eigvalsh(_kissme_raw(S_same, S_diff)) < 0).sum())
         self.components_ = np.ascontiguousarray(_psd_factor(M) @ P.T)
 
     def _fit(self, X, y, groups=None):
@@ -179,6 +195,12 @@ class KISSME(StatsFitted, LinearMetric):
             return self._fit_stats(stats)
         s, U = stats.total_eigh()
         k = self._k(stats, s)
+        for name in ("same_pairs", "diff_pairs"):
+            v = _pairs_arg(getattr(self, name))
+            if v != "all" and v < k:  # fewer difference vectors than dimensions: a singular covariance
+                raise ParameterError(
+                    f"parameter {name!r} of kissme must be 'all' or at least n_components ({k}) pairs; got {v}",
+                    param=name)
         P = U[:, :k]
         Z = np.empty((X.shape[0], k))
         step = stats_chunk_rows(X.shape[1])

@@ -32,6 +32,7 @@ import time
 import numpy as np
 
 from metricbench.config import get_chunk_n_rows
+from metricbench.learn import _constraints as dom
 from metricbench.errors import InputError
 from metricbench.learn._pairutils import (
     check_groups,
@@ -295,6 +296,37 @@ class LearnedCosine(LinearMetric):
     """
 
     base_metric = "cosine"
+
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        "n_components": [dom.POS_INT, None],
+        "init": [dom.StrOptions({"lda", "whiten", "pca", "identity"})],
+        "loss": [dom.StrOptions({"logistic", "margin"})],
+        "scale": [dom.POS_REAL],
+        "margin": [dom.NONNEG_REAL],
+        "n_identities": [dom.ints(2)],
+        "n_per_identity": [dom.ints(2)],
+        "n_hard": [dom.POS_INT],
+        "cross_groups": dom.BOOL,
+        "min_per_group": [dom.POS_INT],
+        "gate": [dom.StrOptions({"auto", "none"})],
+        "reference_group": [str, dom.ints(), None],
+        "restore_shrinkage": [dom.NONNEG_REAL],
+        "gate_C": [dom.POS_REAL],
+        "optimizer": [dom.StrOptions({"adam", "sgd"})],
+        "learning_rate": [dom.POS_REAL],
+        "momentum": [dom.reals(0, 1, closed="left")],
+        "weight_decay": [dom.NONNEG_REAL],
+        "max_epochs": [dom.POS_INT],
+        "max_steps": [dom.NONNEG_INT, None],
+        "patience": [dom.POS_INT],
+        "holdout": [dom.HOLDOUT],
+        "n_val_pairs": [dom.ints(2)],
+        "refit": dom.BOOL,
+        "shrinkage": [dom.UNIT],
+        "random_state": dom.SEED,
+        "verbose": dom.VERBOSE,
+    }
 
     def __init__(
         self,

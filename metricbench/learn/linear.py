@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from metricbench.errors import InputError
+from metricbench.learn import _constraints as dom
+from metricbench.errors import InputError, ParameterError
 from metricbench.learn.base import LinearMetric, StatsFitted, used_rows
 from metricbench.learn.stats import eigh_desc, numerical_rank, resolve_within, shrink, shrinkage_value, whitener
 from metricbench.model_selection._scorer import cosine_rows, pair_auroc
@@ -70,6 +71,12 @@ class ZCACosine(StatsFitted, LinearMetric):
     """
 
     auto_grid = {"shrinkage": (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0)}
+
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        "shrinkage": [dom.UNIT, dom.StrOptions({"ledoit-wolf", "oas"})],
+        "eps": [dom.NONNEG_REAL],
+    }
 
     def __init__(self, shrinkage=0.1, eps: float = 1e-6):
         self.shrinkage = shrinkage
@@ -166,6 +173,13 @@ class WCCNCosine(StatsFitted, LinearMetric):
     """
 
     auto_grid = {"shrinkage": (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0)}
+
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        "shrinkage": [dom.UNIT],
+        "within": dom.WITHIN,
+        "cross_groups": dom.CROSS_GROUPS,
+    }
 
     def __init__(self, shrinkage=0.1, within: str = "auto", cross_groups=None):
         self.shrinkage = shrinkage
@@ -300,6 +314,14 @@ class LDACosine(StatsFitted, LinearMetric):
 
     auto_grid = {"n_components": (8, 16, 32, 64, 128)}
 
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        "n_components": [dom.POS_INT, None],
+        "shrinkage": [dom.UNIT],
+        "within": dom.WITHIN,
+        "cross_groups": dom.CROSS_GROUPS,
+    }
+
     def __init__(self, n_components=None, shrinkage=0.0, within: str = "auto", cross_groups=None):
         self.n_components = n_components
         self.shrinkage = shrinkage
@@ -339,7 +361,8 @@ class LDACosine(StatsFitted, LinearMetric):
     def _fit_stats(self, stats):
         d = stats.n_features
         if self.n_components is not None and int(self.n_components) > d:
-            raise InputError(f"n_components must be between 1 and {d}, got {self.n_components}")
+            raise ParameterError(
+                f"parameter 'n_components' of {self.name} must be between 1 and {d} (the width of the train rows); got {self.n_components}", param="n_components")
         evals, V, kind = self._directions(stats, self.n_components)
         self.n_components_ = int(V.shape[1])
         self.within_ = kind

@@ -58,6 +58,7 @@ import time
 import numpy as np
 
 from metricbench.config import get_chunk_n_rows
+from metricbench.learn import _constraints as dom
 from metricbench.errors import InputError
 from metricbench.learn.base import LinearMetric
 from metricbench.learn.stats import class_codes
@@ -231,6 +232,32 @@ class LMNN(LinearMetric):
         loss/gradient evaluations, validation, and in total.
     """
 
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        "n_components": [dom.POS_INT],
+        "n_neighbors": [dom.POS_INT],
+        "push_loss_weight": [dom.UNIT],
+        "init": [dom.StrOptions({"pca", "identity"}), "array-like"],
+        "init_scale": [dom.StrOptions({"auto"}), dom.POS_REAL, None],
+        "max_iter": [dom.POS_INT],
+        "solver": [dom.StrOptions({"lbfgs", "gd"})],
+        "learn_rate": [dom.POS_REAL],
+        "refit": dom.BOOL,
+        "tol": [dom.NONNEG_REAL],
+        "impostor_refresh": [dom.POS_INT],
+        "max_impostors": [dom.NONNEG_INT],
+        "n_random_impostors": [dom.NONNEG_INT],
+        "n_candidate_classes": [dom.POS_INT],
+        "max_candidates_per_class": [dom.POS_INT],
+        "holdout": [dom.HOLDOUT],
+        "patience": [dom.POS_INT],
+        "n_val_pairs": [dom.POS_INT],
+        "metric": [dom.StrOptions({"sqeuclidean", "cosine"})],
+        "working_memory": [dom.POS_REAL],
+        "random_state": dom.SEED,
+        "verbose": dom.VERBOSE,
+    }
+
     def __init__(
         self,
         n_components: int = 128,
@@ -290,7 +317,7 @@ class LMNN(LinearMetric):
         return p
 
     # -- validation ------------------------------------------------------------
-    def _check_params(self, d: int) -> int:
+    def _check_params(self, d: int | None = None) -> int:
         ints = ("n_neighbors", "max_iter", "impostor_refresh", "max_impostors", "n_random_impostors",
                 "n_candidate_classes", "max_candidates_per_class", "patience", "n_val_pairs")
         for name in ints:
@@ -316,7 +343,7 @@ class LMNN(LinearMetric):
             raise InputError(f"LMNN: init_scale must be 'auto', a positive number or None, got {self.init_scale!r}")
         if not isinstance(self.init, str):
             A = np.asarray(self.init, dtype=np.float64)
-            if A.ndim != 2 or A.shape[1] != d or A.shape[0] < 1:
+            if A.ndim != 2 or (d is not None and A.shape[1] != d) or A.shape[0] < 1:
                 raise InputError(f"LMNN: init matrix must have shape (k, {d}), got {A.shape}")
             if not np.isfinite(A).all():
                 raise InputError("LMNN: init matrix holds NaN or infinity")
@@ -326,7 +353,7 @@ class LMNN(LinearMetric):
         k = self.n_components
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise InputError(f"LMNN: n_components must be a positive integer, got {k!r}")
-        return int(min(k, d))
+        return int(k if d is None else min(k, d))
 
     def _log(self, msg: str) -> None:
         if self.verbose:

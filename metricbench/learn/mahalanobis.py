@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from metricbench.learn import _constraints as dom
 from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
 from metricbench.learn.base import LinearMetric, StatsFitted
@@ -69,6 +70,14 @@ class Mahalanobis(StatsFitted, LinearMetric):
     """
 
     base_metric = "sqeuclidean"
+
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        "estimator": [dom.StrOptions({"ledoit-wolf", "oas", "shrunk", "empirical"})],
+        "shrinkage": [dom.UNIT],
+        "max_samples": [dom.POS_INT, None],
+        "random_state": dom.SEED,
+    }
 
     def __init__(self, estimator: str = "ledoit-wolf", shrinkage: float = 0.1, max_samples=None, random_state=0):
         self.estimator = estimator

@@ -45,6 +45,7 @@ import warnings
 import numpy as np
 
 from metricbench.errors import InputError
+from metricbench.learn import _constraints as dom
 from metricbench.learn.base import LinearMetric
 from metricbench.learn.stats import class_codes
 
@@ -123,6 +124,14 @@ class MetricLearnMetric(LinearMetric):
     random_state : int
         Seed of the subsample, the PCA solver and metric-learn's ``random_state``.
     """
+
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        "max_samples": [dom.NONNEG_INT],
+        "max_dim": [dom.NONNEG_INT],
+        "max_constraints": [dom.NONNEG_INT],
+        "random_state": [dom.NONNEG_INT],
+    }
 
     base_metric = "euclidean"
     #: metric-learn class fitted
@@ -296,6 +305,20 @@ class MLLMNN(MetricLearnMetric):
     ml_params = ("init", "n_neighbors", "min_iter", "max_iter", "learn_rate", "regularization", "convergence_tol",
                  "n_components", "verbose")
 
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        **MetricLearnMetric._parameter_constraints,
+        "init": [dom.StrOptions({"auto", "pca", "lda", "identity", "random"}), "array-like"],
+        "n_neighbors": [dom.POS_INT],
+        "min_iter": [dom.NONNEG_INT],
+        "max_iter": [dom.POS_INT],
+        "learn_rate": [dom.POS_REAL],
+        "regularization": [dom.UNIT],
+        "convergence_tol": [dom.NONNEG_REAL],
+        "n_components": [dom.POS_INT, None],
+        "verbose": dom.VERBOSE,
+    }
+
     def __init__(self, max_samples=600, max_dim=32, random_state=0, *, init="pca", n_neighbors=3, min_iter=50,
                  max_iter=30, learn_rate=1e-7, regularization=0.5, convergence_tol=0.001, n_components=None,
                  verbose=False):
@@ -333,6 +356,16 @@ class MLNCA(MetricLearnMetric):
     estimator = "NCA"
     ml_params = ("init", "n_components", "max_iter", "tol", "verbose")
 
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        **MetricLearnMetric._parameter_constraints,
+        "init": [dom.StrOptions({"auto", "pca", "lda", "identity", "random"}), "array-like"],
+        "n_components": [dom.POS_INT, None],
+        "max_iter": [dom.POS_INT],
+        "tol": [dom.NONNEG_REAL, None],
+        "verbose": dom.VERBOSE,
+    }
+
     def __init__(self, max_samples=1000, max_dim=64, random_state=0, *, init="auto", n_components=None,
                  max_iter=100, tol=None, verbose=False):
         self.max_samples = max_samples
@@ -358,6 +391,14 @@ class MLLFDA(MetricLearnMetric):
 
     estimator = "LFDA"
     ml_params = ("n_components", "k", "embedding_type")
+
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        **MetricLearnMetric._parameter_constraints,
+        "n_components": [dom.POS_INT, None],
+        "k": [dom.POS_INT, None],
+        "embedding_type": [dom.StrOptions({"weighted", "orthonormalized", "plain"})],
+    }
 
     def __init__(self, max_samples=20000, max_dim=0, random_state=0, *, n_components=None, k=None,
                  embedding_type="weighted"):
@@ -385,6 +426,16 @@ class MLMLKR(MetricLearnMetric):
 
     estimator = "MLKR"
     ml_params = ("n_components", "init", "tol", "max_iter", "verbose")
+
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        **MetricLearnMetric._parameter_constraints,
+        "n_components": [dom.POS_INT, None],
+        "init": [dom.StrOptions({"auto", "pca", "lda", "identity", "random"}), "array-like"],
+        "tol": [dom.NONNEG_REAL, None],
+        "max_iter": [dom.POS_INT],
+        "verbose": dom.VERBOSE,
+    }
 
     def __init__(self, max_samples=1000, max_dim=32, random_state=0, *, n_components=None, init="auto", tol=None,
                  max_iter=100, verbose=False):
@@ -414,6 +465,17 @@ class MLITML(MetricLearnMetric):
     ml_params = ("gamma", "max_iter", "tol", "n_constraints", "prior", "verbose")
     uses_constraints = True
     n_iter_offset = 1
+
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        **MetricLearnMetric._parameter_constraints,
+        "gamma": [dom.POS_REAL],
+        "max_iter": [dom.POS_INT],
+        "tol": [dom.NONNEG_REAL],
+        "n_constraints": [dom.POS_INT, None],
+        "prior": [dom.StrOptions({"identity", "covariance", "random"}), "array-like"],
+        "verbose": dom.VERBOSE,
+    }
 
     def __init__(self, max_samples=5000, max_dim=64, max_constraints=5000, random_state=0, *, gamma=1.0,
                  max_iter=100, tol=0.001, n_constraints=None, prior="identity", verbose=False):
@@ -448,6 +510,16 @@ class MLSDML(MetricLearnMetric):
     ml_params = ("balance_param", "sparsity_param", "prior", "n_constraints", "verbose")
     uses_constraints = True
 
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        **MetricLearnMetric._parameter_constraints,
+        "balance_param": [dom.NONNEG_REAL],
+        "sparsity_param": [dom.NONNEG_REAL],
+        "prior": [dom.StrOptions({"identity", "covariance", "random"}), "array-like"],
+        "n_constraints": [dom.POS_INT, None],
+        "verbose": dom.VERBOSE,
+    }
+
     def __init__(self, max_samples=5000, max_dim=64, max_constraints=5000, random_state=0, *, balance_param=1e-5,
                  sparsity_param=0.01, prior="identity", n_constraints=None, verbose=False):
         self.max_samples = max_samples
@@ -475,6 +547,17 @@ class MLLSML(MetricLearnMetric):
     estimator = "LSML_Supervised"
     ml_params = ("tol", "max_iter", "prior", "n_constraints", "weights", "verbose")
     uses_constraints = True
+
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        **MetricLearnMetric._parameter_constraints,
+        "tol": [dom.NONNEG_REAL],
+        "max_iter": [dom.POS_INT],
+        "prior": [dom.StrOptions({"identity", "covariance", "random"}), "array-like"],
+        "n_constraints": [dom.POS_INT, None],
+        "weights": ["array-like", None],
+        "verbose": dom.VERBOSE,
+    }
 
     def __init__(self, max_samples=5000, max_dim=64, max_constraints=5000, random_state=0, *, tol=0.001,
                  max_iter=1000, prior="identity", n_constraints=None, weights=None, verbose=False):
@@ -504,6 +587,14 @@ class MLRCA(MetricLearnMetric):
 
     estimator = "RCA_Supervised"
     ml_params = ("n_components", "n_chunks", "chunk_size")
+
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        **MetricLearnMetric._parameter_constraints,
+        "n_components": [dom.POS_INT, None],
+        "n_chunks": [dom.POS_INT, None],
+        "chunk_size": [dom.ints(2)],
+    }
 
     def __init__(self, max_samples=20000, max_dim=64, random_state=0, *, n_components=None, n_chunks=None,
                  chunk_size=2):
@@ -541,6 +632,19 @@ class MLMMC(MetricLearnMetric):
     uses_constraints = True
     n_iter_offset = 1
 
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        **MetricLearnMetric._parameter_constraints,
+        "max_iter": [dom.POS_INT],
+        "max_proj": [dom.POS_INT],
+        "tol": [dom.NONNEG_REAL],
+        "n_constraints": [dom.POS_INT, None],
+        "init": [dom.StrOptions({"identity", "covariance", "random"}), "array-like"],
+        "diagonal": dom.BOOL,
+        "diagonal_c": [dom.POS_REAL],
+        "verbose": dom.VERBOSE,
+    }
+
     def __init__(self, max_samples=5000, max_dim=64, max_constraints=5000, random_state=0, *, max_iter=50,
                  max_proj=1000, tol=1e-6, n_constraints=None, init="identity", diagonal=False, diagonal_c=1.0,
                  verbose=False):
@@ -572,6 +676,21 @@ class MLSCML(MetricLearnMetric):
     estimator = "SCML_Supervised"
     ml_params = ("k_genuine", "k_impostor", "beta", "basis", "n_basis", "gamma", "max_iter", "output_iter",
                  "batch_size", "verbose")
+
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        **MetricLearnMetric._parameter_constraints,
+        "k_genuine": [dom.POS_INT],
+        "k_impostor": [dom.POS_INT],
+        "beta": [dom.NONNEG_REAL],
+        "basis": [dom.StrOptions({"lda", "triplet_diffs"}), "array-like"],
+        "n_basis": [dom.POS_INT, None],
+        "gamma": [dom.POS_REAL],
+        "max_iter": [dom.POS_INT],
+        "output_iter": [dom.POS_INT],
+        "batch_size": [dom.POS_INT],
+        "verbose": dom.VERBOSE,
+    }
 
     def __init__(self, max_samples=3000, max_dim=64, random_state=0, *, k_genuine=3, k_impostor=10, beta=1e-5,
                  basis="lda", n_basis=None, gamma=0.005, max_iter=10000, output_iter=500, batch_size=10,

@@ -22,6 +22,7 @@ import inspect
 
 import numpy as np
 
+from metricbench.learn import _constraints as dom
 from metricbench.config import get_chunk_n_rows
 
 from metricbench.errors import InputError
@@ -123,6 +124,18 @@ class Normalized(BaseMetric):
     :func:`sklearn.base.clone` keeps it.
     """
 
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        "metric": [str, dom.HasMethods(["fit", "pair_distance"])],
+        "norm": [dom.StrOptions({"s-norm", "as-norm"})],
+        "cohort_size": [dom.ints(2)],
+        "top_k": [dom.POS_INT],
+        "cohort": [dom.StrOptions({"means", "rows"})],
+        "prefit": dom.BOOL,
+        "metric_params": [dict, None],
+        "random_state": dom.SEED,
+    }
+
     def __init__(
         self,
         metric="cosine",
@@ -157,6 +170,12 @@ class Normalized(BaseMetric):
             self.__dict__.pop("_name", None)
         else:
             self.__dict__["_name"] = value
+
+    def _check_params(self):
+        if self.norm == "as-norm" and int(self.top_k) < 2:
+            raise InputError(f"top_k must be at least 2 for as-norm, got {self.top_k}")
+        if not isinstance(self.metric, BaseMetric):
+            self._inner()  # the wrapped metric's name and parameters (get_metric checks them)
 
     def _inner(self) -> BaseMetric:
         if isinstance(self.metric, BaseMetric):
@@ -277,7 +296,7 @@ def apply_norm(metric, norm: str, *, seed=None, **params) -> Normalized:
         if "random_state" in params:
             raise InputError("give the cohort's seed as random_state or seed, not both")
         params["random_state"] = seed
-    return Normalized(metric=metric, norm=norm, **params)
+    return Normalized(metric=metric, norm=norm, **params).check_params()
 
 
 __all__ = ["NORMS", "Normalized", "apply_norm", "cohort_stats", "draw_cohort"]

@@ -34,8 +34,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import TransformerMixin
 
+from metricbench.learn import _constraints as dom
 from metricbench.config import get_chunk_n_rows
-from metricbench.errors import InputError
+from metricbench.errors import InputError, ParameterError
 from metricbench.learn.base import BaseMetric, StatsFitted, _transform_used, used_rows
 from metricbench.learn.linear import lda_directions
 from metricbench.learn.stats import ScatterStats, class_codes, clip_psd, resolve_within, stats_chunk_rows, whitener
@@ -183,6 +184,17 @@ class PLDA(StatsFitted, TransformerMixin, BaseMetric):
     def _auto_relevant(param, params) -> bool:
         return not (param == "n_components" and params.get("reduce") == "none")
 
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        "n_components": [dom.POS_INT, None],
+        "reduce": [dom.StrOptions({"lda", "pca", "none"})],
+        "method": [dom.StrOptions({"closed", "em"})],
+        "n_iter": [dom.NONNEG_INT],
+        "length_norm": dom.BOOL,
+        "within": dom.WITHIN,
+        "cross_groups": dom.CROSS_GROUPS,
+    }
+
     def __init__(self, n_components=None, reduce: str = "lda", method: str = "closed", n_iter: int = 10,
                  length_norm: bool = False, within: str = "auto", cross_groups=None):
         self.n_components = n_components
@@ -235,7 +247,8 @@ class PLDA(StatsFitted, TransformerMixin, BaseMetric):
             return min(64, k_max)
         k = int(self.n_components)
         if k > d:
-            raise InputError(f"n_components must be between 1 and {d}, got {k}")
+            raise ParameterError(
+                f"parameter 'n_components' of {self.name} must be between 1 and {d} (the width of the train rows); got {k}", param="n_components")
         return min(k, k_max)
 
     def _reduction(self, stats):

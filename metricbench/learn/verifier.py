@@ -38,6 +38,7 @@ import warnings
 import numpy as np
 
 from metricbench.config import get_chunk_n_rows
+from metricbench.learn import _constraints as dom
 from metricbench.errors import InputError
 from metricbench.learn._pairutils import check_groups, unit_rows
 from metricbench.learn.base import BaseMetric
@@ -167,6 +168,22 @@ class Verifier(BaseMetric):
     #: candidates of the settings a search may choose (``get_metric("verifier", C="auto")``);
     #: the defaults are what this search picked on the embedded default (hard negatives never won)
     auto_grid = {"C": "0.0001,0.001,0.01,0.1,1", "hard_fraction": "0,0.05"}
+
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        "reduce": [dom.StrOptions({"lda", "pca", "whiten", "none", "learned-cosine"})],
+        "n_components": [dom.POS_INT],
+        "gate": [dom.StrOptions({"auto", "none"})],
+        "hidden": [dom.NONNEG_INT],
+        "C": [dom.POS_REAL],
+        "hard_fraction": [dom.reals(0, 1, closed="left")],
+        "n_pairs": [dom.ints(2)],
+        "block": [dom.POS_INT],
+        "max_iter": [dom.POS_INT],
+        "reduce_params": [dict, None],
+        "random_state": dom.SEED,
+        "verbose": dom.VERBOSE,
+    }
 
     def __init__(
         self,

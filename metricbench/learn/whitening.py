@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import clone
 
-from metricbench.errors import InputError
+from metricbench.errors import InputError, ParameterError
+from metricbench.learn import _constraints as dom
 from metricbench.learn.base import LinearMetric, StatsFitted
 from metricbench.learn.stats import shrinkage_value
 from metricbench.model_selection._scorer import pair_auroc
@@ -88,6 +89,12 @@ class WhitenedCosine(StatsFitted, LinearMetric):
     #: grids of the settings ``"auto"`` searches
     auto_grid = {"n_components": (0.125, 0.25, 0.5, 1.0), "shrinkage": (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)}
 
+    #: domain of every parameter (scikit-learn's form, checked by check_params at fit)
+    _parameter_constraints: dict = {
+        "n_components": [dom.POS_INT, dom.reals(0, 1, closed="right"), None],
+        "shrinkage": [dom.UNIT],
+    }
+
     def __init__(self, n_components=None, shrinkage=0.5):
         self.n_components = n_components
         self.shrinkage = shrinkage
@@ -105,7 +112,8 @@ class WhitenedCosine(StatsFitted, LinearMetric):
         d = stats.n_features
         k = resolve_n_components(self.n_components, d)
         if k > d:
-            raise InputError(f"n_components must be between 1 and {d}, got {k}")
+            raise ParameterError(
+                f"parameter 'n_components' of {self.name} must be between 1 and {d} (the width of the train rows); got {k}", param="n_components")
         return k
 
     def _fit_stats(self, stats):

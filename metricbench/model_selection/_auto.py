@@ -92,7 +92,7 @@ def resolve_auto(cls, params: dict):
     est = cls(**params)
     for k in auto:
         for v in grid[k]:
-            est.set_params(**{k: v})._check_params()  # a bad candidate fails now, not after a pass
+            est.set_params(**{k: v}).check_params()  # a bad candidate fails now, not after a pass
     est = cls(**params)
     if "test_size" in search_kw:
         search_kw["test_size"] = float(search_kw["test_size"])
