@@ -197,7 +197,7 @@ def test_resume_refuses_other_settings(folder, tmp_path):
     assert s.n_new == 5 and s.degrade == "xq40"
 
 
-@pytest.mark.parametrize(("after", "exc"), [(4, KeyboardInterrupt), (-4, SystemExit)], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize(("after", "exc"), [(4, KeyboardInterrupt), (-4, KeyboardInterrupt)], ids=["ctrl-c", "sigterm"])
 def test_interrupt_keeps_finished_work(folder, tmp_path, after, exc):
     out = tmp_path / "out"
     before = signal.getsignal(signal.SIGTERM)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import signal
 import sys
 import time
 import traceback
@@ -173,6 +174,20 @@ class MetricbenchCommand(_CleanHelp, TyperCommand):
         return super().invoke(ctx)
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _sigterm_is_an_interrupt():
+    """SIGTERM (``kill``, a scheduler stopping a job) stops a command as Ctrl-C does: one line, exit
+    130, no half-written output. Returns the previous handler (None off the main thread)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
 class _Interrupted(Exception):
     """Ctrl-C inside a command (typer would turn it into a silent exit 130)."""
 
@@ -189,7 +204,12 @@ class MetricbenchGroup(_CleanHelp, TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = list(sys.argv[1:] if args is None else args)
         debug = _debugging(args)
-        code = self._run(args, prog_name or "metricbench", complete_var, debug, **extra)
+        old_term = _sigterm_is_an_interrupt()
+        try:
+            code = self._run(args, prog_name or "metricbench", complete_var, debug, **extra)
+        finally:
+            if old_term is not None:
+                signal.signal(signal.SIGTERM, old_term)
         if standalone_mode:
             sys.exit(code)
         return code

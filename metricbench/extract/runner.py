@@ -294,6 +294,8 @@ def extract_folder(
 
     bar = Progress(len(todo), enabled=progress)
     pending: list[Outcome] = []
+    salvage: list[Outcome] = []  # images a stopping pool finished after the interrupt reached us
+    stream = None
     last_flush = time.perf_counter()
     old_term = _terminate_cleanly()
     try:
@@ -304,7 +306,7 @@ def extract_folder(
         elif jobs == 1 or len(todo) <= 1:
             stream = _serial_outcomes(be, options, root, todo)
         else:
-            stream = _pool_outcomes(be, options, root, todo, jobs, chunk_size)
+            stream = _pool_outcomes(be, options, root, todo, jobs, chunk_size, salvage)
         for got in stream:
             for outcome in got if isinstance(got, list) else (got,):
                 results[outcome.path] = outcome
@@ -315,11 +317,18 @@ def extract_folder(
                 pending = []
                 last_flush = time.perf_counter()
     finally:
-        # whatever happens (Ctrl-C, SIGTERM, a bug, a dead pool), finished images are kept
-        store.append(pending)
-        bar.close()
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
+        # whatever happens (Ctrl-C, SIGTERM, a bug, a dead pool), finished images are kept: a
+        # pool is stopped first (its workers finish the image in hand, within seconds, and are
+        # then terminated), and what they finished is saved with the rest
+        close = getattr(stream, "close", None)
+        try:
+            if close is not None:
+                close()
+        finally:
+            store.append(pending + salvage)
+            bar.close()
+            if old_term is not None:
+                signal.signal(signal.SIGTERM, old_term)
 
     summary = _assemble(out, listing, results, skipped, be, options, store)
     summary.n_new = len(todo)
@@ -331,18 +340,23 @@ def extract_folder(
     return summary
 
 
-def _raise_exit(signum, frame):
-    raise SystemExit(128 + signum)
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+#: seconds a stopping pool is given to finish the images in hand before its workers are terminated
+STOP_SECONDS = 5.0
 
 
 def _terminate_cleanly():
-    """Turn SIGTERM into SystemExit while extracting, so ``finally`` saves the pending work.
+    """Turn SIGTERM into KeyboardInterrupt while extracting (as Ctrl-C), so ``finally`` saves the
+    pending work and a caller handles both the same way.
 
     Returns the previous handler, or None when not in the main thread (signals cannot be set).
     """
     if threading.current_thread() is not threading.main_thread():
         return None
-    return signal.signal(signal.SIGTERM, _raise_exit)
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 def _serial_outcomes(backend, options, root, todo):
@@ -355,22 +369,68 @@ def _ping():
     return os.getpid()
 
 
-def _pool_outcomes(backend, options, root, todo, jobs, chunk_size):
+_STOP = {}
+
+
+def _init_stoppable_worker(backend, options, stop):
+    """Pool initializer: Ctrl-C (sent to the whole process group) is the main process's to handle;
+    it asks the workers to stop through ``stop``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _STOP["event"] = stop
+    init_worker(backend, options)
+
+
+def _process_chunk_until_stopped(root, items):
+    """Worker task: the images of ``items`` one by one, until the main process asks to stop;
+    returns the outcomes of the images finished (a partial chunk when stopped)."""
+    stop = _STOP.get("event")
+    out = []
+    for item in items:
+        if stop is not None and stop.is_set():
+            break
+        out.extend(process_chunk(root, [item]))
+    return out
+
+
+def _stop_pool(ex, inflight, stop, sink, seconds=STOP_SECONDS):
+    """Ask the workers to stop after the image in hand, keep what they finish within ``seconds``
+    (into ``sink``), then terminate them: an interrupt never waits for whole chunks."""
+    stop.set()
+    if inflight:
+        done, _ = wait(list(inflight), timeout=seconds)
+        for fut in done:
+            if not fut.cancelled() and fut.exception() is None:
+                sink.extend(fut.result())
+        inflight.clear()
+    for proc in list((getattr(ex, "_processes", None) or {}).values()):
+        if proc.is_alive():
+            proc.terminate()
+    ex.shutdown(wait=False, cancel_futures=True)
+
+
+def _pool_outcomes(backend, options, root, todo, jobs, chunk_size, salvage=None):
     """Outcomes from a spawn process pool, surviving worker crashes.
 
     When a worker dies (a segfault in native code, the OOM killer), the chunks in flight are
     retried one image at a time, alone in the pool; an image that kills a worker on its own is
-    reported as skipped ("worker process died") and the run goes on.
+    reported as skipped ("worker process died") and the run goes on. When the run is
+    interrupted (Ctrl-C, SIGTERM, or the caller closes this generator), the workers finish the
+    image in hand, those outcomes go to ``salvage``, and the workers are terminated within
+    :data:`STOP_SECONDS`.
     """
     ctx = multiprocessing.get_context("spawn")
     chunks = collections.deque(todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size))
     suspects = collections.deque()
     restarts = 0
     root = str(root)
+    salvage = [] if salvage is None else salvage
     while chunks or suspects:
-        ex = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=init_worker, initargs=(backend, options))
+        stop = ctx.Event()
+        ex = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_stoppable_worker,
+                                 initargs=(backend, options, stop))
         inflight = {}
         broken = False
+        stopped = False
         try:
             try:
                 for fut in [ex.submit(_ping) for _ in range(jobs)]:
@@ -390,7 +450,7 @@ def _pool_outcomes(backend, options, root, todo, jobs, chunk_size):
                         chunk, is_suspect = chunks.popleft(), False
                     else:
                         break
-                    inflight[ex.submit(process_chunk, root, chunk)] = (chunk, is_suspect)
+                    inflight[ex.submit(_process_chunk_until_stopped, root, chunk)] = (chunk, is_suspect)
                 finished, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
                 for fut in finished:
                     chunk, is_suspect = inflight.pop(fut)
@@ -419,8 +479,13 @@ def _pool_outcomes(backend, options, root, todo, jobs, chunk_size):
                     raise ExtractError(
                         f"extraction workers crashed {restarts} times; finished work is kept, rerun to resume"
                     )
+        except BaseException:  # an interrupt (or the caller closing us): stop now, keep finished images
+            stopped = True
+            _stop_pool(ex, inflight, stop, salvage)
+            raise
         finally:
-            ex.shutdown(wait=not broken, cancel_futures=True)
+            if not stopped:
+                ex.shutdown(wait=not broken, cancel_futures=True)
 
 
 # --------------------------------------------------------------------------- output
