@@ -110,11 +110,12 @@ def test_max_steps_bounds_the_work():
 
 
 def test_registry_and_bad_parameters():
-    m = get_metric("learned-cosine", loss="hinge")
     X, y, _ = two_group_data(n_ids=10)
-    with pytest.raises(InputError, match="loss must be one of"):
-        m.fit(X, y)
-    with pytest.raises(InputError, match="n_components must be at least 1"):
+    with pytest.raises(InputError, match="'loss' of learned-cosine must be a str among"):
+        get_metric("learned-cosine", loss="hinge")  # checked when built, before any data
+    with pytest.raises(InputError, match="'loss' of learned-cosine must be a str among"):
+        LearnedCosine(loss="hinge").fit(X, y)
+    with pytest.raises(InputError, match=r"'n_components' of learned-cosine must be an int in the range \[1, inf\)"):
         LearnedCosine(n_components=0, init="pca", holdout=0.0).fit(X, y)
     capped = LearnedCosine(n_components=99, init="pca", holdout=0.0, max_steps=0).fit(X, y)
     assert capped.components_.shape == (X.shape[1], X.shape[1])

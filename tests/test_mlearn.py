@@ -98,7 +98,7 @@ def test_unknown_parameter_is_one_clear_line(iris):
     X, y = iris
     with pytest.raises(InputError, match=r"unknown parameter 'n_neighbors' for ml-nca; valid: .*max_samples"):
         get_metric("ml-nca", n_neighbors=3)  # the name table knows metric-learn's parameters: fails before fit
-    with pytest.raises(InputError, match="max_dim must be an integer >= 0"):
+    with pytest.raises(InputError, match=r"'max_dim' of ml-nca must be an int in the range \[0, inf\)"):
         get_metric("ml-nca", max_dim=-1).fit(X, y)
 
 

@@ -68,11 +68,11 @@ def test_mlp_save_load_and_seed(tmp_path):
 
 def test_bad_parameters():
     X, y, _ = two_group_data(n_ids=20)
-    with pytest.raises(InputError, match="reduce must be one of"):
+    with pytest.raises(InputError, match="reduce.* must be a str among"):
         Verifier(reduce="umap").fit(X, y)
-    with pytest.raises(InputError, match="C must be a number"):
+    with pytest.raises(InputError, match="'C' of verifier must be a float"):
         Verifier(C="a,b").fit(X, y)
-    with pytest.raises(InputError, match=r"hard_fraction must be in \[0, 1\)"):
+    with pytest.raises(InputError, match=r"hard_fraction.* must be a float in the range \[0.0, 1.0\)"):
         Verifier(hard_fraction=1.5).fit(X, y)
 
 

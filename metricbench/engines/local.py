@@ -154,15 +154,56 @@ def iter_pair_chunks(pairs, chunk: int = PAIR_CHUNK):
         raise InputError(f"{path}: missing column {missing[0]!r}; expected columns index1,index2,Id")
     s = 0
     try:
-        reader = pd.read_csv(path, usecols=cols, chunksize=chunk, dtype=np.int64, engine="c")
+        # blank lines are kept (and refused), so that data row r is line r + 2 of the file
+        # and every column is read, so that a line with more fields than the header is refused
+        reader = pd.read_csv(path, chunksize=chunk, dtype={c: np.int64 for c in cols}, engine="c",
+                             skip_blank_lines=False)
         for df in reader:
             yield s, df["index1"].to_numpy(), df["index2"].to_numpy(), df["Id"].to_numpy()
             s += len(df)
     except (ValueError, pd.errors.ParserError) as e:
-        raise InputError(
-            f"{path}: rows {s}..{s + chunk - 1} hold a value that is not an integer row index "
-            f"({str(e).splitlines()[0]})"
-        ) from None
+        raise InputError(_bad_pairs_line(path, cols, chunk, s, e)) from None
+
+
+def _bad_pairs_line(path, cols, chunk, start, err) -> str:
+    """The message for a pairs CSV chunk that did not read as integers: its first bad cell, by
+    the 1-based line of the file (the header is line 1). Runs only on that error."""
+    import re
+
+    import pandas as pd
+
+    first = str(err).splitlines()[0] if str(err) else type(err).__name__
+    m = re.search(r"line (\d+)", first)
+    if isinstance(err, pd.errors.ParserError) and m:  # pandas counts the file's lines from 1, header included
+        return f"{path}: line {m.group(1)} does not split into the header's fields ({first})"
+    whole = re.compile(r"^\s*[+-]?\d+\s*$")
+    s = 0
+    try:
+        for df in pd.read_csv(path, usecols=cols, chunksize=chunk, dtype=str, keep_default_na=False,
+                              skip_blank_lines=False):
+            if s >= start:
+                for col in cols:
+                    bad = np.flatnonzero(~df[col].str.match(whole).to_numpy(dtype=bool))
+                    if bad.size:
+                        r = int(bad[0])
+                        what = "is empty" if not df[col].iloc[r].strip() else f"holds {df[col].iloc[r]!r}"
+                        return (f"{path}: line {s + r + 2}, column {col!r} {what}; expected a whole number "
+                                f"(a 0-based row index{' or a pair Id' if col == 'Id' else ''})")
+            s += len(df)
+    except (ValueError, pd.errors.ParserError):
+        pass
+    return f"{path}: a line after line {start + 1} does not read as whole numbers ({first})"
+
+
+def pair_position(pairs):
+    """``where(r)``: how messages name pair ``r`` (0-based) of ``pairs``: the 1-based line of a CSV
+    file (the header is line 1), the 0-based row of an ``.npy`` file, the 0-based position of arrays."""
+    if pairs is None or isinstance(pairs, tuple):
+        return lambda r: f"pair {r} (0-based)"
+    path = Path(pairs)
+    if path.suffix == ".npy":
+        return lambda r: f"{path}: row {r} (0-based)"
+    return lambda r: f"{path}: line {r + 2}"
 
 
 def _count_pairs(pairs):
@@ -179,8 +220,9 @@ class _IdSet:
 
     LIMIT = 1 << 34
 
-    def __init__(self):
+    def __init__(self, where=None):
         self.bits = np.zeros(1 << 20, dtype=bool)
+        self.where = where or pair_position(None)
 
     def add(self, ids, start):
         if ids.size == 0:
@@ -188,7 +230,7 @@ class _IdSet:
         lo, hi = int(ids.min()), int(ids.max())
         if lo < 0 or hi >= self.LIMIT:
             bad = int(np.flatnonzero((ids < 0) | (ids >= self.LIMIT))[0])
-            raise InputError(f"pairs row {start + bad}: Id {ids[bad]} is outside 0..{self.LIMIT - 1}")
+            raise InputError(f"{self.where(start + bad)}: Id {ids[bad]} is outside 0..{self.LIMIT - 1}")
         if hi >= self.bits.size:
             grown = np.zeros(max(hi + 1, 2 * self.bits.size), dtype=bool)
             grown[: self.bits.size] = self.bits
@@ -199,7 +241,7 @@ class _IdSet:
                 dup = np.setdiff1d(np.arange(ids.size), first)[0]
             else:
                 dup = int(np.flatnonzero(self.bits[ids])[0])
-            raise InputError(f"pairs row {start + dup} repeats Id {ids[dup]}; every pair needs a unique Id")
+            raise InputError(f"{self.where(start + dup)} repeats Id {ids[dup]}; every pair needs a unique Id")
         self.bits[u] = True
 
 
@@ -281,16 +323,16 @@ def score_pairs(X, index1, index2, metric="cosine", *, Y=None, memory=BLOCK_MEMO
     return _score_chunk(f, left, lshape, ldtype, right, rshape, rdtype, same, i1, i2, memory, 0)
 
 
-def _check_range(idx, n, col, start):
+def _check_range(idx, n, col, start, where=None):
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         r = int(np.flatnonzero((idx < 0) | (idx >= n))[0])
-        raise InputError(f"pairs row {start + r}: {col} = {idx[r]} is out of range for a matrix of {n} rows "
-                         f"(valid: 0..{n - 1})")
+        raise InputError(f"{(where or pair_position(None))(start + r)}: {col} = {idx[r]} is out of range for a "
+                         f"matrix of {n} rows (valid: 0..{n - 1})")
 
 
-def _score_chunk(f, left, lshape, ldtype, right, rshape, rdtype, same, i1, i2, memory, start, cache=None):
-    _check_range(i1, lshape[0], "index1", start)
-    _check_range(i2, rshape[0], "index2", start)
+def _score_chunk(f, left, lshape, ldtype, right, rshape, rdtype, same, i1, i2, memory, start, cache=None, where=None):
+    _check_range(i1, lshape[0], "index1", start, where)
+    _check_range(i2, rshape[0], "index2", start, where)
     out = np.empty(i1.size, dtype=np.float64)
     if i1.size == 0:
         return out
@@ -420,7 +462,8 @@ def score_pairs_file(
     if chunk_pairs < 1:
         raise InputError(f"chunk_pairs must be >= 1, got {chunk_pairs}")
     total = _count_pairs(pairs)
-    seen = _IdSet()
+    where = pair_position(pairs)
+    seen = _IdSet(where)
     done = 0
     n_chunks = 0
     cache: dict = {}
@@ -429,11 +472,11 @@ def score_pairs_file(
         fh.write("Id,Predicted\n")
         for start, i1, i2, ids in iter_pair_chunks(pairs, chunk_pairs):
             seen.add(ids, start)
-            d = _score_chunk(f, left, lshape, ldtype, right, rshape, rdtype, same, i1, i2, memory, start, cache)
+            d = _score_chunk(f, left, lshape, ldtype, right, rshape, rdtype, same, i1, i2, memory, start, cache, where)
             bad = ~np.isfinite(d)
             if bad.any():
                 r = int(np.flatnonzero(bad)[0])
-                raise InputError(f"pairs row {start + r} (Id {ids[r]}): the distance is NaN or inf; nothing written")
+                raise InputError(f"{where(start + r)} (Id {ids[r]}): the distance is NaN or inf; nothing written")
             if similarity:
                 np.negative(d, out=d)
             _write_rows(fh, ids, d)

@@ -47,26 +47,21 @@ def read_pairs(path) -> pd.DataFrame:
 
 
 def _read_pairs_csv(path: Path) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, dtype={"name1": str, "name2": str})
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not a readable CSV ({e})") from None
-    missing = [c for c in PAIR_COLUMNS if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(PAIR_COLUMNS)}"
-        )
+    # the one CSV reader (BOM, ; or tab, CRLF, blank lines refused): data row r is file line line_of(r)
+    from metricbench.io.loaders import line_of, read_csv_table
+
+    df = read_csv_table(path, PAIR_COLUMNS, f"an LFW pairs CSV with columns {','.join(PAIR_COLUMNS)}")
     df = df[PAIR_COLUMNS].copy()
     for c in ("fold", "num1", "num2", "same"):
         num = pd.to_numeric(df[c], errors="coerce")
         bad = num.isna() | (num != np.round(num))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(f"{path}: row {row + 2}, column {c}: {df[c].iloc[row]!r} is not an integer")
+            raise InputError(f"{path}: line {line_of(row)}, column {c!r} holds {df[c].iloc[row]!r}, expected a whole number")
         df[c] = num.astype(np.int64)
     if not df["same"].isin([0, 1]).all():
         row = int(np.flatnonzero(~df["same"].isin([0, 1]).to_numpy())[0])
-        raise InputError(f"{path}: row {row + 2}, column same: must be 0 or 1")
+        raise InputError(f"{path}: line {line_of(row)}, column 'same' is {df['same'].iloc[row]}, must be 0 or 1")
     return df.reset_index(drop=True)
 
 

@@ -38,7 +38,7 @@ from metricbench.extract.images import DEGRADE_PRESETS, IMAGE_EXTENSIONS, Degrad
 from metricbench.extract.pipeline import FALLBACKS, MAX_DETECT_SIDE, Outcome, init_worker, process_chunk, process_file
 from metricbench.extract.progress import Progress
 from metricbench.extract.store import PARTIAL_DIRNAME, PartialStore
-from metricbench.io.loaders import read_csv_table
+from metricbench.io.loaders import line_of, read_csv_table
 
 #: Columns of ``labels.csv``: the face box embedded (image pixels, inclusive corners, in the image as read, after
 #: any degradation, which keeps the size) and the number of faces the detector found (0: a fallback box was used;
@@ -152,7 +152,7 @@ def list_images(images_dir, labels=None, *, exclude=()) -> Listing:
 def _list_from_csv(root: Path, labels: Path) -> Listing:
     df = read_csv_table(labels, ["path", "class"], "a labels CSV with columns path,class")
     items, skipped, seen = [], [], {}
-    for row, (p, c) in enumerate(zip(df["path"], df["class"]), start=2):
+    for row, (p, c) in enumerate(zip(df["path"], df["class"]), start=line_of(0)):  # row = the file's line
         p = p.strip().replace("\\", "/")
         if not p:
             raise InputError(f"{labels} line {row}: empty path")
