@@ -73,13 +73,13 @@ def test_score_pairs_file_bad_input_writes_nothing(data, tmp_path):
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"index1": [0, 1, 2], "index2": [1, 2, 2000], "Id": [0, 1, 2]}).to_csv(bad, index=False)
     out = tmp_path / "sub.csv"
-    with pytest.raises(InputError, match="row 2: index2 = 2000 is out of range"):
+    with pytest.raises(InputError, match="bad.csv: line 4: index2 = 2000 is out of range"):
         score_pairs_file(data["dir"] / "X.npy", bad, out, chunk_pairs=2)
     pd.DataFrame({"index1": [0, 1, 2], "index2": [1, 2, 3], "Id": [5, 6, 5]}).to_csv(bad, index=False)
-    with pytest.raises(InputError, match="row 2 repeats Id 5"):
+    with pytest.raises(InputError, match="bad.csv: line 4 repeats Id 5"):
         score_pairs_file(data["dir"] / "X.npy", bad, out, chunk_pairs=2)
     pd.DataFrame({"index1": [0, "x"], "index2": [1, 2], "Id": [0, 1]}).to_csv(bad, index=False)
-    with pytest.raises(InputError, match="not an integer"):
+    with pytest.raises(InputError, match="bad.csv: line 3, column 'index1' holds 'x'; expected a whole number"):
         score_pairs_file(data["dir"] / "X.npy", bad, out)
     with pytest.raises(InputError, match="needs V"):
         score_pairs_file(data["dir"] / "X.npy", data["dir"] / "pairs.csv", out, "seuclidean")

@@ -94,7 +94,7 @@ def test_bad_pairs_csv(tmp_path):
     with pytest.raises(InputError, match="missing column.*same"):
         read_pairs(p)
     p.write_text("fold,name1,num1,name2,num2,same\n0,A,x,A,2,1\n")
-    with pytest.raises(InputError, match="row 2, column num1"):
+    with pytest.raises(InputError, match="line 2, column 'num1' holds 'x'"):
         read_pairs(p)
 
 
