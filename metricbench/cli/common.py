@@ -15,6 +15,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from typing import Annotated, Optional
@@ -181,8 +182,6 @@ def _raise_interrupt(signum, frame):
 def _sigterm_is_an_interrupt():
     """SIGTERM (``kill``, a scheduler stopping a job) stops a command as Ctrl-C does: one line, exit
     130, no half-written output. Returns the previous handler (None off the main thread)."""
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         return None
     return signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -17,6 +17,7 @@ number domain accepts a boolean.
 
 from __future__ import annotations
 
+import re
 from numbers import Integral, Real
 
 import numpy as np
@@ -77,8 +78,6 @@ VERBOSE = ["verbose"]
 def parameter_message(err, owner: str) -> str:
     """scikit-learn's ``InvalidParameterError`` message as metricbench's one line:
     ``parameter 'shrinkage' of cosine-whitened must be a float in the range [0.0, 1.0]; got 2``."""
-    import re
-
     text = " ".join(str(err).split())
     m = re.match(r"The '([^']+)' parameter of \S+ must be (.*)\. Got (.*) instead\.?$", text)
     if not m:
