@@ -87,7 +87,7 @@ HEAVY = {
 #: them must be acyclic, and each must still exist (delete the entry once its imports are gone). Layers,
 #: bottom up: errors/config/params/checks, io, distances, evaluation, model_selection, learn, registry,
 #: engines, workflows, auto, cli. metricbench.registry (the one name table and get_metric) is still used
-#: by names from below; splitting it into a low table and a high factory would remove the first four.
+#: by names from below; splitting it into a low table and a high factory would remove all four.
 CYCLE_ALLOWED = {
     ("distances", "registry"): "distances.api resolves a name or alias through the one name table "
                                "(registry.resolve_distance), which lists the distances of distances.registry",
@@ -95,8 +95,6 @@ CYCLE_ALLOWED = {
                            "search build an inner metric given by name (get_metric)",
     ("model_selection", "registry"): "validate_metric and the search take a metric name and build it (get_metric)",
     ("evaluation", "registry"): "evaluation.lfw scores a fixed distance given by name (get_metric)",
-    ("evaluation", "learn"): "evaluation.retrieval's exact search transforms both sides with a fitted "
-                             "LinearMetric before the distance blocks (isinstance on learn.base's classes)",
 }
 
 

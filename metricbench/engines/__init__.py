@@ -36,12 +36,11 @@ def get_engine(name: str = "local", *, scheduler=None, **kw):
 
 def _as_distance(m):
     """``(name, params)`` of a fixed-distance metric object, else None."""
-    from metricbench.learn.base import DistanceMetric
-
     if isinstance(m, str):
         return m, {}
-    if isinstance(m, DistanceMetric):
-        return m.metric, dict(m.params)
+    form = m.fixed_form() if callable(getattr(m, "fixed_form", None)) else None
+    if form is not None and form[0] is None:
+        return form[1], form[2]
     return None
 
 
@@ -69,15 +68,16 @@ def search_on(engine, metric, Q, G, k: int = 10, *, exclude_self: bool = False):
     import numpy as np
 
     from metricbench.errors import InputError
-    from metricbench.learn.base import LinearMetric
 
     d = _as_distance(metric)
     if d is not None:
         return engine.topk(Q, G, k, d[0], exclude_self=exclude_self, **d[1])
-    if isinstance(metric, LinearMetric):
-        ZQ = metric.transform(np.asarray(Q))
-        ZG = ZQ if G is None or G is Q else metric.transform(np.asarray(G))
-        return engine.topk(ZQ, ZG, k, metric.base_metric, exclude_self=exclude_self, **metric._base_params())
+    form = metric.fixed_form() if callable(getattr(metric, "fixed_form", None)) else None
+    if form is not None:
+        transform, name, params = form
+        ZQ = transform(np.asarray(Q))
+        ZG = ZQ if G is None or G is Q else transform(np.asarray(G))
+        return engine.topk(ZQ, ZG, k, name, exclude_self=exclude_self, **params)
     raise InputError(f"the {engine.name} engine searches with fixed distances and linear learned metrics; "
                      f"{getattr(metric, 'name', metric)!r} is neither")
 

@@ -198,6 +198,13 @@ def _drop_self(idx: np.ndarray) -> np.ndarray:
 
 
 # -- (b) exact, from embeddings --------------------------------------------------------------
+def _fixed_form(metric):
+    """A metric object's ``fixed_form()`` (see :meth:`metricbench.learn.base.BaseMetric.fixed_form`),
+    or None for an object without one."""
+    form = getattr(metric, "fixed_form", None)
+    return form() if callable(form) else None
+
+
 def _distance_blocks(Q, G, metric, working_memory) -> Iterable[tuple[int, np.ndarray]]:
     """Yield ``(start, block)``: distances of query rows ``start:`` to every gallery row."""
     if callable(metric) and not hasattr(metric, "pair_distance"):
@@ -210,18 +217,12 @@ def _distance_blocks(Q, G, metric, working_memory) -> Iterable[tuple[int, np.nda
     if isinstance(metric, str):
         yield from pairwise_distances_chunked(Q, G, metric=metric, working_memory=working_memory)
         return
-    # a metricbench metric object
-    from metricbench.learn.base import DistanceMetric, LinearMetric
-
-    if isinstance(metric, DistanceMetric):
-        yield from pairwise_distances_chunked(
-            Q, G, metric=metric.metric, working_memory=working_memory, **metric.params
-        )
-    elif isinstance(metric, LinearMetric):
-        ZQ, ZG = metric.transform(Q), metric.transform(G)
-        yield from pairwise_distances_chunked(
-            ZQ, ZG, metric=metric.base_metric, working_memory=working_memory, **metric._base_params()
-        )
+    # a metricbench metric object: a fixed distance (after its linear map), or any other
+    form = _fixed_form(metric)
+    if form is not None:
+        transform, name, params = form
+        ZQ, ZG = (Q, G) if transform is None else (transform(Q), transform(G))
+        yield from pairwise_distances_chunked(ZQ, ZG, metric=name, working_memory=working_memory, **params)
     else:  # any other metric: its pair_distance over a block of index pairs
         step = _rows_per_block(G.shape[0], working_memory, per_cell=40)
         ng = G.shape[0]
@@ -374,14 +375,14 @@ def search(Q, G, k: int = 10, *, metric="cosine", exclude_self: bool = False, wo
     kw = {"working_memory": working_memory, "exclude_self": exclude_self, "backend": backend}
     if isinstance(metric, str):
         return topk(Q, G, k, metric=metric, **kw)
-    from metricbench.learn.base import DistanceMetric, LinearMetric
-
-    if isinstance(metric, DistanceMetric):
-        return topk(Q, G, k, metric=metric.metric, **kw, **metric.params)
-    if isinstance(metric, LinearMetric):
-        ZQ = metric.transform(Q)
-        ZG = ZQ if (exclude_self and Q is G) else metric.transform(G)
-        return topk(ZQ, ZG, k, metric=metric.base_metric, **kw, **metric._base_params())
+    form = _fixed_form(metric)
+    if form is not None:
+        transform, name, params = form
+        if transform is None:
+            return topk(Q, G, k, metric=name, **kw, **params)
+        ZQ = transform(Q)
+        ZG = ZQ if (exclude_self and Q is G) else transform(G)
+        return topk(ZQ, ZG, k, metric=name, **kw, **params)
     if backend != "metricbench":
         raise InputError(f"backend={backend!r} serves fixed distances and linear learned metrics only")
     Q, G = np.asarray(Q), np.asarray(G)

@@ -318,6 +318,17 @@ class BaseMetric(BaseEstimator):
     def _pair_distance(self, X, index1, index2, Y):  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def fixed_form(self):
+        """``(transform, distance, params)`` when this metric is a fixed distance of
+        :mod:`metricbench.distances`, after a learned ``transform`` of the rows (None: the rows as
+        they are), else None.
+
+        What exact search ranks with (:func:`metricbench.evaluation.retrieval.search`, the
+        engines): a metric with a fixed form is searched by the distance kernels on its
+        transformed rows; any other by its ``pair_distance`` over blocks of pairs.
+        """
+        return None
+
     def describe(self) -> str:
         """One line on what was fitted (chosen dimension, shrinkage, ...); empty if nothing."""
         return ""
@@ -501,6 +512,9 @@ class DistanceMetric(BaseMetric):
     def _fit(self, X, y, **fit_params) -> None:
         pass
 
+    def fixed_form(self):
+        return None, self.metric, dict(self.params)
+
     def _pair_distance(self, X, index1, index2, Y):
         from metricbench.distances import paired_distances
 
@@ -540,6 +554,9 @@ class LinearMetric(TransformerMixin, BaseMetric):
 
     def _base_params(self) -> dict:
         return {}
+
+    def fixed_form(self):
+        return self.transform, self.base_metric, self._base_params()
 
     def _pair_distance(self, X, index1, index2, Y):
         from metricbench.distances import paired_distances
