@@ -1,8 +1,9 @@
 """Regenerate every figure and table of the documentation from real runs (one command; never typed by hand).
 
-    python scripts/make_docs_figures.py                 # every part (about 5 minutes on 2 busy cores)
-    python scripts/make_docs_figures.py --only metrics  # some parts: metrics, evaluate, score, lfw, retrieve, all-metrics
-    python scripts/make_docs_figures.py --all-metrics   # also `evaluate --metrics all` (slow: tens of minutes)
+    python scripts/make_docs_figures.py                 # the quick parts (about 5 minutes on 2 busy cores)
+    python scripts/make_docs_figures.py --slow          # also the slow parts: all-metrics, lmnn (tens of minutes)
+    python scripts/make_docs_figures.py --only metrics  # some parts: metrics, evaluate, score, lfw, retrieve,
+                                                        #   all-metrics, lmnn
 
 Each part runs the metricbench command it documents (``python -m metricbench.cli.main`` of this checkout, in
 runs/docs/, from files made from the embedded default) and writes docs/generated/<part>.md: the command itself,
@@ -91,11 +92,47 @@ def part_evaluate(work: Path) -> None:
           + "\nFit times were measured on 2 shared, busy cores; they vary from run to run, the AUROCs do not.\n")
 
 
+ALL_METRICS = "metricbench evaluate --metrics all --no-plot --n-boot 200 --out runs/all-metrics"
+
+
 def part_all_metrics(work: Path) -> None:
-    """Every metric (slow)."""
-    cmd = "metricbench evaluate --metrics all --no-plot --n-boot 200 --out runs/all-metrics"
-    run(cmd, work)
-    write("all-metrics", block(cmd) + "\n" + evaluate_table(work / "runs" / "all-metrics" / "evaluation.csv"))
+    """Every registered metric (slow: the ml-* learners and the iterative ones take minutes)."""
+    run(ALL_METRICS, work)
+    write("all-metrics", block(ALL_METRICS) + "\n" + evaluate_table(work / "runs" / "all-metrics" / "evaluation.csv")
+          + "\nFit times were measured on 2 shared, busy cores; they vary from run to run, the AUROCs do not.\n")
+
+
+LMNN_RUNS = [
+    ("lmnn (defaults: k = 128, squared Euclidean)", "lmnn",
+     "metricbench evaluate --metrics cosine,lmnn,lda-cosine --no-plot --n-boot 200 --out runs/lmnn-defaults"),
+    ("lmnn, `n_components=64`, `metric=cosine`", "lmnn",
+     "metricbench evaluate --metrics lmnn -p lmnn:n_components=64 -p lmnn:metric=cosine --no-plot --n-boot 200 "
+     "--out runs/lmnn-cosine"),
+    ("lmnn, `solver=gd`, `refit=true`, `max_iter=300`, `patience=30`", "lmnn",
+     "metricbench evaluate --metrics lmnn -p lmnn:solver=gd -p lmnn:refit=true -p lmnn:max_iter=300 "
+     "-p lmnn:patience=30 --no-plot --n-boot 200 --out runs/lmnn-gd"),
+]
+
+
+def part_lmnn(work: Path) -> None:
+    """lmnn on the embedded default: defaults, a cosine variant and the small-data settings (slow: minutes)."""
+    import pandas as pd
+
+    rows = ["| metric | validation AUROC [95 % CI] | test AUROC [95 % CI] | fit s (all train) |", "|---|---|---|---|"]
+    seen = set()
+    for label, _, cmd in LMNN_RUNS:
+        run(cmd, work)
+        t = pd.read_csv(work / cmd.split("--out ")[1] / "evaluation.csv")
+        for name, g in t.groupby("metric", sort=False):
+            if name in seen and name != "lmnn":
+                continue
+            seen.add(name)
+            v = g[g.split == "validation"].iloc[0]
+            s = g[g.split == "test"].iloc[0]
+            rows.append(f"| {label if name == 'lmnn' else f'`{name}`'} | {v.auroc:.4f} [{v.auroc_low:.4f}, "
+                        f"{v.auroc_high:.4f}] | {s.auroc:.4f} [{s.auroc_low:.4f}, {s.auroc_high:.4f}] | "
+                        f"{s.fit_seconds:.1f} |")
+    write("lmnn", block("\n".join(cmd for _, _, cmd in LMNN_RUNS)) + "\n" + "\n".join(rows) + "\n")
 
 
 def part_score(work: Path) -> None:
@@ -133,20 +170,22 @@ def part_retrieve(work: Path) -> None:
 
 
 PARTS = {"metrics": part_metrics, "score": part_score, "lfw": part_lfw, "retrieve": part_retrieve,
-         "evaluate": part_evaluate, "all-metrics": part_all_metrics}
+         "evaluate": part_evaluate, "all-metrics": part_all_metrics, "lmnn": part_lmnn}
+SLOW = {"all-metrics", "lmnn"}
 
 
 def main(argv=None) -> None:
     global GEN, IMG
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="+", choices=sorted(PARTS), help="regenerate these parts only")
-    ap.add_argument("--all-metrics", action="store_true", help="include `evaluate --metrics all` (slow)")
+    ap.add_argument("--slow", "--all-metrics", action="store_true",
+                    help=f"include the slow parts ({', '.join(sorted(SLOW))}: tens of minutes)")
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "docs", help="working folder of the runs")
     ap.add_argument("--gen-dir", type=Path, default=GEN, help="where the .md parts go (tests: a temporary folder)")
     ap.add_argument("--img-dir", type=Path, default=IMG, help="where the figures go")
     a = ap.parse_args(argv)
     GEN, IMG = a.gen_dir, a.img_dir
-    names = a.only or [n for n in PARTS if n != "all-metrics" or a.all_metrics]
+    names = a.only or [n for n in PARTS if n not in SLOW or a.slow]
     a.work.mkdir(parents=True, exist_ok=True)
     for old in ("runs", "submissions"):  # the commands never replace an earlier run's files: start clean
         shutil.rmtree(a.work / old, ignore_errors=True)

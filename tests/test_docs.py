@@ -7,7 +7,9 @@ metrics must reproduce their rows of the committed metric table.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -66,18 +68,84 @@ def test_evaluate_table_matches_a_fresh_run(tmp_path):
         assert row in page, f"{name}: the docs say otherwise than a fresh run:\n{row}"
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings") is None,
-                    reason="mkdocs / mkdocstrings not installed: pip install -e '.[docs]'")
-def test_site_builds_strictly(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The site built once, strictly (warnings are errors), for the tests that read it."""
+    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings") is None:
+        pytest.skip("mkdocs / mkdocstrings not installed: pip install -e '.[docs]'")
+    out = tmp_path_factory.mktemp("site")
+    res = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(out)],
                          cwd=ROOT, capture_output=True, text=True,
-                         env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1",
-                              "PYTHONPATH": str(ROOT)})
+                         env={**os.environ, "NO_MKDOCS_2_WARNING": "1",
+                              "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
     assert res.returncode == 0, res.stdout + res.stderr
-    assert (tmp_path / "site" / "api" / "index.html").is_file()
-    html = (tmp_path / "site" / "commands" / "lfw" / "index.html").read_text()
+    return out
+
+
+@pytest.mark.slow
+def test_site_builds_strictly(site):
+    assert (site / "api" / "index.html").is_file()
+    html = (site / "commands" / "lfw" / "index.html").read_text()
     assert "AUROC" in html  # the generated snippet was included
+
+
+def _static_names(module) -> set[str]:
+    """Names a module's source binds at top level (defs, classes, assignments, imports)."""
+    import ast
+
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    out = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for t in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                out.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return out
+
+
+@pytest.mark.slow
+def test_api_reference_covers_every_public_name(site):
+    """Every name in the ``__all__`` of metricbench and of each public module is rendered in the API reference.
+
+    A name counts as covered when its own entry (``module.name``) or its defining module's entry is on the page;
+    a name a module creates lazily (module ``__getattr__``) must at least be named there.
+    """
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import mkdocs_hooks
+
+    html = (site / "api" / "index.html").read_text()
+    ids = set(re.findall(r'id="([\w.]+)"', html))
+    missing = []
+    for mod in ["metricbench", *mkdocs_hooks.public_modules()]:
+        m = importlib.import_module(mod)
+        for name in getattr(m, "__all__", ()):
+            lazy = hasattr(m, "__getattr__") and name not in _static_names(m)
+            obj = getattr(m, name)
+            home = f"{getattr(obj, '__module__', None)}.{name}"
+            if f"{mod}.{name}" in ids or home in ids:
+                continue
+            if lazy and re.search(rf"\b{re.escape(name)}\b", html):
+                continue  # created on first access by the module's __getattr__: named in its docstring
+            if mod == "metricbench" and name == "__version__" and "metricbench.__version__" in html:
+                continue
+            missing.append(f"{mod}.{name}")
+    assert not missing, f"public names missing from the API reference: {missing}"
+
+
+@pytest.mark.slow
+def test_metric_gallery_shows_every_metric(site):
+    """Every registered metric is named in the built metric gallery (and has a row in the every-metric table)."""
+    from metricbench.registry import registry
+
+    html = (site / "metrics" / "index.html").read_text()
+    missing = [n for n in registry() if f"<code>{n}</code>" not in html]
+    assert not missing, f"metrics missing from the metric gallery: {missing}"
+    table = (GEN / "all-metrics.md").read_text()
+    absent = [n for n in registry() if f"| `{n}` |" not in table]
+    assert not absent, f"docs/generated/all-metrics.md lacks {absent}: python scripts/make_docs_figures.py --only all-metrics"
 
 
 def test_every_command_has_a_page():

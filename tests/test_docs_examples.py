@@ -1,10 +1,15 @@
 """Every documented command example runs as written, on files the examples make themselves.
 
 The ```bash and ```python blocks of the README and of the site's pages (docs/**/*.md; docs/generated/ is checked by
-tests/test_docs.py) are extracted and executed in order, one page per test, in a fresh folder that holds only a
-link to this checkout's ``scripts/`` (as a fresh clone would), with ``metricbench`` meaning this checkout's CLI.
-A block right after ``<!-- example: skip (why) -->`` is not run (installs, data a user must bring); one after
-``<!-- example: slow -->`` makes its page's test ``slow``. A page whose blocks all skip has no test.
+tests/test_docs.py) are extracted and executed in order, one page per test. Each block runs in a fresh folder that
+holds only a link to this checkout's ``scripts/`` (as a fresh clone would), with ``metricbench`` meaning this
+checkout's CLI; a block right after ``<!-- example: continues -->`` runs in the folder of the block before it
+instead (for a page whose example spans blocks). A block right after ``<!-- example: skip (why) -->`` is not run
+(installs, data a user must bring); one after ``<!-- example: slow -->`` makes its page's test ``slow``. A page
+whose blocks all skip has no test.
+
+The same block on several pages (the README repeats a command page's example) runs once per session: a block in a
+fresh folder that already succeeded, word for word, is not run again.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ FENCE = re.compile(r"(?:<!-- example: (?P<mark>\w+)[^>]*-->\s*\n)?```(?P<lang>ba
 
 
 def blocks(page: Path) -> list[tuple[str, str, str]]:
-    """``(mark, lang, body)`` of every bash and python block; mark is '', 'skip' or 'slow'."""
+    """``(mark, lang, body)`` of every bash and python block; mark is '', 'skip', 'slow' or 'continues'."""
     return [(m["mark"] or "", m["lang"], m["body"]) for m in FENCE.finditer(page.read_text(encoding="utf-8"))]
 
 
@@ -43,13 +48,16 @@ def test_markers_are_known():
     for page in PAGES:
         if page.is_file():
             for mark, _, _ in blocks(page):
-                assert mark in ("", "skip", "slow"), f"{page.name}: unknown example marker {mark!r}"
+                assert mark in ("", "skip", "slow", "continues"), f"{page.name}: unknown example marker {mark!r}"
 
 
-@pytest.mark.parametrize(("page", "run"), list(_cases()))
-def test_documented_examples_run(page, run, tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+_SUCCEEDED: set[tuple] = set()  # ((lang, body), ...) of block chains that ran in a fresh folder and succeeded
+
+
+@pytest.fixture(scope="module")
+def shims(tmp_path_factory):
+    """``metricbench``, ``python`` and ``python3`` on PATH, all this interpreter with this checkout."""
+    bin_dir = tmp_path_factory.mktemp("bin")
     shim = bin_dir / "metricbench"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m metricbench.cli.main "$@"\n')
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
@@ -57,19 +65,40 @@ def test_documented_examples_run(page, run, tmp_path):
         py = bin_dir / name
         py.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
         py.chmod(py.stat().st_mode | stat.S_IXUSR)
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / "scripts").symlink_to(ROOT / "scripts")
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     env.pop("METRICBENCH_DATA", None)
-    for i, (_, lang, body) in enumerate(run):
-        argv = ["bash", "-euo", "pipefail", "-c", body] if lang == "bash" else [sys.executable, "-c", body]
-        res = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=900)
-        assert res.returncode == 0, (
-            f"{page.relative_to(ROOT)}, example {i + 1} failed ({res.returncode}):\n{body}\n"
-            f"--- stdout\n{res.stdout[-3000:]}\n--- stderr\n{res.stderr[-3000:]}"
-        )
+    return env
+
+
+def chains(run):
+    """The blocks grouped by folder: each block with the ``continues`` blocks after it, numbered from 1."""
+    out = []
+    for i, (mark, lang, body) in enumerate(run, 1):
+        if mark == "continues" and out:
+            out[-1].append((i, lang, body))
+        else:
+            out.append([(i, lang, body)])
+    return out
+
+
+@pytest.mark.parametrize(("page", "run"), list(_cases()))
+def test_documented_examples_run(page, run, tmp_path, shims):
+    for chain in chains(run):
+        key = tuple((lang, body) for _, lang, body in chain)
+        if key in _SUCCEEDED:
+            continue  # the same example, word for word, already ran in a fresh folder in this session
+        work = tmp_path / f"block{chain[0][0]}"
+        work.mkdir()
+        (work / "scripts").symlink_to(ROOT / "scripts")
+        for i, lang, body in chain:
+            argv = ["bash", "-euo", "pipefail", "-c", body] if lang == "bash" else [sys.executable, "-c", body]
+            res = subprocess.run(argv, cwd=work, env=shims, capture_output=True, text=True, timeout=900)
+            assert res.returncode == 0, (
+                f"{page.relative_to(ROOT)}, example {i} failed ({res.returncode}):\n{body}\n"
+                f"--- stdout\n{res.stdout[-3000:]}\n--- stderr\n{res.stderr[-3000:]}"
+            )
+        _SUCCEEDED.add(key)
 
 
 LFW = Path(os.environ.get("METRICBENCH_LFW", ROOT.parent / "shared" / "data" / "lfw"))

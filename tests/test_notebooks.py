@@ -4,7 +4,8 @@ Each notebook is executed with nbclient in a kernel that runs this test's own in
 kernelspec named ``python3`` pins it), with the checkout on PYTHONPATH and ``notebooks/`` as the working
 directory, on the embedded default competition ``lfw-xq`` (``metricbench.datasets.load_lfw_xq()``). The committed files themselves are also checked:
 valid notebooks, no error outputs, small enough to review. Executing never modifies the committed files
-(``scripts/run_notebooks.sh`` likewise writes executed copies elsewhere unless told ``--in-place``).
+(``scripts/run_notebooks.sh`` likewise writes executed copies elsewhere unless told ``--in-place``), and the
+figures a fresh execution prints must equal the committed outputs' (so a committed notebook cannot go stale).
 """
 
 from __future__ import annotations
@@ -47,6 +48,16 @@ def test_committed_notebook_is_small_and_clean(path):
     for i, cell in enumerate(nb["cells"]):
         for out in cell.get("outputs", []):
             assert out.get("output_type") != "error", f"{path.name}: cell {i} holds an error output"
+
+
+def _figures(cell) -> list[str]:
+    """The 4-decimal numbers of a cell's text outputs (AUROCs, rates; timings are printed with fewer decimals)."""
+    import re
+
+    text = ""
+    for out in cell.get("outputs", []):
+        text += "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
+    return re.findall(r"(?<![\d.])\d\.\d{4}(?!\d)", text)
 
 
 @pytest.fixture()
@@ -102,6 +113,12 @@ def test_notebook_executes(path, kernel_env):
     assert sorted(p.name for p in path.parent.iterdir()) == listing, "the notebook wrote files into notebooks/"
     errors = [c for c in nb.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
     assert not errors
+    # the committed outputs are what a fresh run prints: every 4-decimal figure (AUROC, TAR, EER ...) per cell
+    committed = json.loads(before.decode("utf-8"))["cells"]
+    stale = [i for i, (old, new) in enumerate(zip(committed, nb.cells[1:]))
+             if old["cell_type"] == "code" and _figures(old) != _figures(new)]
+    assert not stale, (f"{path.name}: cells {stale} print other figures than the committed outputs: "
+                       f"scripts/run_notebooks.sh --in-place {path.relative_to(ROOT)} (then commit)")
     if path.name == "01_quickstart.ipynb":
         written = list(kernel_env.glob("quickstart-*.csv"))
         assert len(written) == 1, written
