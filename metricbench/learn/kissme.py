@@ -25,7 +25,7 @@ from sklearn.base import clone
 from metricbench.learn import _constraints as dom
 from metricbench.errors import InputError, ParameterError
 from metricbench.learn.base import LinearMetric, StatsFitted, used_rows
-from metricbench.learn.stats import clip_psd, resolve_within, stats_chunk_rows
+from metricbench.learn.stats import clip_psd, one_thread, resolve_within, stats_chunk_rows
 from metricbench.model_selection._scorer import pair_auroc
 from metricbench.model_selection._split import _rng, sample_pairs
 
@@ -60,6 +60,7 @@ def _sampled(Z, y, n, same_fraction, variants, cross, random_state):
     return D.T @ D / D.shape[0]
 
 
+@one_thread
 def _kissme_raw(S_same, S_diff) -> np.ndarray:
     """``inv(S_same) - inv(S_diff)`` (a tiny ridge keeps it finite), before the PSD clip."""
     k = S_same.shape[0]
@@ -75,6 +76,7 @@ def kissme_matrix(S_same, S_diff) -> np.ndarray:
     return clip_psd(_kissme_raw(S_same, S_diff), 0.0)
 
 
+@one_thread
 def _psd_factor(M):
     """``L`` (k, k) with ``L^T L = M`` (M positive semi-definite)."""
     w, V = np.linalg.eigh(M)

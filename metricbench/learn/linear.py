@@ -20,7 +20,7 @@ import numpy as np
 from metricbench.learn import _constraints as dom
 from metricbench.errors import InputError, ParameterError
 from metricbench.learn.base import LinearMetric, StatsFitted, used_rows
-from metricbench.learn.stats import eigh_desc, numerical_rank, resolve_within, shrink, shrinkage_value, whitener
+from metricbench.learn.stats import eigh_desc, numerical_rank, one_thread, resolve_within, shrink, shrinkage_value, whitener
 from metricbench.model_selection._scorer import cosine_rows, pair_auroc
 
 
@@ -246,6 +246,7 @@ class WCCNCosine(StatsFitted, LinearMetric):
 # -- LDA ------------------------------------------------------------------------------------
 
 
+@one_thread
 def lda_directions(Sb: np.ndarray, Sw: np.ndarray, n_classes: int, shrinkage: float = 0.0,
                    k_max: int | None = None, rtol: float = 1e-10):
     """The one LDA: discriminant directions of the between-class scatter ``Sb`` against the

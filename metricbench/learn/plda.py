@@ -39,7 +39,7 @@ from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError, ParameterError
 from metricbench.learn.base import BaseMetric, StatsFitted, _transform_used, used_rows
 from metricbench.learn.linear import lda_directions
-from metricbench.learn.stats import ScatterStats, class_codes, clip_psd, resolve_within, stats_chunk_rows, whitener
+from metricbench.learn.stats import ScatterStats, class_codes, clip_psd, one_thread, resolve_within, stats_chunk_rows, whitener
 from metricbench.model_selection._scorer import pair_auroc
 
 
@@ -129,6 +129,7 @@ def llr_coefficients(phi: np.ndarray):
     return c_cross, c_square, const
 
 
+@one_thread
 def simultaneous_diagonalisation(B, W, rtol: float = 1e-10):
     """``A, phi`` with ``A W A^T = I`` and ``A B A^T = diag(phi)``, phi descending, >= 0.
 
