@@ -65,7 +65,8 @@ HEADLINE = {"sqeuclidean": " (the competition's baseline)", "cosine": "", "cosin
 
 def readme_region(name: str, text: str) -> None:
     """Replace the README's generated region ``name`` (between its two markers) by ``text``."""
-    start, end = f"<!-- generated: {name} (scripts/make_docs_figures.py; do not edit) -->\n", f"<!-- /generated: {name} -->"
+    start = f"<!-- generated: {name} (scripts/make_docs_figures.py; do not edit) -->\n"
+    end = f"<!-- /generated: {name} -->"
     old = README.read_text(encoding="utf-8")
     i, j = old.index(start) + len(start), old.index(end)
     README.write_text(old[:i] + text + old[j:], encoding="utf-8")
@@ -86,8 +87,8 @@ def update_readme() -> None:
     top1 = re.findall(r"^(\d\.\d{4}) ", ret, re.M)
     shape = re.search(r"searched\s+(\d+) queries x (\d+) gallery rows", ret)
     readme_region("retrieval", (
-        f"In the retrieval example above, a metric fitted on other people lifts top-1 identity accuracy from {top1[0]}\n"
-        f"(`-m cosine`) to {top1[1]} (`-m cosine-whitened --data runs/demo/competition`) on {int(shape[1]):,} degraded "
+        f"In the retrieval example above, a metric fitted on other people lifts top-1 identity accuracy from "
+        f"{top1[0]}\n(`-m cosine`) to {top1[1]} (`-m cosine-whitened --data runs/demo/competition`) on {int(shape[1]):,} degraded "
         f"queries against {int(shape[2]):,}\nclean gallery photos ([retrieve](docs/commands/retrieve.md) shows both "
         f"outputs).\n"))
 
