@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from metricbench.distances.registry import DISTANCES
-from metricbench.errors import ParameterError, UnknownMetricError
+from metricbench.errors import InputError, ParameterError, UnknownMetricError
 from metricbench.params import (
     coerce,
     estimator_specs,
@@ -191,8 +191,6 @@ def registry(kind: str | None = None) -> dict[str, MetricInfo]:
 def check_kind(kind: str) -> str:
     """``kind`` if it is one of :data:`KINDS`, else a one-line error naming them."""
     if kind not in KINDS:
-        from metricbench.errors import InputError
-
         raise InputError(f"unknown kind {kind!r}; valid: {', '.join(KINDS)}")
     return kind
 

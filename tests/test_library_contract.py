@@ -124,15 +124,24 @@ def _modname(path: Path) -> str:
 def _import_table():
     """``{module: [(target, line, local), ...]}`` over metricbench/, ``local``: inside a function.
 
-    A name imported from a package that exports names lazily (a module ``__getattr__``) counts as
-    the target ``lazy:<package>`` (heavy: what it loads is decided at run time)."""
+    A name imported from a package that exports it lazily (through its module ``__getattr__``)
+    counts as the target ``lazy:<package>`` (heavy: what it loads is decided at run time)."""
     files = {_modname(p): p for p in PKG.rglob("*.py")}
-    lazy = set()
+    lazy = {}  # module with a __getattr__ -> the names it defines itself
     trees = {}
     for m, p in files.items():
         trees[m] = ast.parse(p.read_text(encoding="utf-8"))
         if any(isinstance(n, ast.FunctionDef) and n.name == "__getattr__" for n in trees[m].body):
-            lazy.add(m)
+            own = set()
+            for n in trees[m].body:
+                if isinstance(n, (ast.FunctionDef, ast.ClassDef)):
+                    own.add(n.name)
+                elif isinstance(n, (ast.Import, ast.ImportFrom)):
+                    own.update((a.asname or a.name).split(".")[0] for a in n.names)
+                elif isinstance(n, (ast.Assign, ast.AnnAssign)):
+                    targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+                    own.update(x.id for t in targets for x in ast.walk(t) if isinstance(x, ast.Name))
+            lazy[m] = own
     table = {}
     for m, tree in trees.items():
         is_pkg = files[m].name == "__init__.py"
@@ -155,7 +164,8 @@ def _import_table():
                         base = ".".join(parts + ([ch.module] if ch.module else []))
                     for a in ch.names:
                         sub = f"{base}.{a.name}"
-                        target = sub if sub in files else (f"lazy:{base}" if base in lazy else base)
+                        lazy_name = base in lazy and a.name not in lazy[base]
+                        target = sub if sub in files else (f"lazy:{base}" if lazy_name else base)
                         found.append((target, ch.lineno, local))
                 visit(ch, local)
 

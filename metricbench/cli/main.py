@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperCommand
 
+from metricbench import __version__
 from metricbench.cli import auto, evaluate, extract, lfw, make_competition, metrics, retrieve, score
 from metricbench.cli import synth
 from metricbench.cli.common import CONTEXT_SETTINGS, MetricbenchCommand, MetricbenchGroup
@@ -26,8 +27,6 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from metricbench import __version__
-
         typer.echo(f"metricbench {__version__}")
         raise typer.Exit()
 

@@ -11,6 +11,7 @@ from metricbench.config import get_chunk_n_rows, working_memory_bytes  # noqa: F
 from metricbench.distances import drivers
 from metricbench.distances.registry import DISTANCES, Distance
 from metricbench.errors import InputError, NonFiniteError
+from metricbench.params import unknown_parameter
 from metricbench.registry import resolve_distance as resolve
 
 #: bytes of temporary memory per pair in paired scoring (the sorted index2 copy, the order, the counts)
@@ -171,8 +172,6 @@ def prepare_params(dist: Distance, mats, params: dict):
     """
     unknown = set(params) - set(dist.params)
     if unknown:
-        from metricbench.params import unknown_parameter
-
         raise unknown_parameter(sorted(unknown)[0], dist.name, dist.params)
     d = mats[0].shape[1]
     p = 2.0

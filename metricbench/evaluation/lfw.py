@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from metricbench.errors import InputError
+from metricbench.io.loaders import line_of, read_csv_table
+from metricbench.registry import get_metric
 
 PAIR_COLUMNS = ["fold", "name1", "num1", "name2", "num2", "same"]
 
@@ -48,7 +50,6 @@ def read_pairs(path) -> pd.DataFrame:
 
 def _read_pairs_csv(path: Path) -> pd.DataFrame:
     # the one CSV reader (BOM, ; or tab, CRLF, blank lines refused): data row r is file line line_of(r)
-    from metricbench.io.loaders import line_of, read_csv_table
 
     df = read_csv_table(path, PAIR_COLUMNS, f"an LFW pairs CSV with columns {','.join(PAIR_COLUMNS)}")
     df = df[PAIR_COLUMNS].copy()
@@ -174,8 +175,6 @@ def _pair_distances(X, i1, i2, metric):
     if callable(metric) and not hasattr(metric, "pair_distance"):
         return np.asarray(metric(X, i1, i2), dtype=np.float64)
     if isinstance(metric, str):
-        from metricbench.registry import get_metric
-
         metric = get_metric(metric)
         if metric.learns:
             raise InputError(

@@ -17,6 +17,7 @@ from metricbench.io.loaders import (
     npy_shape,
     read_csv_table,
 )
+from metricbench.io.loaders import _check_range, _first_duplicate, _int_column
 
 TRAIN_X = "train_set.npy"
 TRAIN_Y = "train_labels.csv"
@@ -84,7 +85,6 @@ class Competition:
         if not p.exists():
             return None
         df = read_csv_table(p, ["index", "group"], "a CSV with columns index,group[,image]")
-        from metricbench.io.loaders import _check_range, _first_duplicate, _int_column
 
         idx = _int_column(df, "index", p)
         n = self.train_X.shape[0]

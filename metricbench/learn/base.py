@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
 from sklearn.utils.validation import validate_data
 
 from metricbench import registry
+from metricbench.checks import nonfinite_rows
 from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError, NonFiniteError, NotFittedError, ParameterError
 from metricbench.io.atomic import atomic_path
@@ -167,8 +168,6 @@ class BaseMetric(BaseEstimator):
                         "y: the identity labels hold NaN or inf; give every train row a label first"
                     ) from None
                 try:
-                    from metricbench.checks import nonfinite_rows
-
                     bad = nonfinite_rows(np.asarray(X, dtype=np.float64).reshape(np.shape(X)[0], -1))
                 except (TypeError, ValueError):
                     bad = np.zeros(0, dtype=np.int64)

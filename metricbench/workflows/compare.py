@@ -22,10 +22,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from metricbench.evaluation.verification import DEFAULT_FARS, verification_report
-from metricbench.registry import get_metric, metric_info
 from metricbench.evaluation.leaderboard import leaderboard_aurocs, rank_agreement
+from metricbench.evaluation.verification import DEFAULT_FARS, verification_report
 from metricbench.model_selection import IdentityPairSplit, cross_groups_of, fit_kwargs
+from metricbench.registry import get_metric, metric_info
 from metricbench.workflows.progress import step
 from metricbench.workflows.score import inner_selection_label, paired_distance_chunked
 

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Sequence
 
 from metricbench.errors import InputError, ParameterError
+from metricbench.evaluation.plots import save_verification_plots
 from metricbench.io import atomic_write_text
 from metricbench.registry import check_params, get_metric, metric_info, parse_metric_params, registry
+from metricbench.workflows.data import open_competition
 from metricbench.workflows.outputs import check_output_dir
 from metricbench.workflows.progress import ProgressHook, step
+from metricbench.workflows.score import check_split_settings
 
 #: metric groups that expand from the name table
 GROUPS = {"all": ("distance", "learned"), "distances": ("distance",), "learned": ("learned",)}
@@ -176,8 +179,6 @@ def evaluate_competition(
     """
     from metricbench.workflows.compare import evaluate_metrics, json_safe
     from metricbench.evaluation.verification import DEFAULT_FARS
-    from metricbench.workflows.data import open_competition
-    from metricbench.workflows.score import check_split_settings
 
     names = expand_metric_names(metrics)
     typed = _check_params(params, names)
@@ -200,8 +201,6 @@ def evaluate_competition(
     if run_dir is None:
         return result
     if plot:
-        from metricbench.evaluation.plots import save_verification_plots
-
         with step(progress, "plotting ROC, DET and score histograms"):
             for split, curves in ev.curves.items():
                 for kind, p in save_verification_plots(curves, run_dir, prefix=f"{split}_", title=split).items():

@@ -13,10 +13,14 @@ import numpy as np
 from metricbench.engines import search_on
 from metricbench.errors import InputError
 from metricbench.evaluation.retrieval import retrieval_metrics_from_embeddings, search
+from metricbench.evaluation.retrieval import search_identities
 from metricbench.io import atomic_write_text, load_embeddings, load_labels
+from metricbench.io.loaders import harmonise_labels
 from metricbench.registry import check_params, get_metric, metric_info, parse_metric_params
+from metricbench.workflows.data import open_competition
 from metricbench.workflows.outputs import check_output_file
 from metricbench.workflows.progress import ProgressHook, step
+from metricbench.workflows.score import inner_selection_label
 
 FORMATS = ("csv", "json")
 
@@ -233,7 +237,6 @@ def retrieve(
         if gallery_labels is not None:
             yg, gpaths = _read_side(gallery_labels, G.shape[0])
         if yq is not None and yg is not None:  # 1 in one file and "1.0" in the other name one class
-            from metricbench.io.loaders import harmonise_labels
 
             yq, yg = harmonise_labels(yq, yg, str(query_labels), str(gallery_labels))
         if names and gpaths is None and not identities:
@@ -242,8 +245,6 @@ def retrieve(
     result = RetrieveResult(metric=name, params=typed, k=int(k), n_queries=int(Q.shape[0]), n_gallery=int(G.shape[0]),
                             exclude_self=bool(exclude_self), search_seconds=0.0, output=None, format=fmt)
     if learns:
-        from metricbench.workflows.data import open_competition
-
         comp = open_competition(data, validate=False)
         Xtr, ytr, groups = comp.train_X, comp.train_y, comp.train_groups
         if Xtr.shape[1] != Q.shape[1]:
@@ -252,7 +253,6 @@ def retrieve(
             m.fit(Xtr, ytr, **({"groups": groups} if groups is not None else {}))
         result.fit_seconds = st.seconds
         result.fitted_on = f"{Xtr.shape[0]} train rows of {comp.path}"
-        from metricbench.workflows.score import inner_selection_label
 
         result.chosen = inner_selection_label(m.describe())
 
@@ -268,8 +268,6 @@ def retrieve(
     result.exact = getattr(found, "exact", True)
     result.indices, result.distances = idx, dist
     if identities:
-        from metricbench.evaluation.retrieval import search_identities
-
         with step(progress, f"ranking the {k} nearest distinct identities"):
             ranked, _ = search_identities(Q, G, yg, k, metric=m, exclude_self=exclude_self,
                                           working_memory=working_memory)

@@ -9,8 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from metricbench.engines import pair_distances_on
+from metricbench.engines.stats import EngineOnPath, fit_on_engine
 from metricbench.errors import InputError
+from metricbench.io import write_submission
 from metricbench.registry import check_params, get_metric, metric_info, parse_metric_params
+from metricbench.workflows.data import open_competition
 from metricbench.workflows.outputs import check_output_file
 from metricbench.workflows.progress import ProgressHook, step
 
@@ -243,8 +246,6 @@ def score_competition(
     build()  # a parameter the constructor refuses fails here, before the data is read
     hook = progress or ProgressHook()
     with step(hook, f"loading {data if data is not None else 'the embedded default competition'}"):
-        from metricbench.workflows.data import open_competition
-
         comp = open_competition(data)
     Xtr, ytr, groups = comp.train_X, comp.train_y, comp.train_groups
     pairs = comp.pairs
@@ -253,8 +254,6 @@ def score_competition(
     m = None
     stats_engine = None
     if engine is not None:
-        from metricbench.engines.stats import EngineOnPath
-
         stats_engine = EngineOnPath(engine, comp.file("train_set.npy")) if hasattr(comp, "file") else engine
     on_engine = False
     if validate:
@@ -284,8 +283,6 @@ def score_competition(
             if stats_engine is None:
                 m.fit(Xtr, ytr, **fit_kwargs(m, variants=groups, images=comp.train_images))
             else:
-                from metricbench.engines.stats import fit_on_engine
-
                 m, on_engine = fit_on_engine(stats_engine, m, Xtr, ytr, variants=groups, images=comp.train_images)
         fit_seconds = st.seconds
     else:
@@ -301,8 +298,6 @@ def score_competition(
     score_seconds = st.seconds
     pred = -dist if similarity else dist
     if out is not None:
-        from metricbench.io import write_submission
-
         write_submission(out, pairs["Id"].to_numpy(), pred)
 
     test = None
