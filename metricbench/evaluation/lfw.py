@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from metricbench.errors import InputError
-from metricbench.io.loaders import line_of, read_csv_table
+from metricbench.io.loaders import line_of, load_embeddings, read_csv_table
 from metricbench.registry import get_metric
 
 PAIR_COLUMNS = ["fold", "name1", "num1", "name2", "num2", "same"]
@@ -50,7 +50,6 @@ def read_pairs(path) -> pd.DataFrame:
 
 def _read_pairs_csv(path: Path) -> pd.DataFrame:
     # the one CSV reader (BOM, ; or tab, CRLF, blank lines refused): data row r is file line line_of(r)
-
     df = read_csv_table(path, PAIR_COLUMNS, f"an LFW pairs CSV with columns {','.join(PAIR_COLUMNS)}")
     df = df[PAIR_COLUMNS].copy()
     for c in ("fold", "num1", "num2", "same"):
@@ -127,7 +126,7 @@ def read_labels(labels) -> pd.DataFrame:
         where = str(labels)
         if not Path(labels).is_file():
             raise InputError(f"{where}: no such labels file")
-        df = pd.read_csv(labels)
+        df = read_csv_table(labels, ["path"], "a labels CSV with a path column (index,class,path)")
     if "path" not in df.columns:
         raise InputError(
             f"{where}: needs a 'path' column (image path such as Name/Name_0001.jpg) to match LFW pairs"
@@ -237,7 +236,7 @@ def lfw_verification(
         p = Path(embeddings)
         if not p.is_file():
             raise InputError(f"{p}: no such embeddings file")
-        X = np.load(p, mmap_mode="r")
+        X = load_embeddings(p)  # corrupt, truncated, object, NaN: one line
     else:
         X = np.asarray(embeddings)
     if X.ndim != 2:
