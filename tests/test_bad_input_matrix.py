@@ -553,3 +553,154 @@ def test_extract_labels_csv(cell, tmp_path):
     res = runner.invoke(app, ["extract", str(root), "--out", str(work / "out"), "--labels", str(labels),
                               "--backend", "tests.test_extract:FakeBackend", "--no-progress"])
     _check(res, expected, "labels.csv", set(), work)
+
+
+# -- commands added later: auto, synth (--like), lfw -------------------------------------------------
+# auto and synth --like read a competition directory through the same loader as score and evaluate:
+# every refused .npy, labels and pairs cell is refused by them too, before any search or drawing.
+
+def _refused(cells):
+    return [c for c in cells if c[2] not in ("ok", "same")]
+
+
+def _auto(d, out):
+    return ["auto", "--data", str(d), "--out", str(out), "--budget", "60s", "--trials", "1", "--metrics", "cosine"]
+
+
+def _synth(d, out):
+    return ["synth", "--like", str(d), "--out", str(out), "--n-train", "60", "--n-classes", "6", "--dim", "8",
+            "--n-test", "12", "--n-pairs", "12"]
+
+
+_LATER = {"auto": _auto, "synth": _synth}
+
+
+@pytest.mark.parametrize("command", sorted(_LATER))
+@pytest.mark.parametrize("cell", _refused(_npy_cells()), ids=lambda c: c[0])
+def test_later_commands_npy(cell, command, comp_template, tmp_path):
+    name, mutate, expected = cell
+    d = tmp_path / "c"
+    shutil.copytree(comp_template, d)
+    p = d / "train_set.npy"
+    X = np.load(p)
+    p.unlink()
+    mutate(p, X)
+    work = tmp_path / "work"
+    work.mkdir()
+    res = runner.invoke(app, _LATER[command](d, work / "out"))
+    _check(res, expected, "train_set.npy", set(), work)
+
+
+@pytest.mark.parametrize("command", sorted(_LATER))
+@pytest.mark.parametrize("cell", _refused(_labels_cells()), ids=lambda c: c[0])
+def test_later_commands_labels(cell, command, comp_template, tmp_path):
+    name, mutate, expected = cell
+    d = tmp_path / "c"
+    shutil.copytree(comp_template, d)
+    p = d / "train_labels.csv"
+    df = pd.read_csv(p)
+    p.unlink()
+    mutate(p, df)
+    work = tmp_path / "work"
+    work.mkdir()
+    res = runner.invoke(app, _LATER[command](d, work / "out"))
+    _check(res, expected, "train_labels.csv", set(), work)
+
+
+@pytest.mark.parametrize("cell", _refused(_pairs_cells()), ids=lambda c: c[0])
+def test_auto_pairs(cell, comp_template, tmp_path):
+    name, mutate, expected = cell
+    d = tmp_path / "c"
+    shutil.copytree(comp_template, d)
+    p = d / "test_pairs.csv"
+    df = pd.read_csv(p)
+    p.unlink()
+    mutate(p, df)
+    work = tmp_path / "work"
+    work.mkdir()
+    res = runner.invoke(app, _auto(d, work / "out.csv"))
+    _check(res, expected, "test_pairs.csv", set(), work)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--n-train", "x"], r"--n-train"),
+    (["--n-train", "-5"], r"n.train|train rows"),
+    (["--dim", "-3"], r"dim"),
+    (["--n-classes", "1000"], r"class|identit"),
+    (["--like", "no-such-preset"], r"no-such-preset"),
+])
+def test_synth_settings(args, expected, tmp_path):
+    base = {"--out": str(tmp_path / "work" / "s"), "--n-train": "60", "--n-classes": "6", "--dim": "8",
+            "--n-test": "12", "--n-pairs": "12"}
+    for k, v in zip(args[::2], args[1::2]):
+        base[k] = v
+    (tmp_path / "work").mkdir()
+    res = runner.invoke(app, ["synth", *[x for kv in base.items() for x in kv]])
+    _check(res, expected, "", set(), tmp_path / "work")
+
+
+@pytest.fixture(scope="module")
+def lfw_template(tmp_path_factory):
+    from metricbench.datasets import write_lfw_xq_protocol
+
+    return write_lfw_xq_protocol(tmp_path_factory.mktemp("lfw"), n_folds=2, pairs_per_fold=20, seed=3)
+
+
+def _lfw(files, d):
+    return ["lfw", str(d / files["pairs"].name), "-e", str(d / files["embeddings"].name), "-l",
+            str(d / files["labels"].name), "-m", "cosine", "--n-boot", "20"]
+
+
+def _lfw_copy(lfw_template, tmp_path):
+    d = tmp_path / "lfw"
+    d.mkdir()
+    for p in lfw_template.values():
+        shutil.copy(p, d / p.name)
+    return d
+
+
+@pytest.mark.parametrize("cell", _npy_cells(), ids=lambda c: c[0])
+def test_lfw_embeddings(cell, lfw_template, tmp_path):
+    name, mutate, expected = cell
+    d = _lfw_copy(lfw_template, tmp_path)
+    p = d / "embeddings.npy"
+    X = np.load(p)
+    p.unlink()
+    mutate(p, X)
+    res = runner.invoke(app, _lfw(lfw_template, d))
+    if name == "missing":
+        _check(res, r"{f}: no such embeddings file", "embeddings.npy", _outputs(d), d)
+    elif expected not in ("ok", "same"):
+        _check(res, expected, "embeddings.npy", _outputs(d), d)
+    else:
+        _check(res, "ok", "embeddings.npy", _outputs(d), d)
+
+
+def _lfw_text_cells():
+    return [
+        ("labels", "missing-path-column", lambda t: t.replace("path", "file", 1), r"{f}: line 1: missing column 'path'"),
+        ("labels", "not-utf8", lambda t: t.encode("utf-16"), r"{f}: is (not UTF-8|a binary file)"),
+        ("labels", "row-count", lambda t: "\n".join(t.split("\n")[:-3]) + "\n", r"{f}: has \d+ rows but the embeddings have \d+"),
+        ("labels", "bom-crlf", lambda t: b"\xef\xbb\xbf" + t.replace("\n", "\r\n").encode(), "ok"),
+        ("pairs", "missing-column", lambda t: t.replace("same", "label", 1), r"{f}: line 1: missing column 'same'"),
+        ("pairs", "non-integer", lambda t: _at_line(t, 3, "x", insert=False).replace(",1x", ",x").replace(",0x", ",x"),
+         r"{f}: line 3"),
+        ("pairs", "same-not-0-1", lambda t: "\n".join([t.split("\n")[0]] + [t.split("\n")[1].rsplit(",", 1)[0] + ",2"]
+                                                    + t.split("\n")[2:]), r"{f}: line 2, column 'same' is 2"),
+        ("pairs", "unknown-image", lambda t: t.replace(t.split("\n")[1].split(",")[1], "Nobody_At_All", 1),
+         r"without an embedding"),
+        ("pairs", "blank-line", lambda t: _at_line(t, 3, "", insert=True), r"{f}: line 3 is empty"),
+        ("pairs", "bom-semicolon-crlf", lambda t: b"\xef\xbb\xbf" + t.replace(",", ";").replace("\n", "\r\n").encode(),
+         "ok"),
+    ]
+
+
+@pytest.mark.parametrize("cell", _lfw_text_cells(), ids=lambda c: f"{c[0]}-{c[1]}")
+def test_lfw_pairs_and_labels(cell, lfw_template, tmp_path):
+    which, name, mutate, expected = cell
+    d = _lfw_copy(lfw_template, tmp_path)
+    p = d / f"{which}.csv"
+    new = mutate(p.read_text())
+    p.write_bytes(new if isinstance(new, bytes) else new.encode())
+    res = runner.invoke(app, _lfw(lfw_template, d))
+    _check(res, expected, f"{which}.csv", _outputs(d), d)

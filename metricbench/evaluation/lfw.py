@@ -41,9 +41,9 @@ def read_pairs(path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such pairs file")
-    with open(path, encoding="utf-8") as fh:
-        first = fh.readline()
-    if "," in first:
+    with open(path, "rb") as fh:
+        first = fh.readline().decode("utf-8", "replace").lstrip("\ufeff")
+    if not first.strip()[:1].isdigit():  # pairs.txt starts with its counts; a CSV with its header (any dialect)
         return _read_pairs_csv(path)
     return _read_pairs_txt(path)
 
@@ -243,7 +243,9 @@ def lfw_verification(
         raise InputError(f"embeddings must be 2-D (n_images, d), got shape {X.shape}")
     lab = read_labels(labels)
     if len(lab) != X.shape[0]:
-        raise InputError(f"labels have {len(lab)} rows but embeddings have {X.shape[0]}")
+        where = labels if isinstance(labels, (str, Path)) else "labels"
+        raise InputError(f"{where}: has {len(lab)} rows but the embeddings have {X.shape[0]}; "
+                         "row i of the labels must describe embedding row i")
     pr = pairs if isinstance(pairs, pd.DataFrame) else read_pairs(pairs)
     i1, i2, keep = pair_rows(pr, lab, missing=missing)
     pr = pr[keep]
