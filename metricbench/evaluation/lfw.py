@@ -43,7 +43,7 @@ def read_pairs(path) -> pd.DataFrame:
         raise InputError(f"{path}: no such pairs file")
     with open(path, "rb") as fh:
         first = fh.readline().decode("utf-8", "replace").lstrip("\ufeff")
-    if not first.strip()[:1].isdigit():  # pairs.txt starts with its counts; a CSV with its header (any dialect)
+    if any(c in first for c in ",;\t"):  # a CSV header in any dialect; pairs.txt is whitespace-separated
         return _read_pairs_csv(path)
     return _read_pairs_txt(path)
 
