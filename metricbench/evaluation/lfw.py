@@ -43,7 +43,8 @@ def read_pairs(path) -> pd.DataFrame:
         raise InputError(f"{path}: no such pairs file")
     with open(path, "rb") as fh:
         first = fh.readline().decode("utf-8", "replace").lstrip("\ufeff")
-    if any(c in first for c in ",;\t"):  # a CSV header in any dialect; pairs.txt is whitespace-separated
+    # a CSV header in any dialect (',' ';' or tab between names); pairs.txt opens with its counts
+    if "," in first or ";" in first or ("\t" in first and not first.strip()[:1].isdigit()):
         return _read_pairs_csv(path)
     return _read_pairs_txt(path)
 
