@@ -223,3 +223,32 @@ def test_normalisation_limits_cohort_above_the_identities_and_top_k_above_the_co
     for norm in ("s-norm", "as-norm"):
         m = Normalized(metric="cosine", norm=norm, cohort_size=10**6, top_k=10**6).fit(X, y)
         assert np.isfinite(m.pair_distance(X, np.arange(10), np.arange(10, 20))).all()
+
+
+def test_cli_minkowski_p_inf_writes_chebyshev_distances(tmp_path):
+    """Issue 10 fault 1, the CLI case: ``score -m minkowski -p p=inf`` wrote Predicted = 1 on every row;
+    the right values are Chebyshev's (scipy), and p outside its domain exits 2 with one line."""
+    import pandas as pd
+    import scipy.spatial.distance as sd
+    from typer.testing import CliRunner
+
+    from metricbench.cli.main import app
+    from tests.conftest import write_competition
+
+    d = write_competition(tmp_path / "c")
+    out = tmp_path / "s.csv"
+    res = CliRunner().invoke(app, ["score", "-m", "minkowski", "-p", "p=inf", "--no-validate", "--data", str(d),
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    sub = pd.read_csv(out)
+    pairs = pd.read_csv(d / "test_pairs.csv")
+    X = np.load(d / "test_set.npy").astype(np.float64)
+    ref = np.array([sd.chebyshev(X[a], X[b]) for a, b in zip(pairs.index1, pairs.index2)])
+    got = sub.set_index("Id").loc[pairs.Id, "Predicted"].to_numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-8)
+    assert np.unique(got).size > 1
+    bad = tmp_path / "bad.csv"
+    res = CliRunner().invoke(app, ["score", "-m", "minkowski", "-p", "p=0", "--no-validate", "--data", str(d),
+                                   "--out", str(bad)])
+    assert res.exit_code == 2 and not bad.exists(), res.output
+    assert len([ln for ln in res.output.splitlines() if ln.startswith("error:")]) == 1, res.output
