@@ -26,9 +26,11 @@ def embeddings():
 
 def test_float32_statistics_match_float64(embeddings):
     X, y = embeddings
-    st32 = ScatterStats.from_data(X, y, chunk=1000)
+    st32 = ScatterStats.from_data(X, y, chunk=1000, precision="input")
     st64 = ScatterStats.from_data(X.astype(np.float64), y, chunk=1000)
     assert st32.rtol == 1e-5 and st64.rtol == 1e-10
+    # float64 products are the default, whatever the rows' dtype
+    assert ScatterStats.from_data(X, y, chunk=1000).rtol == 1e-10
     X64 = X.astype(np.float64)
     np.testing.assert_allclose(st64.total, np.cov(X64.T, bias=True), rtol=1e-9, atol=1e-15)
     np.testing.assert_allclose(st32.mean, X64.mean(0), rtol=1e-9, atol=1e-12)
@@ -52,3 +54,20 @@ def test_float32_fits_match_float64(embeddings, name, params):
     got = get_metric(name, **params).fit(X, y).pair_distance(X64, i1, i2)
     ref = get_metric(name, **params).fit(X64, y).pair_distance(X64, i1, i2)
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+def test_precision_by_metric(embeddings):
+    """PCA whitening asks for products in the rows' precision; the within-class problems
+    (LDA, PLDA, WCCN, KISSME) keep float64 products: float32 products moved LDA's validation
+    AUROC on the embedded default from 0.8828 to 0.8797."""
+    X, y = embeddings
+    assert get_metric("cosine-whitened", n_components=8, shrinkage=0.0).gather_stats(X, y).rtol == 1e-5
+    for name, params in [("lda-cosine", {"n_components": 8}), ("plda", {"n_components": 8}),
+                         ("wccn-cosine", {"shrinkage": 0.0}), ("kissme", {"n_components": 8})]:
+        assert get_metric(name, **params).gather_stats(X, y).rtol == 1e-10, name
+
+
+def test_precision_refuses_unknown(embeddings):
+    X, y = embeddings
+    with pytest.raises(ValueError, match="precision"):
+        ScatterStats.from_data(X[:10], y[:10], precision="half")

@@ -116,6 +116,11 @@ class WhitenedCosine(StatsFitted, LinearMetric):
                 f"parameter 'n_components' of {self.name} must be between 1 and {d} (the width of the train rows); got {k}", param="n_components")
         return k
 
+    def _stats_request(self, variants):
+        # PCA keeps the leading directions: float32 products (as scikit-learn's covariance_eigh
+        # forms X^T X in the input's dtype) change no AUROC here and halve the pass's time
+        return {"precision": "input"}
+
     def _fit_stats(self, stats):
         k = self._k(stats)
         a = shrinkage_value(self.shrinkage)
