@@ -33,22 +33,24 @@ class _Number(Interval):
         return super().is_satisfied_by(val)
 
 
-def ints(low=None, high=None, closed="both"):
-    """Whole numbers in ``[low, high]`` (either end open by ``closed``; None: unbounded)."""
+def _closed_ends(low, high, closed: str) -> str:
+    """``closed`` without the ends that are unbounded (None): scikit-learn's ``Interval`` closes
+    only bounded ends."""
     if low is None:
         closed = {"both": "right", "left": "neither"}.get(closed, closed)
     if high is None:
         closed = {"both": "left", "right": "neither"}.get(closed, closed)
-    return _Number(Integral, low, high, closed=closed)
+    return closed
+
+
+def ints(low=None, high=None, closed="both"):
+    """Whole numbers in ``[low, high]`` (either end open by ``closed``; None: unbounded)."""
+    return _Number(Integral, low, high, closed=_closed_ends(low, high, closed))
 
 
 def reals(low=None, high=None, closed="both"):
     """Finite real numbers in ``[low, high]`` (either end open by ``closed``; None: unbounded)."""
-    if low is None:
-        closed = {"both": "right", "left": "neither"}.get(closed, closed)
-    if high is None:
-        closed = {"both": "left", "right": "neither"}.get(closed, closed)
-    return _Number(Real, low, high, closed=closed)
+    return _Number(Real, low, high, closed=_closed_ends(low, high, closed))
 
 
 #: a count of at least one
