@@ -25,6 +25,7 @@ Usage::
     flock /work/wt/bench.lock env PYTHONPATH=. python benchmarks/bench_commands_full_size.py --data DIR --work W
     PYTHONPATH=. python benchmarks/bench_commands_full_size.py --only synth,score:cosine-whitened
     PYTHONPATH=. python benchmarks/bench_commands_full_size.py --data DIR --work W --resume   # after a stop
+    PYTHONPATH=. python benchmarks/bench_commands_full_size.py --data DIR --generate --only synth  # (re)write DIR
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ def write_table(rows, path, work, head_lines):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None, help="existing full-size competition directory (skips synth)")
+    ap.add_argument("--generate", action="store_true", help="(re)write --data with metricbench synth first (timed)")
     ap.add_argument("--work", default=None, help="folder for the outputs and commands.jsonl (default: temp)")
     ap.add_argument("--metrics", default=None, help="score these (default: every closed-form metric)")
     ap.add_argument("--no-learned", action="store_true", help="skip " + ", ".join(ITERATIVE))
@@ -173,7 +175,7 @@ def main(argv=None):
         done_file.unlink()
 
     jobs = []
-    if not a.data:
+    if not a.data or a.generate:
         jobs.append(("synth", mb + ["synth", "--like", "raai2019", "--out", str(data), "--overwrite"]))
     metrics = a.metrics.split(",") if a.metrics else closed_form_metrics()
     # the issue's headline command first, then the learned closed-form ones, then the fixed distances
