@@ -196,41 +196,44 @@ def main(argv=None):
                                            "--force", "--out", str(work / f"sub-{m}.csv")]))
     start_up = uptime()
     print(f"{start_up}; {machine()}; log {log}", flush=True)
+
+    def table():
+        rows = [done[label] for label, _ in jobs if label in done]
+        missing = [label for label, _ in jobs if label not in done]
+        man = json.loads((data / "manifest.json").read_text()) if (data / "manifest.json").exists() else {}
+        gain = man.get("model", {}).get("gain")
+        ats = sorted(r["at"] for r in rows)
+        head = [
+            f"Measured by `PYTHONPATH=. python benchmarks/bench_commands_full_size.py --data DIR --work $W"
+            f"{' --lock ' + a.lock if a.lock else ''}{' --resume' if a.resume else ''}` on {machine()}, "
+            f"{ats[0] if ats else '?'} to {ats[-1] if ats else '?'}; one command at a time, each in its own process "
+            "under `/usr/bin/time -v`; wall time includes Python start-up and loading the data.",
+            "",
+            f"- Data: `metricbench synth --like raai2019` ({man.get('n_train_rows', 0):,} x {man.get('dim', 0)} "
+            f"train rows of {man.get('n_train_identities', 0):,} identities, {man.get('n_test_rows', 0):,} test "
+            f"rows, {man.get('n_test_pairs', 0):,} pairs; seed {man.get('seed', '?')}, noise gain "
+            f"{'?' if gain is None else round(gain, 3)})." if man else f"- Data: {data}",
+            f"- Load: `uptime` at the start of this run: `{start_up}`; when the table was written: `{uptime()}`. "
+            "The machine is shared (other people's jobs ran beside it): compare CPU times and peak memory; wall "
+            "times depend on the load shown per row.",
+            "- `score` rows run the identity-disjoint validation (a fit on 80 % of the identities, choosing the "
+            "`auto` parameters) and then the fit on all train rows; `fit:` rows are `score --no-validate` of the "
+            "iteratively learned metrics (one fit on all train rows at their default iterations, then the test "
+            "pairs). Test AUROC is `score --json`'s, on the synthetic test pairs.",
+        ]
+        if missing:
+            head.append("- **Not measured** (not run in the time there was): "
+                        + ", ".join(f"`{m}`" for m in missing) + ".")
+        return write_table(rows, a.table, work, head)
+
     for label, cmd in jobs:
         if label in done or (only is not None and label not in only):
             continue
         done[label] = timed(label, cmd, log, a.timeout, a.lock)
         with open(done_file, "a") as fh:
             fh.write(json.dumps(done[label]) + "\n")
-    rows = [done[label] for label, _ in jobs if label in done]
-    missing = [label for label, _ in jobs if label not in done]
-    man = {}
-    if (data / "manifest.json").exists():
-        man = json.loads((data / "manifest.json").read_text())
-    gain = man.get("model", {}).get("gain")
-    ats = sorted(r["at"] for r in rows)
-    head = [
-        f"Measured by `PYTHONPATH=. python benchmarks/bench_commands_full_size.py --data DIR --work $W"
-        f"{' --lock ' + a.lock if a.lock else ''}{' --resume' if a.resume else ''}` on {machine()}, "
-        f"{ats[0] if ats else '?'} to {ats[-1] if ats else '?'}; one command at a time, each in its own process "
-        "under `/usr/bin/time -v`; wall time includes Python start-up and loading the data.",
-        "",
-        f"- Data: `metricbench synth --like raai2019` ({man.get('n_train_rows', '?'):,} x {man.get('dim', '?')} "
-        f"train rows of {man.get('n_train_identities', '?'):,} identities, {man.get('n_test_rows', '?'):,} test rows, "
-        f"{man.get('n_test_pairs', '?'):,} pairs; seed {man.get('seed', '?')}, noise gain {gain if gain is None else round(gain, 3)})."
-        if man else f"- Data: {data}",
-        f"- Load: `uptime` at the start of this run: `{start_up}`; at the end: `{uptime()}`. The machine is shared "
-        "(other people's jobs ran beside it): compare CPU times and peak memory; wall times depend on the load "
-        "shown per row.",
-        "- `score` (closed-form rows) runs the identity-disjoint validation (a fit on 80 % of the identities, "
-        "choosing the `auto` parameters) and then the fit on all train rows; `fit:` rows are `score --no-validate` "
-        "of the iteratively learned metrics (one fit on all train rows at their default iterations, then the test "
-        "pairs). Test AUROC is `score --json`'s, on the synthetic test pairs.",
-    ]
-    if missing:
-        head.append("- Not measured in this table: " + ", ".join(f"`{m}`" for m in missing) + ".")
-    text = write_table(rows, a.table, work, head)
-    print("\n" + text)
+        table()  # after every command: an interrupted run leaves its table
+    print("\n" + table())
     print(f"wrote {a.table}")
 
 
