@@ -529,32 +529,40 @@ def _write_set(path, model, centres, img_class, rng, params: SynthParams, qualit
     n_img = img_class.size
     V = params.variants
     n = n_img * V
+    # the header and the file's full size, then rows written where they belong with plain positional writes:
+    # a memory map would keep every page it touched resident (the whole file, in random order)
     X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, params.dim))
+    offset, row_bytes = X.offset, 4 * params.dim
+    del X
     pos = rng.permutation(n).reshape(n_img, V)  # row of variant v of image i
     row_class = np.empty(n, dtype=np.int64)
     row_image = np.empty(n, dtype=np.int64)
     row_group = np.empty(n, dtype=np.int8)
-    for s in range(0, n_img, chunk):
-        e = min(n_img, s + chunk)
-        c = centres[img_class[s:e]]
-        if V == 1:
-            q = rng.beta(*quality, size=e - s)
-            rows, _ = _rows(model, c, q, rng)
-            p = pos[s:e, 0]
-            # rows land in increasing positions: sort for a sequential write
-            o = np.argsort(p)
-            X[p[o]] = rows[o]
-        else:
-            rows, shared = _rows(model, c, np.ones(e - s), rng)
-            X[np.sort(pos[s:e, 0])] = rows[np.argsort(pos[s:e, 0])]
-            rows, _ = _rows(model, c, np.zeros(e - s), rng, shared=shared)
-            X[np.sort(pos[s:e, 1])] = rows[np.argsort(pos[s:e, 1])]
-        for v in range(V):
-            row_class[pos[s:e, v]] = img_class[s:e]
-            row_image[pos[s:e, v]] = np.arange(s, e)
-            row_group[pos[s:e, v]] = v
-    X.flush()
-    del X
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        def put(p, rows):
+            o = np.argsort(p)  # increasing positions: a forward sweep of the file
+            for at, row in zip(p[o].tolist(), np.ascontiguousarray(rows[o])):
+                os.pwrite(fd, row.data, offset + at * row_bytes)
+
+        for s in range(0, n_img, chunk):
+            e = min(n_img, s + chunk)
+            c = centres[img_class[s:e]]
+            if V == 1:
+                q = rng.beta(*quality, size=e - s)
+                rows, _ = _rows(model, c, q, rng)
+                put(pos[s:e, 0], rows)
+            else:
+                rows, shared = _rows(model, c, np.ones(e - s), rng)
+                put(pos[s:e, 0], rows)
+                rows, _ = _rows(model, c, np.zeros(e - s), rng, shared=shared)
+                put(pos[s:e, 1], rows)
+            for v in range(V):
+                row_class[pos[s:e, v]] = img_class[s:e]
+                row_image[pos[s:e, v]] = np.arange(s, e)
+                row_group[pos[s:e, v]] = v
+    finally:
+        os.close(fd)
     return row_class, (row_group if V > 1 else None), row_image
 
 
