@@ -7,23 +7,30 @@ Honest selection, precisely:
    identities (across the two variant groups when there are two, never an image against its
    own other variant, like the test pairs). Nothing in steps 2-4 sees the outer rows.
 2. **Inner folds.** ``n_inner`` identity-disjoint hold-outs of the search part, each with its
-   own seeded validation pairs, drawn once and shared by every candidate (the fold rows are
-   read once, the pairs sampled once).
+   own seeded validation pairs, drawn once and shared by every candidate. Both splits come
+   from :class:`metricbench.model_selection.IdentityPairSplit` (the library's one splitter and
+   pair sampler) through :func:`metricbench.model_selection.draw_splits`.
 3. **Singles.** An optuna study (TPE sampler, median pruner over the folds) proposes a metric
    family and its settings; cheap families' first settings are enqueued first, expensive ones
    run as the budget allows (a trial whose estimated cost does not fit the time left, with the
-   final fits reserved, is skipped). Each proposal is fitted on every inner fold and scored on
-   its pairs; the same fitted metric is also scored with AS-norm score normalisation (the
-   cohort drawn from the fold's fitting rows), so "normalisation on or off" costs no refit.
-   Its figure is the mean AUROC over the folds.
+   final fits reserved, is skipped). optuna only proposes: each proposal is fitted on every
+   inner fold and scored on its pairs by
+   :meth:`metricbench.model_selection.MetricSearchCV.evaluate_candidate` (the pruner's verdict
+   after each fold), AUROC by :func:`metricbench.model_selection.pair_auroc`. A closed-form
+   metric is fitted from the fold's :class:`~metricbench.learn.stats.ScatterStats`, gathered
+   once per fold and kind of statistics and shared by every later candidate (``self.cache``);
+   the fold's rows are copied once for the others. The same fitted metric is also scored with
+   AS-norm score normalisation (the cohort drawn from the fold's fitting rows), so
+   "normalisation on or off" costs no refit. Its figure is the mean AUROC over the folds.
 4. **Fusions.** The best few singles (best of each family first) are fused, every subset of
    2 .. ``max_fusion`` of them, by the mean of their standardised scores and by logistic
    stacking; the fold scores of step 3 are reused, nothing is refitted. The stacker's inner
    figure is cross-fitted (weights from the other folds' pairs).
 5. **Choice and guard.** The candidate with the best inner figure wins. Because that figure
    is the maximum of many noisy numbers, it is *not* reported as the estimate: the winner is
-   fitted again on the whole search part and judged once on the outer pairs, and that outer
-   AUROC (with a bootstrap interval) is the figure reported.
+   fitted again on the whole search part (closed-form parts: the first fold's fitting and
+   held-out statistics added, no pass over the rows) and judged once on the outer pairs, and
+   that outer AUROC (with a bootstrap interval) is the figure reported.
 
 The caller then fits the winner on all train rows for the submission
 (:func:`metricbench.auto.config.score_config`).
