@@ -11,6 +11,11 @@ identities are gathered once per split, every candidate is fitted from them (sha
 eigendecompositions), and the final fit adds the held-out identities' statistics to them
 instead of reading the train set again. Other metrics are cloned and fitted per candidate,
 as :class:`~sklearn.model_selection.GridSearchCV` does.
+
+A sampler that proposes settings one at a time (optuna in ``metricbench auto``) drives the same
+machinery: :func:`draw_splits` once, then :meth:`MetricSearchCV.evaluate_candidate` per
+proposal (its fits by :meth:`MetricSearchCV.fit_candidate`, with a shared cache of statistics
+and row copies).
 """
 
 from __future__ import annotations
