@@ -12,8 +12,8 @@ Sections (each contender against its reference in the same process, taking turns
              paired_distances (on gathered rows, as a user calls it), the baseline's per-pair Python loop (timed
              on a subset, scaled), a plain numba loop in the given order and the "row floor" of
              benchmarks/bench_paired.py (one random row read a pair: the fastest any order that streams one
-             side can go); over three numbers of pairs. The numba contenders take the median of --rounds turns;
-             the slow ones (numpy, scikit-learn, Python) run in the first two turns only
+             side can go); over three numbers of pairs. The numba contenders take the median of 7 turns (5 with
+             --full); the slow ones (numpy, scikit-learn, Python) run in the first turn only
   pairwise   metricbench.pairwise_distances vs sklearn.metrics.pairwise_distances (n x n blocks), three sizes
   topk       metricbench.distances.topk vs faiss-cpu IndexFlatIP (cosine, normalised rows) / IndexFlatL2
              (euclidean), top-10, over three gallery sizes, and 11,605 x 11,605
@@ -88,6 +88,8 @@ def best_in_turns(runs: dict, rounds: int, slow: dict | None = None) -> dict:
 
 #: the numpy and scikit-learn contenders gather both rows of every pair: not run beyond this many pairs
 SLOW_MAX_PAIRS = 1_000_000
+#: turns the slow paired contenders take part in (they are 4x to 50x slower: one turn shows the ratio)
+SLOW_ROUNDS = 1
 
 
 def section_paired(cfg, log):
@@ -98,7 +100,7 @@ def section_paired(cfg, log):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((cfg["paired_rows"], cfg["dim"]), dtype=np.float32)
     rows = []
-    slow = {"numpy-gather": 2, "sklearn-paired": 2, "python-loop": 2}
+    slow = {m: SLOW_ROUNDS for m in ("numpy-gather", "sklearn-paired", "python-loop")}
     for n_pairs in cfg["paired_pairs"]:
         i1 = rng.integers(0, X.shape[0], n_pairs)
         i2 = rng.integers(0, X.shape[0], n_pairs)
@@ -120,6 +122,7 @@ def section_paired(cfg, log):
             t["python-loop"] = {k: v * n_pairs / n_sub for k, v in t["python-loop"].items()}
             mb = t["metricbench"]["median"]
             row = {"n_pairs": n_pairs, "rows": X.shape[0], "metric": metric, "rounds": cfg["paired_rounds"],
+                   "slow_rounds": min(SLOW_ROUNDS, cfg["paired_rounds"]),
                    **{f"{m}_s": v["median"] for m, v in t.items()},
                    **{f"{m}_best_s": v["best"] for m, v in t.items()},
                    "floor_share": t["row-floor"]["median"] / mb,
@@ -286,7 +289,7 @@ def markdown(results: dict, info: dict, command: str) -> str:
         out += ["### Paired distances vs the numpy gather, scikit-learn, the Python loop and the row floor", "",
                 *_when(meta.get("paired")),
                 f"X: {r0['rows']:,} x {info['dim']} float32, random pairs. Seconds, median of {r0['rounds']} turns "
-                "(numpy, scikit-learn and the Python loop: of 2). \"row floor\": one random row read a pair "
+                f"(numpy, scikit-learn and the Python loop: of {r0.get('slow_rounds', 2)}). \"row floor\": one random row read a pair "
                 "(`benchmarks/bench_paired.py`); \"share\" = row floor / metricbench (median; best of the turns "
                 "in brackets), the target is >= 90 %.", "",
                 "| pairs | metric | metricbench | numpy gather | sklearn paired | python loop* | plain numba | "
