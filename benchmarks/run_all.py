@@ -1,7 +1,9 @@
 """Every speed comparison of metricbench in one command: ratios printed, a markdown table written.
 
-    python benchmarks/run_all.py                 # the default sizes: about 10 min on the 2-core machine
-                                                 # -> docs/generated/benchmarks.md (+ .json)
+    python benchmarks/run_all.py                 # the default sizes -> docs/generated/benchmarks.md (+ .json);
+                                                 # 20 min under load average ~10 on the 2-core machine while the
+                                                 # numpy / sklearn gathers ran at 1M pairs too (2 turns); they now
+                                                 # stop at 300,000 pairs, one turn (aim: ~10 min)
     python benchmarks/run_all.py --full          # the issue's sizes (10,000,000 pairs, 1,000 x 1,000,000 top-k):
                                                  # about 40 min -> docs/generated/benchmarks-full.md (+ .json)
     python benchmarks/run_all.py --full --only topk   # some sections; the others stay as last written
@@ -45,6 +47,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 SIZES = {
     "default": {
         "paired_rows": 100_000, "paired_pairs": (100_000, 300_000, 1_000_000), "paired_rounds": 7,
+        "slow_max_pairs": 300_000,
         "pairwise_n": (1000, 2000, 4000), "pairwise_rounds": 3,
         "topk": ((1000, 10_000), (1000, 30_000), (1000, 100_000), (11_605, 11_605)), "topk_rounds": 2,
         "white_n": (10_000, 20_000, 50_000), "white_rounds": 2,
@@ -52,6 +55,7 @@ SIZES = {
     },
     "full": {
         "paired_rows": 100_000, "paired_pairs": (1_000_000, 3_000_000, 10_000_000), "paired_rounds": 5,
+        "slow_max_pairs": 1_000_000,
         "pairwise_n": (1000, 2000, 4000), "pairwise_rounds": 3,
         "topk": ((1000, 10_000), (1000, 100_000), (1000, 1_000_000), (11_605, 11_605)), "topk_rounds": 2,
         "white_n": (20_000, 50_000, 100_000), "white_rounds": 3,
@@ -59,6 +63,7 @@ SIZES = {
     },
     "quick": {
         "paired_rows": 2_000, "paired_pairs": (1_000, 3_000, 10_000), "paired_rounds": 2,
+        "slow_max_pairs": 3_000,
         "pairwise_n": (50, 100, 200), "pairwise_rounds": 1,
         "topk": ((20, 200), (20, 2000), (20, 5000), (300, 300)), "topk_rounds": 1,
         "white_n": (300, 600, 1200), "white_rounds": 1,
@@ -86,8 +91,6 @@ def best_in_turns(runs: dict, rounds: int, slow: dict | None = None) -> dict:
 # -- sections ---------------------------------------------------------------------------
 
 
-#: the numpy and scikit-learn contenders gather both rows of every pair: not run beyond this many pairs
-SLOW_MAX_PAIRS = 1_000_000
 #: turns the slow paired contenders take part in (they are 4x to 50x slower: one turn shows the ratio)
 SLOW_ROUNDS = 1
 
@@ -106,7 +109,9 @@ def section_paired(cfg, log):
         i2 = rng.integers(0, X.shape[0], n_pairs)
         for metric in ("euclidean", "cosine"):
             runs = {m: bp.make_run(m, X, i1, i2, metric=metric) for m in ("metricbench", "row-floor", "numba-plain")}
-            gathers = n_pairs <= SLOW_MAX_PAIRS  # the gathers copy both sides of every pair (float64: 8 GiB at 1M)
+            # the numpy and scikit-learn gathers copy both rows of every pair (float64: 8 GiB at 1M pairs) and
+            # take 10x-50x metricbench's time: run up to cfg["slow_max_pairs"] pairs
+            gathers = n_pairs <= cfg["slow_max_pairs"]
             if gathers:
                 runs["numpy-gather"] = bp.make_run("numpy-gather", X, i1, i2, metric=metric)
                 runs["sklearn-paired"] = lambda: sk_paired(X[i1], X[i2], metric=metric)
@@ -122,6 +127,7 @@ def section_paired(cfg, log):
             t["python-loop"] = {k: v * n_pairs / n_sub for k, v in t["python-loop"].items()}
             mb = t["metricbench"]["median"]
             row = {"n_pairs": n_pairs, "rows": X.shape[0], "metric": metric, "rounds": cfg["paired_rounds"],
+                   "slow_max_pairs": cfg["slow_max_pairs"],
                    "slow_rounds": min(SLOW_ROUNDS, cfg["paired_rounds"]),
                    **{f"{m}_s": v["median"] for m, v in t.items()},
                    **{f"{m}_best_s": v["best"] for m, v in t.items()},
@@ -301,7 +307,8 @@ def markdown(results: dict, info: dict, command: str) -> str:
                        f"{_fmt(r['python-loop_s'], 2)} | {_fmt(r['numba-plain_s'], 4)} | {_fmt(r['row-floor_s'], 4)} | "
                        f"{r['floor_share']:.0%} ({r['floor_share_best']:.0%}) |")
         out += ["", "\\* timed on at most 20,000 pairs and scaled. \"-\": not run (the numpy and scikit-learn "
-                f"gathers copy both rows of every pair; run up to {SLOW_MAX_PAIRS:,} pairs).", ""]
+                f"gathers copy both rows of every pair and are slow; run up to {r0.get('slow_max_pairs', 10**6):,} "
+                "pairs).", ""]
     if results.get("pairwise"):
         out += ["### Pairwise blocks vs `sklearn.metrics.pairwise_distances` (n x n, float32 input)", "",
                 *_when(meta.get("pairwise")),
