@@ -132,6 +132,9 @@ def test_normalisation_parameters_are_checked_when_built():
         apply_norm("cosine", "as-norm", top_k=1)
     with pytest.raises(ParameterError, match="'shrinkage' of cosine-whitened"):
         apply_norm("cosine-whitened", "s-norm", metric_params={"shrinkage": 3.0})
+    # a metric instance, a search included (docs/learned-metrics.md), is wrapped as it is
+    apply_norm(get_metric("cosine-whitened"), "as-norm", cohort_size=1000, top_k=100)
+    apply_norm(get_metric("plda", n_components=8), "s-norm")
 
 
 @pytest.mark.parametrize("args, words", [

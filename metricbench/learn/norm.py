@@ -174,7 +174,7 @@ class Normalized(BaseMetric):
     def _check_params(self):
         if self.norm == "as-norm" and int(self.top_k) < 2:
             raise InputError(f"top_k must be at least 2 for as-norm, got {self.top_k}")
-        if not isinstance(self.metric, BaseMetric):
+        if isinstance(self.metric, str):
             self._inner()  # the wrapped metric's name and parameters (get_metric checks them)
 
     def _inner(self) -> BaseMetric:
