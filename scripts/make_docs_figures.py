@@ -134,11 +134,26 @@ def part_evaluate(work: Path) -> None:
 ALL_METRICS = "metricbench evaluate --metrics all --no-plot --n-boot 200 --out runs/all-metrics"
 
 
+def provenance(commit: str | None = None) -> str:
+    """Which code a slow part ran (they are regenerated less often than the others): the commit and the date."""
+    import datetime
+
+    if commit is None:
+        res = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        commit = res.stdout.strip() or "unknown"
+    return f"Run on commit `{commit}`, {datetime.date.today().isoformat()}."
+
+
+def all_metrics_text(work: Path, commit: str | None = None) -> str:
+    return (block(ALL_METRICS) + "\n" + evaluate_table(work / "runs" / "all-metrics" / "evaluation.csv")
+            + "\nFit times were measured on 2 shared, busy cores; they vary from run to run, the AUROCs do not. "
+            + provenance(commit) + "\n")
+
+
 def part_all_metrics(work: Path) -> None:
     """Every registered metric (slow: the ml-* learners and the iterative ones take minutes)."""
     run(ALL_METRICS, work)
-    write("all-metrics", block(ALL_METRICS) + "\n" + evaluate_table(work / "runs" / "all-metrics" / "evaluation.csv")
-          + "\nFit times were measured on 2 shared, busy cores; they vary from run to run, the AUROCs do not.\n")
+    write("all-metrics", all_metrics_text(work))
 
 
 LMNN_RUNS = [
@@ -153,7 +168,7 @@ LMNN_RUNS = [
 ]
 
 
-def lmnn_table(work: Path) -> str:
+def lmnn_table(work: Path, commit: str | None = None) -> str:
     """The table of the LMNN_RUNS' evaluation.csv files (run already) under ``work``."""
     import pandas as pd
 
@@ -171,7 +186,7 @@ def lmnn_table(work: Path) -> str:
                         f"{v.auroc_high:.4f}] | {s.auroc:.4f} [{s.auroc_low:.4f}, {s.auroc_high:.4f}] | "
                         f"{s.fit_seconds:.1f} |")
     return ("\n".join(rows) + "\n\nFit times were measured on 2 shared, busy cores; they vary from run to run, the "
-            "AUROCs do not.\n")
+            "AUROCs do not. " + provenance(commit) + "\n")
 
 
 def part_lmnn(work: Path) -> None:
