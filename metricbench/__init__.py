@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import importlib
 
+# the name table and the factory: imported now so that it registers get_metric with
+# metricbench.catalog before any lower package (learn, model_selection, evaluation) builds a metric by name
+from metricbench import registry as _registry  # noqa: F401
+
 __version__ = "0.1.0"
 
 _LAZY = {

@@ -2,10 +2,12 @@
 
 Every metric name and alias that :func:`get_metric`, :func:`metricbench.distances.paired_distances`
 (and the other distance functions), the CLI's choices and ``metricbench metrics`` accept comes from
-here, and so does every unknown-name and unknown-parameter error. Fixed distances are taken from
-:data:`metricbench.distances.registry.DISTANCES` (with their aliases: ``l2``, ``l1``, ``cityblock``,
-``linf``); learned metrics are listed in :data:`LEARNED` as ``name -> (module:Class, summary,
-default params)`` and imported only when asked for, so start-up stays fast.
+here, and so does every unknown-name and unknown-parameter error. The table itself (names, aliases,
+:func:`resolve`) lives low, in :mod:`metricbench.distances.names`, over
+:data:`metricbench.distances.registry.DISTANCES` and :data:`metricbench.catalog.LEARNED`
+(``name -> (module:Class, summary, default params)``, imported only when asked for, so start-up
+stays fast); this module re-exports it and adds the factory :func:`get_metric`, which it
+registers with :func:`metricbench.catalog.set_metric_factory` for the packages below it.
 
 One name means one thing: ``mahalanobis`` is the fixed distance ``sqrt((x-y)^T VI (x-y))`` (``VI``
 given, or the inverse covariance of the scored rows, as scipy's ``cdist``); the learned metric with
@@ -15,14 +17,23 @@ the inverse *within-class* covariance of train is ``within-mahalanobis``.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import importlib
 import inspect
-from dataclasses import dataclass, field
-from functools import lru_cache
 
+from metricbench.catalog import LEARNED, set_metric_factory
+from metricbench.distances.names import (  # noqa: F401  (the name table, re-exported)
+    KINDS,
+    MetricInfo,
+    _table,
+    aliases,
+    check_kind,
+    metric_info,
+    metric_names,
+    registry,
+    resolve,
+    resolve_distance,
+)
 from metricbench.distances.registry import DISTANCES
-from metricbench.errors import InputError, ParameterError, UnknownMetricError
+from metricbench.errors import ParameterError
 from metricbench.params import (
     coerce,
     estimator_specs,
@@ -32,226 +43,12 @@ from metricbench.params import (
     unknown_parameter,
 )
 
-#: the kinds of metric, as ``metricbench metrics --kind`` takes them
-KINDS = ("distance", "learned")
-
-
-@dataclass(frozen=True)
-class MetricInfo:
-    """One row of the name table."""
-
-    name: str
-    summary: str
-    kind: str  # "distance" or "learned"
-    target: str  # "module:Class"
-    defaults: dict = field(default_factory=dict)
-    aliases: tuple = ()
-
-    def load_class(self):
-        """The estimator class (imported on first use)."""
-        modname, _, clsname = self.target.partition(":")
-        return getattr(importlib.import_module(modname), clsname)
-
-
-#: learned metrics: name -> (target, one-line summary, default parameters)
-LEARNED: dict[str, tuple[str, str, dict]] = {
-    "cosine-whitened": (
-        "metricbench.learn.whitening:WhitenedCosine",
-        "PCA-whiten on train (centre, whiten, dimension/shrinkage chosen on held-out identities), then cosine",
-        {"n_components": "auto", "shrinkage": "auto"},
-    ),
-    "zca-cosine": (
-        "metricbench.learn.linear:ZCACosine",
-        "ZCA-whiten the train covariance (shrinkage chosen on held-out identities), then cosine",
-        {"shrinkage": "auto"},
-    ),
-    "wccn-cosine": (
-        "metricbench.learn.linear:WCCNCosine",
-        "within-class covariance normalisation: centre, B = chol(inv(Sw)) with shrinkage, then cosine",
-        {"shrinkage": "auto"},
-    ),
-    "lda-cosine": (
-        "metricbench.learn.linear:LDACosine",
-        "LDA to k dimensions (k chosen on held-out identities), then cosine",
-        {"n_components": "auto"},
-    ),
-    "within-mahalanobis": (
-        "metricbench.learn.mahalanobis:Mahalanobis",
-        "learned: squared Mahalanobis distance with the inverse within-class covariance of train (Ledoit-Wolf, "
-        "OAS, ...); the fixed distance with a given VI is 'mahalanobis'",
-        {},
-    ),
-    "plda": (
-        "metricbench.learn.plda:PLDA",
-        "two-covariance PLDA / joint Bayesian log-likelihood ratio on LDA-k (distance = -LLR)",
-        {"n_components": "auto"},
-    ),
-    "kissme": (
-        "metricbench.learn.kissme:KISSME",
-        "KISSME: M = inv(S_same) - inv(S_diff) in a PCA subspace, clipped to PSD",
-        {"n_components": "auto"},
-    ),
-    "learned-cosine": (
-        "metricbench.learn.learned_cosine:LearnedCosine",
-        "cosine after a linear map learned on same/different pairs (hard negatives, early stop on held-out "
-        "identities); with two train groups, a quality gate and two maps",
-        {},
-    ),
-    "lmnn": (
-        "metricbench.learn.lmnn:LMNN",
-        "large-margin nearest neighbour (native numba, scales to 454k x 512): linear map L, "
-        "squared Euclidean (or cosine via metric=cosine)",
-        {},
-    ),
-    "verifier": (
-        "metricbench.learn.verifier:Verifier",
-        "logistic (or MLP) classifier on symmetric pair features [u*v, (u-v)^2, cos, norms] of LDA-reduced rows",
-        {},
-    ),
-    "fusion": (
-        "metricbench.learn.fusion:Fusion",
-        "z-normalised mean or logistic stacker of several metrics (metrics=a,b,c), weights from held-out identities",
-        {},
-    ),
-    # metric-learn 0.7.0's algorithms (made to run on today's scikit-learn by metricbench.learn.compat),
-    # each under a size budget (max_samples rows by identity, PCA to max_dim, max_constraints); see describe()
-    "ml-lmnn": ("metricbench.learn.mlearn:MLLMNN",
-                "metric-learn LMNN (large-margin nearest neighbour); budget 600 rows, PCA to 32 dims, 30 iterations", {}),
-    "ml-nca": ("metricbench.learn.mlearn:MLNCA",
-               "metric-learn NCA (neighbourhood components analysis); budget 1,000 rows, PCA to 64 dims", {}),
-    "ml-lfda": ("metricbench.learn.mlearn:MLLFDA",
-                "metric-learn LFDA (local Fisher discriminant analysis, closed form); budget 20,000 rows", {}),
-    "ml-mlkr": ("metricbench.learn.mlearn:MLMLKR",
-                "metric-learn MLKR (kernel regression on identity codes); budget 1,000 rows, PCA to 32 dims", {}),
-    "ml-itml": ("metricbench.learn.mlearn:MLITML",
-                "metric-learn ITML_Supervised (information-theoretic, on pairs); 5,000 pairs, PCA to 64 dims", {}),
-    "ml-sdml": ("metricbench.learn.mlearn:MLSDML",
-                "metric-learn SDML_Supervised (sparse determinant, graphical lasso); 5,000 pairs, PCA to 64", {}),
-    "ml-lsml": ("metricbench.learn.mlearn:MLLSML",
-                "metric-learn LSML_Supervised (least squares on quadruplets); 5,000 constraints, PCA to 64", {}),
-    "ml-rca": ("metricbench.learn.mlearn:MLRCA",
-               "metric-learn RCA_Supervised (relevant components analysis on chunklets); PCA to 64 dims", {}),
-    "ml-mmc": ("metricbench.learn.mlearn:MLMMC",
-               "metric-learn MMC_Supervised (Xing et al., on pairs); 5,000 pairs, PCA to 64 dims", {}),
-    "ml-scml": ("metricbench.learn.mlearn:MLSCML",
-                "metric-learn SCML_Supervised (sparse compositional, triplets); budget 3,000 rows, PCA to 64", {}),
-    "ml-covariance": ("metricbench.learn.mlearn:MLCovariance",
-                      "metric-learn Covariance: Mahalanobis with the inverse covariance of train (labels unused)", {}),
-}
-
-
-
 #: types of the fixed distances' parameters, as numpydoc type lines (read by metricbench.params)
 DISTANCE_PARAM_TYPES = {
     "p": "float",
     "V": "array-like of shape (n_features,) (a .npy file from the command line)",
     "VI": "array-like of shape (n_features, n_features) (a .npy file from the command line)",
 }
-
-
-@lru_cache(maxsize=1)
-def _table() -> tuple[dict, dict]:
-    out: dict[str, MetricInfo] = {}
-    spellings: dict[str, str] = {}
-    for name, d in DISTANCES.items():
-        out[name] = MetricInfo(name, d.summary, "distance", "metricbench.learn.base:DistanceMetric",
-                               {"metric": name}, tuple(d.aliases))
-    for name, (target, summary, defaults) in LEARNED.items():
-        if name in out:  # one name, one thing: a programming error, caught by the test suite
-            raise RuntimeError(f"learned metric name {name!r} clashes with a distance")
-        out[name] = MetricInfo(name, summary, "learned", target, dict(defaults), ())
-    for name, info in out.items():
-        for spelling in (name, *info.aliases):
-            if spelling.lower() in spellings:
-                raise RuntimeError(f"metric name or alias {spelling!r} is taken twice")
-            spellings[spelling.lower()] = name
-    return out, spellings
-
-
-def registry(kind: str | None = None) -> dict[str, MetricInfo]:
-    """All metrics by canonical name (fixed distances first, then learned metrics).
-
-    Parameters
-    ----------
-    kind : {"distance", "learned"}, optional
-        Only metrics of this kind.
-
-    Raises
-    ------
-    InputError
-        ``kind`` is not one of :data:`KINDS`.
-    """
-    table = _table()[0]
-    if kind is None:
-        return dict(table)
-    check_kind(kind)
-    return {n: m for n, m in table.items() if m.kind == kind}
-
-
-def check_kind(kind: str) -> str:
-    """``kind`` if it is one of :data:`KINDS`, else a one-line error naming them."""
-    if kind not in KINDS:
-        raise InputError(f"unknown kind {kind!r}; valid: {', '.join(KINDS)}")
-    return kind
-
-
-def aliases() -> dict[str, str]:
-    """Every accepted spelling (lower case) -> canonical name."""
-    return dict(_table()[1])
-
-
-def metric_names(kind: str | None = None) -> list[str]:
-    """Canonical names, optionally of one kind."""
-    return list(registry(kind))
-
-
-def resolve(name: str, kind: str | None = None) -> str:
-    """The canonical name of ``name`` (an alias, any letter case).
-
-    Parameters
-    ----------
-    name : str
-    kind : {"distance", "learned"}, optional
-        Suggest only names of this kind when ``name`` is unknown.
-
-    Raises
-    ------
-    UnknownMetricError
-        ``name`` is in the table under no spelling; the message suggests the nearest names.
-    """
-    table, spellings = _table()
-    canon = spellings.get(str(name).strip().lower())
-    if canon is None:
-        pool = [s for s, n in spellings.items() if kind is None or table[n].kind == kind]
-        close = difflib.get_close_matches(str(name).lower(), pool, n=3)
-        close = list(dict.fromkeys(spellings[c] for c in close))
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        what = {"distance": "distance", "learned": "learned metric"}.get(kind, "metric")
-        n = sum(1 for m in table.values() if kind is None or m.kind == kind)
-        raise UnknownMetricError(f"unknown {what} {name!r}{hint} (run 'metricbench metrics' for the {n} names)")
-    return canon
-
-
-def metric_info(name: str) -> MetricInfo:
-    """The table row of ``name`` (aliases resolve)."""
-    return _table()[0][resolve(name)]
-
-
-def resolve_distance(name: str):
-    """The :class:`~metricbench.distances.registry.Distance` named ``name`` (aliases resolve).
-
-    Raises
-    ------
-    UnknownMetricError
-        An unknown name, or the name of a learned metric (which must be fitted first).
-    """
-    info = _table()[0][resolve(name, kind="distance")]
-    if info.kind != "distance":
-        raise UnknownMetricError(
-            f"{info.name!r} is a learned metric, not a fixed distance: build it with "
-            f"get_metric({info.name!r}), fit it on labelled rows, then call its pair_distance"
-        )
-    return DISTANCES[info.name]
 
 
 def param_specs(name: str) -> dict:
@@ -383,6 +180,8 @@ def get_metric(name: str, **params):
         target.check_params()
     return obj
 
+
+set_metric_factory(get_metric)
 
 __all__ = [
     "KINDS", "LEARNED", "MetricInfo", "aliases", "check_kind", "check_params", "get_metric", "metric_info",

@@ -85,17 +85,11 @@ HEAVY = {
 
 #: upward edges still standing (a layer importing one above it), each with its reason; the graph without
 #: them must be acyclic, and each must still exist (delete the entry once its imports are gone). Layers,
-#: bottom up: errors/config/params/checks, io, distances, evaluation, model_selection, learn, registry,
-#: engines, workflows, auto, cli. metricbench.registry (the one name table and get_metric) is still used
-#: by names from below; splitting it into a low table and a high factory would remove all four.
-CYCLE_ALLOWED = {
-    ("distances", "registry"): "distances.api resolves a name or alias through the one name table "
-                               "(registry.resolve_distance), which lists the distances of distances.registry",
-    ("learn", "registry"): "learn.base names a metric class from registry.LEARNED; Normalized, Fusion and the "
-                           "search build an inner metric given by name (get_metric)",
-    ("model_selection", "registry"): "validate_metric and the search take a metric name and build it (get_metric)",
-    ("evaluation", "registry"): "evaluation.lfw scores a fixed distance given by name (get_metric)",
-}
+#: bottom up: errors/config/params/checks/catalog, io, distances, evaluation, model_selection, learn,
+#: registry, engines, workflows, auto, cli. None is left: the name table lives low
+#: (metricbench.distances.names over metricbench.catalog.LEARNED), and the packages below the registry
+#: build a metric by name through the factory it registers (metricbench.catalog.build_metric).
+CYCLE_ALLOWED: dict = {}
 
 
 #: modules whose function-local imports of light modules are not yet hoisted, each with its reason

@@ -12,7 +12,7 @@ from metricbench.distances import drivers
 from metricbench.distances.registry import DISTANCES, Distance
 from metricbench.errors import InputError, NonFiniteError
 from metricbench.params import unknown_parameter
-from metricbench.registry import resolve_distance as resolve
+from metricbench.distances.names import resolve_distance as resolve
 
 #: bytes of temporary memory per pair in paired scoring (the sorted index2 copy, the order, the counts)
 _PAIR_BYTES = 24
@@ -27,7 +27,7 @@ def distance_names() -> list[str]:
 
 
 def resolve_distance(metric: str) -> Distance:
-    """The fixed distance named ``metric``: resolved through the one name table (:mod:`metricbench.registry`)."""
+    """The fixed distance named ``metric``: resolved through the one name table (:mod:`metricbench.distances.names`)."""
     return resolve(metric)
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from metricbench.errors import InputError
 from metricbench.io.loaders import line_of, load_embeddings, read_csv_table
-from metricbench.registry import get_metric
+from metricbench.catalog import build_metric as get_metric
 
 PAIR_COLUMNS = ["fold", "name1", "num1", "name2", "num2", "same"]
 

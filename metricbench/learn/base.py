@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
 from sklearn.utils.validation import validate_data
 
-from metricbench import registry
+from metricbench.catalog import LEARNED
 from metricbench.checks import nonfinite_rows
 from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError, NonFiniteError, NotFittedError, ParameterError
@@ -80,7 +80,7 @@ def registry_name(cls: type) -> str | None:
     if cached is not False:
         return cached
     found = None
-    for key, spec in registry.LEARNED.items():
+    for key, spec in LEARNED.items():
         if (spec[0] if isinstance(spec, tuple) else getattr(spec, "target", None)) == target:
             found = key
             break

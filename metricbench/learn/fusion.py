@@ -41,7 +41,7 @@ from metricbench.learn.norm import _accepted
 from metricbench.learn.stats import class_codes
 from metricbench.model_selection import IdentityPairSplit, cross_groups_of, pair_auroc, sample_pairs
 from metricbench.model_selection._split import _seed_int as seed_int
-from metricbench.registry import get_metric
+from metricbench.catalog import build_metric as get_metric
 
 
 def _names(metrics) -> list[str]:

@@ -29,7 +29,7 @@ from metricbench.errors import InputError
 from metricbench.learn.base import BaseMetric, LinearMetric
 from metricbench.learn.stats import class_codes
 from metricbench.model_selection._split import _seed_int as seed_int
-from metricbench.registry import get_metric
+from metricbench.catalog import build_metric as get_metric
 
 NORMS = ("s-norm", "as-norm")
 

@@ -12,7 +12,7 @@ from sklearn.base import clone
 from metricbench.model_selection._scorer import pair_auroc
 from metricbench.model_selection._search import MetricSearchCV, block_stats
 from metricbench.model_selection._split import IdentityPairSplit
-from metricbench.registry import get_metric
+from metricbench.catalog import build_metric as get_metric
 
 
 @dataclass
