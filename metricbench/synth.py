@@ -455,13 +455,11 @@ def _rows(model: _Model, centres, q, rng, shared=None):
 
 
 def _auroc(score, label):
-    """Area under the ROC curve of ``score`` for ``label`` (ties count half), by ranks."""
-    from scipy.stats import rankdata
+    """Area under the ROC curve of ``score`` for ``label``: the one AUROC,
+    :func:`metricbench.evaluation.verification.auroc` (loads numba, hence imported here)."""
+    from metricbench.evaluation.verification import auroc
 
-    r = rankdata(score)
-    pos = label.astype(bool)
-    n1, n0 = int(pos.sum()), int((~pos).sum())
-    return float((r[pos].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+    return auroc(label, score)
 
 
 def calibrate_gain(model: _Model, params: SynthParams, target: float, rng, *, n_pairs: int = 4000) -> float:
