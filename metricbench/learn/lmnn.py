@@ -57,7 +57,7 @@ import time
 
 import numpy as np
 
-from metricbench.config import get_chunk_n_rows
+from metricbench.config import get_chunk_n_rows, get_working_memory
 from metricbench.learn import _constraints as dom
 from metricbench.errors import InputError
 from metricbench.learn.base import LinearMetric
@@ -192,8 +192,9 @@ class LMNN(LinearMetric):
     metric : {"sqeuclidean", "cosine"}
         Distance taken after the map when scoring pairs. LMNN optimises squared
         Euclidean; ``"cosine"`` scores ``cos(L(x - mean), L(x' - mean))`` instead.
-    working_memory : float
-        Budget in MiB for the temporary row blocks of the chunked products.
+    working_memory : float or None
+        Budget in MiB for the temporary row blocks of the chunked products; None (default):
+        the one global setting (:func:`metricbench.config.get_working_memory`).
     random_state : int, numpy Generator or None
         Seed of the held-out identities and pairs, the candidate subsampling and the
         sampled impostors.
@@ -253,7 +254,7 @@ class LMNN(LinearMetric):
         "patience": [dom.POS_INT],
         "n_val_pairs": [dom.POS_INT],
         "metric": [dom.StrOptions({"sqeuclidean", "cosine"})],
-        "working_memory": [dom.POS_REAL],
+        "working_memory": [dom.POS_REAL, None],
         "random_state": dom.SEED,
         "verbose": dom.VERBOSE,
     }
@@ -279,7 +280,7 @@ class LMNN(LinearMetric):
         patience: int = 10,
         n_val_pairs: int = 20000,
         metric: str = "sqeuclidean",
-        working_memory: float = 1024.0,
+        working_memory: float | None = None,
         random_state=0,
         verbose: bool = False,
     ):
@@ -410,7 +411,7 @@ class LMNN(LinearMetric):
         y = np.asarray(y)
         groups = check_groups(groups, n_all)
         dtype = np.float32 if X.dtype == np.float32 else np.float64
-        wm = float(self.working_memory)
+        wm = get_working_memory(self.working_memory)
         step = get_chunk_n_rows(d * np.dtype(dtype).itemsize * 4, working_memory=wm)
 
         # held-out identities for choosing the iteration
@@ -689,7 +690,7 @@ class _Problem:
 
     def __init__(self, Xs, T, starts, counts, mean, k, *, mu=0.5, max_impostors=16, n_random=16,
                  n_candidate_classes=16, max_candidates_per_class=64, seed=0, step=None,
-                 working_memory=1024.0):
+                 working_memory=None):
         import numba
 
         from metricbench.learn import _lmnn_kernels as kern
@@ -705,7 +706,7 @@ class _Problem:
         self.codes = np.repeat(np.arange(starts.size), counts)
         self.mu, self.m, self.r = mu, max_impostors, n_random
         self.C, self.cap = n_candidate_classes, max_candidates_per_class
-        self.wm = working_memory
+        self.wm = get_working_memory(working_memory)
         self.step = step or get_chunk_n_rows(d * Xs.itemsize * 4, working_memory=working_memory)
         self.rng = np.random.default_rng(seed)
         self.n_parts = int(numba.get_num_threads())
