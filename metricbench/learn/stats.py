@@ -36,7 +36,7 @@ import numpy as np
 
 from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError
-from metricbench.model_selection._split import cross_groups_of
+from metricbench.model_selection._split import class_codes, cross_groups_of  # noqa: F401  (class_codes: re-exported)
 
 
 def stats_chunk_rows(n_features: int, itemsize: int = 8, working_memory=None) -> int:
@@ -86,27 +86,6 @@ def one_thread(fn):
             return fn(*args, **kwargs)
 
     return wrapped
-
-
-def class_codes(y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The one label encoder: ``classes, codes, counts`` of labels ``y``.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_samples,)
-
-    Returns
-    -------
-    classes : ndarray of shape (n_classes,)
-        Sorted distinct labels.
-    codes : ndarray of int64, shape (n_samples,)
-        Index of each row's label in ``classes``.
-    counts : ndarray of int64, shape (n_classes,)
-        Rows per class.
-    """
-    classes, codes = np.unique(np.asarray(y), return_inverse=True)
-    codes = codes.astype(np.int64).ravel()
-    return classes, codes, np.bincount(codes, minlength=classes.size).astype(np.int64)
 
 
 def _sym(S):

@@ -29,9 +29,25 @@ def _seed_int(random_state, offset: int = 0):
     return int(random_state) + offset
 
 
-def _codes(y):
+def class_codes(y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The one label encoder: ``classes, codes, counts`` of labels ``y``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+        Sorted distinct labels.
+    codes : ndarray of int64, shape (n_samples,)
+        Index of each row's label in ``classes``.
+    counts : ndarray of int64, shape (n_classes,)
+        Rows per class.
+    """
     classes, codes = np.unique(np.asarray(y), return_inverse=True)
-    return classes, codes.astype(np.int64).ravel()
+    codes = codes.astype(np.int64).ravel()
+    return classes, codes, np.bincount(codes, minlength=classes.size).astype(np.int64)
 
 
 def cross_groups_of(variants, cross=None) -> tuple | None:
@@ -74,7 +90,7 @@ def identity_split(y, *, holdout: float = 0.2, random_state=0, min_images: int =
     """
     if not 0.0 < float(holdout) < 1.0:
         raise InputError(f"holdout must be between 0 and 1, got {holdout}")
-    classes, codes = _codes(y)
+    classes, codes, _ = class_codes(y)
     counts = np.bincount(codes, minlength=classes.size)
     eligible = np.flatnonzero(counts >= min_images)
     if eligible.size < 4:
@@ -128,7 +144,7 @@ def sample_pairs(y, *, n_pairs: int = 20000, same_fraction: float = 0.5, random_
     if not 0.0 <= float(same_fraction) <= 1.0:
         raise InputError(f"same_fraction must be between 0 and 1, got {same_fraction}")
     y = np.asarray(y)
-    classes, codes = _codes(y)
+    classes, codes, _ = class_codes(y)
     images = None if images is None else np.asarray(images)
     rng = _rng(random_state)
     n_same = int(round(n_pairs * same_fraction))
