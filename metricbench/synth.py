@@ -53,6 +53,7 @@ import numpy as np
 
 from metricbench._synth_preset import RAAI2019_PRESET
 from metricbench.errors import InputError, OutputExistsError
+from metricbench.io import load_competition
 from metricbench.io.atomic import replace_directory
 
 #: shapes of the reference competition (ArcFace embeddings of CASIA-WebFace)
@@ -250,8 +251,6 @@ def fit_params(X, y, *, groups=None, images=None, clean_group=None) -> SynthPara
 
 def fit_competition(path, **kw) -> SynthParams:
     """:func:`fit_params` on the train rows of a competition directory (``train_meta.csv`` if present)."""
-    from metricbench.io import load_competition
-
     comp = load_competition(path)
     p = fit_params(comp.train_X, comp.train_y, groups=comp.train_groups, images=comp.train_images, **kw)
     p.source = {"like": str(path)}
@@ -718,7 +717,6 @@ def synth(
         if (src / "manifest.json").exists():
             man = json.loads((src / "manifest.json").read_text())
         p = params if params is not None else fit_competition(src)
-        from metricbench.io import load_competition
 
         comp = load_competition(src)
         shapes = {

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from metricbench.cli.common import default_data_dir, reports_errors
+from metricbench.errors import InputError
 
 
 @reports_errors
@@ -39,7 +40,6 @@ def auto(
     """
     from metricbench.auto.search import parse_budget
     from metricbench.auto.space import default_families, select_families
-    from metricbench.errors import InputError
 
     seconds = parse_budget(budget)
     if trials is not None and trials < 1:

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from metricbench.cli.common import Stage, report_competition, reports_errors
+from metricbench.synth import synth as build
 
 
 @reports_errors
@@ -34,8 +35,6 @@ def synth(
 
     Example: metricbench synth --like raai2019 --out /tmp/raai2019-synth
     """
-    from metricbench.synth import synth as build
-
     with Stage(f"writing {out}"):
         man = build(
             out, like=like, n_train=n_train, n_classes=n_classes, dim=dim, n_test=n_test,

@@ -55,6 +55,7 @@ import types
 import numpy as np
 from numba import njit, prange
 
+from metricbench.config import get_working_memory
 from metricbench.distances.codes import ANGULAR, CORRELATION, COSINE, DOT, EUCLIDEAN, SQEUCLIDEAN
 from metricbench.distances.kernels import pair_distance
 from metricbench.errors import InputError
@@ -313,8 +314,6 @@ def _jit(name, work):
 
 def working_memory_mib(working_memory=None) -> float:
     """The working-memory budget in MiB: :func:`metricbench.config.get_working_memory`."""
-    from metricbench.config import get_working_memory
-
     return get_working_memory(working_memory)
 
 
