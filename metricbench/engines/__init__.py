@@ -13,23 +13,23 @@ Both expose ``score_pairs``, ``topk``, ``scatter`` (mergeable sufficient statist
 
 from __future__ import annotations
 
+import numpy as np
+
+from metricbench.engines.dask import DaskEngine
+from metricbench.engines.local import LocalEngine
+from metricbench.errors import InputError
+
 ENGINES = ("local", "dask")
 
 
 def get_engine(name: str = "local", *, scheduler=None, **kw):
     """The engine ``name``; ``scheduler`` (dask) is an address like ``tcp://host:8786``, or None
     for a ``LocalCluster`` on this machine."""
-    from metricbench.errors import InputError
-
     if name == "local":
         if scheduler is not None:
             raise InputError("a scheduler address is for the dask engine", param="scheduler")
-        from metricbench.engines.local import LocalEngine
-
         return LocalEngine(**kw)
     if name == "dask":
-        from metricbench.engines.dask import DaskEngine
-
         return DaskEngine(scheduler=scheduler, **kw)
     raise InputError(f"unknown engine {name!r}: choose {', '.join(ENGINES)}")
 
@@ -65,10 +65,6 @@ def search_on(engine, metric, Q, G, k: int = 10, *, exclude_self: bool = False):
     InputError
         A learned metric that is not a linear map followed by a fixed distance.
     """
-    import numpy as np
-
-    from metricbench.errors import InputError
-
     d = _as_distance(metric)
     if d is not None:
         return engine.topk(Q, G, k, d[0], exclude_self=exclude_self, **d[1])

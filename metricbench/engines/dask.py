@@ -33,7 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
+from metricbench.engines.local import NpyFile, _check_range, _distance_fn, _load
+from metricbench.engines.stats import EngineOnPath, fit_on_engine, global_class_counts, stats_metric
 from metricbench.errors import InputError
+from metricbench.extract.pipeline import MAX_DETECT_SIDE, process_shard
+from metricbench.extract.runner import extract_folder
 
 #: default rows per block of a matrix read from ``.npy``
 BLOCK_ROWS = 65536
@@ -48,8 +52,6 @@ def _need_dask():
 
 
 def _read_rows(path, start, stop):
-    from metricbench.engines.local import NpyFile
-
     return NpyFile(path).read(start, stop)
 
 
@@ -70,8 +72,6 @@ def from_npy(path, block_rows: int = BLOCK_ROWS):
     _need_dask()
     import dask
     import dask.array as da
-
-    from metricbench.engines.local import NpyFile
 
     f = NpyFile(path)
     n, d = f.shape
@@ -111,8 +111,6 @@ def _bounds(chunks):
 
 
 def _bucket_distances(A, B, i1, i2, metric, params):
-    from metricbench.engines.local import _distance_fn
-
     return _distance_fn(metric, dict(params))(np.asarray(A), np.asarray(B), i1, i2)
 
 
@@ -240,8 +238,6 @@ class DaskEngine:
         """
         import dask
 
-        from metricbench.engines.local import _check_range, _distance_fn
-
         _distance_fn(metric, dict(params))  # bad metric / parameters fail here, before any work
         XA = as_dask_array(X, self.block_rows)
         YA = XA if Y is None else as_dask_array(Y, self.block_rows)
@@ -335,8 +331,6 @@ class DaskEngine:
         """
         import dask
 
-        from metricbench.engines.stats import global_class_counts
-
         XA = as_dask_array(X, self.block_rows)
         n = XA.shape[0]
         y = np.asarray(y)
@@ -407,9 +401,6 @@ class DaskEngine:
         InputError
             A metric or setting that needs the rows themselves.
         """
-        from metricbench.engines.local import _load
-        from metricbench.engines.stats import EngineOnPath, fit_on_engine, stats_metric
-
         m = stats_metric(metric, **params)
         if isinstance(X, (str, os.PathLike)):  # workers read the file, held-out pairs' rows are read here
             return fit_on_engine(EngineOnPath(self, X), m, _load(X), y, variants=variants)[0]
@@ -443,9 +434,6 @@ class DaskEngine:
         InputError
             As :func:`~metricbench.extract.extract_folder`; ``shard_size`` below 1.
         """
-        from metricbench.extract.pipeline import MAX_DETECT_SIDE
-        from metricbench.extract.runner import extract_folder
-
         shard_size = int(shard_size)
         if shard_size < 1:
             raise InputError(f"shard_size must be at least 1, got {shard_size}", param="shard_size")
@@ -460,8 +448,6 @@ class DaskEngine:
     def _shard_outcomes(self, shard_size):
         def outcomes(backend, options, root, todo):
             from distributed import as_completed
-
-            from metricbench.extract.pipeline import process_shard
 
             shards = [todo[i : i + shard_size] for i in range(0, len(todo), shard_size)]
             futs = [self.client.submit(process_shard, backend, options, root, sh, pure=False) for sh in shards]

@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 
+from metricbench.config import get_working_memory
+from metricbench.engines.stats import fit_on_engine, stats_metric
 from metricbench.errors import InputError
+from metricbench.io import load_embeddings
+from metricbench.io.atomic import atomic_path
 
 #: pairs per chunk of the pairs file
 PAIR_CHUNK = 1 << 22
@@ -168,8 +173,6 @@ def iter_pair_chunks(pairs, chunk: int = PAIR_CHUNK):
 def _bad_pairs_line(path, cols, chunk, start, err) -> str:
     """The message for a pairs CSV chunk that did not read as integers: its first bad cell, by
     the 1-based line of the file (the header is line 1). Runs only on that error."""
-    import re
-
     import pandas as pd
 
     first = str(err).splitlines()[0] if str(err) else type(err).__name__
@@ -276,8 +279,6 @@ def _distance_fn(metric, params):
 
 def _blocks(n_rows, row_bytes, memory_mib, two: bool):
     """Row-block boundaries such that one (or two) blocks fit in ``memory_mib`` (None: the setting)."""
-    from metricbench.config import get_working_memory
-
     budget = max(1, int(get_working_memory(memory_mib) * 2**20) // (2 if two else 1))
     rows = max(1, budget // max(1, row_bytes))
     nb = max(1, math.ceil(n_rows / rows))
@@ -450,8 +451,6 @@ def score_pairs_file(
     InputError
         Bad pairs (non-integer, out of range, repeated Id), non-finite distances; nothing is written.
     """
-    from metricbench.io.atomic import atomic_path
-
     f = _distance_fn(metric, params)
     left, lshape, ldtype = _as_source(X, "X")
     same = Y is None
@@ -544,8 +543,6 @@ class LocalEngine:
         """``metric`` (a name built with ``params``, or an estimator) fitted from the statistics of
         ``X`` (see :func:`metricbench.engines.stats.fit_on_engine`); raises for a metric that
         needs the rows themselves."""
-        from metricbench.engines.stats import fit_on_engine, stats_metric
-
         return fit_on_engine(self, stats_metric(metric, **params), _load(X), y, variants=variants)[0]
 
     def close(self):
@@ -560,7 +557,5 @@ class LocalEngine:
 
 def _load(X):
     if isinstance(X, (str, os.PathLike)):
-        from metricbench.io import load_embeddings
-
         return load_embeddings(X, mmap=True)
     return X

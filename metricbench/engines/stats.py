@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from metricbench.errors import InputError
+from metricbench.registry import get_metric
 
 #: registry names of the metrics an engine can fit from statistics alone (with explicit settings)
 STATS_METRICS = ("cosine-whitened", "zca-cosine", "wccn-cosine", "lda-cosine", "plda", "within-mahalanobis",
@@ -57,7 +58,6 @@ def stats_metric(metric, **params):
 
     from metricbench.learn.base import StatsFitted
     from metricbench.model_selection import MetricSearchCV
-    from metricbench.registry import get_metric
 
     m = get_metric(metric, **params) if isinstance(metric, str) else clone(metric)
     inner = m.estimator if isinstance(m, MetricSearchCV) else m
