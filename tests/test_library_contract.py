@@ -94,7 +94,6 @@ CYCLE_ALLOWED: dict = {}
 
 #: modules whose function-local imports of light modules are not yet hoisted, each with its reason
 LOCAL_ALLOWED = {
-    "auto": "owned by the auto helper (#12), rewritten in parallel; reported to the lead",
     "learn/stats.py": "owned by the stats helper (#9 item 3)",
 }
 

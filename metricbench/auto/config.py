@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from metricbench.errors import InputError
+from metricbench.io.atomic import atomic_write_text
+from metricbench.registry import get_metric, metric_info
 
 #: version of the configuration format
 CONFIG_VERSION = 1
@@ -69,8 +71,6 @@ def check_config(cfg, *, where: str = "config") -> dict:
         Not a mapping, a wrong version, no components, an unknown metric name, a bad norm,
         fusion weights that do not match the components.
     """
-    from metricbench.registry import metric_info
-
     if not isinstance(cfg, dict):
         raise InputError(f"{where}: expected a JSON object, got {type(cfg).__name__}")
     if cfg.get("metricbench_config") != CONFIG_VERSION:
@@ -119,8 +119,6 @@ def load_config(path) -> dict:
 
 def save_config(cfg: dict, path) -> Path:
     """Write a configuration as JSON, atomically."""
-    from metricbench.io.atomic import atomic_write_text
-
     check_config(cfg)
     return atomic_write_text(Path(path), json.dumps(cfg, indent=2, default=_json_default) + "\n")
 
@@ -159,8 +157,6 @@ def _fmt(v) -> str:
 # -- building, fitting, scoring -------------------------------------------------------------------------
 def build_metric(c: dict):
     """The unfitted metric of one component (with its score normalisation, if any)."""
-    from metricbench.registry import get_metric
-
     m = get_metric(c["metric"], **dict(c.get("params") or {}))
     if c.get("norm"):
         from metricbench.learn.norm import apply_norm

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -574,8 +575,6 @@ def parse_budget(text) -> float:
     InputError
         Not a positive duration.
     """
-    import re
-
     s = str(text).strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", s):
         sec = float(s)

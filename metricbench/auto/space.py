@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from metricbench.errors import InputError
+from metricbench.registry import metric_info
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,6 @@ def select_families(families: list[Family], names) -> list[Family]:
     InputError
         An empty list, or a name that is not a registered metric.
     """
-    from metricbench.registry import metric_info
-
     if names is None:
         return list(families)
     if isinstance(names, str):

@@ -10,6 +10,8 @@ import numpy as np
 
 from metricbench.auto.config import ConfigRun, save_config, score_config
 from metricbench.auto.search import AutoResult, auto_search
+from metricbench.io import load_competition, write_submission
+from metricbench.io.atomic import atomic_write_text
 
 
 @dataclass
@@ -83,8 +85,6 @@ def run_auto(
         Bad competition files, an unknown metric, too few identities, a budget too short for
         any candidate.
     """
-    from metricbench.io import load_competition, write_submission
-
     t0 = time.perf_counter()
     search_params.setdefault("started", t0)
     comp = load_competition(data)
@@ -100,7 +100,6 @@ def run_auto(
     run = AutoRun(result, final, sub, cfg_path, rep_path, time.perf_counter() - t0, str(data), command)
     write_submission(sub, final.ids, -final.score)  # distances: larger = less alike, as `score` writes
     save_config(result.config, cfg_path)
-    from metricbench.io.atomic import atomic_write_text
 
     atomic_write_text(rep_path, report_markdown(run))
     return run
@@ -260,7 +259,6 @@ def rerun_config(config, data, out=None, *, similarity: bool = False) -> tuple[C
         A missing or invalid configuration file, bad competition files.
     """
     from metricbench.auto.config import check_config, load_config
-    from metricbench.io import load_competition, write_submission
 
     if isinstance(config, dict):
         cfg, stem = check_config(config), "config"
