@@ -12,6 +12,7 @@ from metricbench.auto.config import ConfigRun, save_config, score_config
 from metricbench.auto.search import AutoResult, auto_search
 from metricbench.io import load_competition, write_submission
 from metricbench.io.atomic import atomic_write_text
+from metricbench.workflows.outputs import check_output_file
 
 
 @dataclass
@@ -87,6 +88,9 @@ def run_auto(
     """
     t0 = time.perf_counter()
     search_params.setdefault("started", t0)
+    sub, cfg_path, rep_path = output_paths(out)
+    for path in (sub, cfg_path, rep_path):  # before any work: a directory or an unwritable folder
+        check_output_file(path, overwrite=True)
     comp = load_competition(data)
     comp.validate()
     result = auto_search(
@@ -96,7 +100,6 @@ def run_auto(
     if progress is not None:
         progress("phase", text=f"fitting the winner on all {comp.train_X.shape[0]} train rows")
     final = score_config(result.config, comp)
-    sub, cfg_path, rep_path = output_paths(out)
     run = AutoRun(result, final, sub, cfg_path, rep_path, time.perf_counter() - t0, str(data), command)
     write_submission(sub, final.ids, -final.score)  # distances: larger = less alike, as `score` writes
     save_config(result.config, cfg_path)
@@ -231,7 +234,8 @@ def report_markdown(run: AutoRun) -> str:
 __all__ = ["AutoRun", "output_paths", "report_markdown", "rerun_config", "rows", "run_auto", "why"]
 
 
-def rerun_config(config, data, out=None, *, similarity: bool = False) -> tuple[ConfigRun, Path]:
+def rerun_config(config, data, out=None, *, similarity: bool = False,
+                 overwrite: bool = False) -> tuple[ConfigRun, Path]:
     """Fit a saved configuration on all train rows of ``data`` and write its submission (atomically).
 
     What ``metricbench score --config FILE`` runs; the scores are exactly those ``auto`` wrote
@@ -247,6 +251,9 @@ def rerun_config(config, data, out=None, *, similarity: bool = False) -> tuple[C
         Submission CSV (default ``submissions/<config stem>.csv``).
     similarity : bool
         Write scores (larger = more alike) instead of distances.
+    overwrite : bool
+        Replace an existing submission (otherwise it is kept and an error raised, before
+        any work).
 
     Returns
     -------
@@ -264,9 +271,10 @@ def rerun_config(config, data, out=None, *, similarity: bool = False) -> tuple[C
         cfg, stem = check_config(config), "config"
     else:
         cfg, stem = load_config(config), Path(config).name.split(".")[0]
+    out = Path(out) if out is not None else Path("submissions") / f"{stem}.csv"
+    check_output_file(out, overwrite=overwrite)  # before any work; an earlier submission is kept
     comp = load_competition(data)
     comp.validate()
     run = score_config(cfg, comp)
-    out = Path(out) if out is not None else Path("submissions") / f"{stem}.csv"
     write_submission(out, run.ids, run.score if similarity else -run.score)
     return run, out

@@ -13,7 +13,7 @@ from metricbench.cli.common import (EngineOption, JsonOption, MetricbenchCommand
                                     SchedulerOption, UserError, engine_from_options, fmt, print_table, table)
 from metricbench.registry import metric_info, parse_metric_params
 from metricbench.workflows.data import default_data_dir
-from metricbench.workflows.outputs import check_output_file, default_submission_path
+from metricbench.workflows.outputs import default_submission_path
 
 HELP = """Fit METRIC on train, score every test pair and write a Kaggle submission (Id,Predicted).
 
@@ -68,9 +68,7 @@ def score(
     scheduler: SchedulerOption = None,
 ) -> None:
     if config is not None:
-        if out is not None:
-            check_output_file(out, overwrite=force)
-        return _score_config(config, data, out, param, norm, similarity, json_out)
+        return _score_config(config, data, out, param, norm, similarity, json_out, force)
     name = metric_info(metric).name
     params = parse_metric_params(name, param)
     if out is None:
@@ -109,7 +107,7 @@ def score(
         typer.echo(f"saved metric  {r.saved_metric}")
 
 
-def _score_config(config, data, out, param, norm, similarity, json_out) -> None:
+def _score_config(config, data, out, param, norm, similarity, json_out, force=False) -> None:
     """``score --config FILE``: the library re-runs the saved configuration; this only prints."""
     from metricbench.auto.config import config_label
     from metricbench.auto.workflow import rerun_config
@@ -117,7 +115,7 @@ def _score_config(config, data, out, param, norm, similarity, json_out) -> None:
     if param or norm:
         raise UserError("--config gives the metric, its parameters and normalisation: drop --param / --norm")
     data = data or default_data_dir()
-    run, path = rerun_config(config, data, out, similarity=similarity)
+    run, path = rerun_config(config, data, out, similarity=similarity, overwrite=force)
     summary = {"config": str(config), "metric": config_label(run.config), "data": str(data), "submission": str(path),
                "fit_seconds": run.fit_seconds, "score_seconds": run.score_seconds, "test_auroc": run.test_auroc,
                "selection": run.config.get("selection")}

@@ -152,6 +152,20 @@ def _array_param(value, what: str) -> np.ndarray:
     return a
 
 
+def minkowski_p(value) -> float:
+    """Minkowski's ``p`` checked against its domain ``p > 0`` (``inf`` is Chebyshev's distance).
+
+    Raises
+    ------
+    metricbench.errors.InputError
+        ``p`` not a number, NaN, zero or negative.
+    """
+    p = _float_param(value, "minkowski: p")
+    if not p > 0:  # also NaN
+        raise InputError(f"minkowski: p must be > 0 (p = inf is Chebyshev's distance), got {p}")
+    return p
+
+
 def prepare_params(dist: Distance, mats, params: dict):
     """Turn user parameters into the kernels' (p, w, M), checking each one's domain.
 
@@ -178,9 +192,7 @@ def prepare_params(dist: Distance, mats, params: dict):
     w = _EMPTY1
     M = _EMPTY2
     if dist.name == "minkowski":
-        p = _float_param(params.get("p", 2.0), "minkowski: p")
-        if not p > 0:  # also NaN
-            raise InputError(f"minkowski: p must be > 0 (p = inf is Chebyshev's distance), got {p}")
+        p = minkowski_p(params.get("p", 2.0))
     elif dist.name == "seuclidean":
         V = params.get("V")
         V = _variance(mats) if V is None else _array_param(V, "seuclidean: V").ravel()

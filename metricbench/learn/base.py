@@ -508,8 +508,17 @@ class DistanceMetric(BaseMetric):
         self.params.update(params)
         return self
 
+    def check_params(self) -> None:
+        """Check the scalar parameters' domains before any data are read (minkowski's ``p``);
+        parameters estimated from the data (seuclidean's ``V``, mahalanobis's ``VI``) are
+        checked against the data's width when the distance is computed."""
+        from metricbench.distances.api import minkowski_p
+
+        if self.metric == "minkowski" and "p" in self.params:
+            minkowski_p(self.params["p"])
+
     def _fit(self, X, y, **fit_params) -> None:
-        pass
+        self.check_params()
 
     def fixed_form(self):
         return None, self.metric, dict(self.params)

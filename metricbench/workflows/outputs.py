@@ -4,13 +4,14 @@
 :class:`~metricbench.errors.OutputPathError` (one line) for a path that cannot be written: a
 directory where a file is wanted, a folder that cannot be created (a file is in the way), a
 folder without write permission, or an existing output that would be replaced without consent
-(:class:`~metricbench.errors.OutputExistsError`). They create nothing, so a run that fails later
-leaves no empty folders behind.
+(:class:`~metricbench.errors.OutputExistsError`). They create nothing that stays (a probe folder
+is made and removed at once), so a run that fails later leaves no empty folders behind.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from metricbench.errors import OutputExistsError, OutputPathError
@@ -30,9 +31,15 @@ def _check_parent(path: Path) -> None:
     base = _nearest_existing(parent)
     if not base.is_dir():
         raise OutputPathError(f"{path}: cannot create folder {parent}: {base} is a file, not a folder")
+    what = "write in" if base == parent else "create folders in"
     if not os.access(base, os.W_OK | os.X_OK):
-        what = "write in" if base == parent else "create folders in"
         raise OutputPathError(f"{path}: cannot {what} {base} (permission denied); choose a writable location")
+    # permission bits do not tell everything (a read-only or virtual file system such as /proc,
+    # a superuser's access): a probe folder made and removed at once shows it before any work
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".metricbench-probe-", dir=base))
+    except OSError as e:
+        raise OutputPathError(f"{path}: cannot {what} {base} ({e.strerror or e}); choose a writable location") from None
 
 
 def check_output_file(path, *, overwrite: bool = False) -> Path:
