@@ -22,7 +22,7 @@ peak RSS, test AUROC, load at the start, exit status) goes to ``--table`` (defau
 
 Usage::
 
-    flock /work/wt/bench.lock env PYTHONPATH=. python benchmarks/bench_commands_full_size.py --data DIR --work W
+    env PYTHONPATH=. python benchmarks/bench_commands_full_size.py --data DIR --work W
     PYTHONPATH=. python benchmarks/bench_commands_full_size.py --only synth,score:cosine-whitened
     PYTHONPATH=. python benchmarks/bench_commands_full_size.py --data DIR --work W --resume   # after a stop
     PYTHONPATH=. python benchmarks/bench_commands_full_size.py --data DIR --generate --only synth  # (re)write DIR

@@ -1,6 +1,6 @@
 """Where the time of metricbench's paired scoring goes, phase by phase, beside the row floor.
 
-    flock /work/wt/bench.lock python benchmarks/profile_paired.py            # 1,000,000 and 10,000,000 pairs
+    python benchmarks/profile_paired.py            # 1,000,000 and 10,000,000 pairs
     python benchmarks/profile_paired.py --pairs 200000 --rounds 3           # quicker
 
 Each phase of ``metricbench.paired_distances`` is re-run on its own (same inputs, same compiled functions) and

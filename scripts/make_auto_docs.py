@@ -9,7 +9,7 @@ Each part runs the commands it documents (``python -m metricbench.cli.main`` of 
 root, on the embedded default competition) and writes docs/generated/auto_<part>.md: the commands, their output and
 the figures read from the files they wrote. docs/auto.md includes the files (mkdocs snippets). Timing figures
 depend on the machine's load, which the run part records (load average before and after); on a shared machine run
-that part under the benchmark lock (``flock /work/wt/bench.lock python scripts/make_auto_docs.py --only run``).
+that part under the benchmark lock (``python scripts/make_auto_docs.py --only run``, on a quiet machine).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ Examples
 Today's scikit-learn with the layer, then scikit-learn 1.5.2 without it::
 
     python scripts/run_metric_learn_suite.py --junitxml new.xml
-    python scripts/run_metric_learn_suite.py --python /work/venv-sk15/bin/python --no-compat --junitxml old.xml
+    python scripts/run_metric_learn_suite.py --python /path/to/venv-sklearn-1.5/bin/python --no-compat --junitxml old.xml
     python scripts/run_metric_learn_suite.py --compare old.xml new.xml
 
 It prints per-file counts, the most common failure messages, and a last line
