@@ -119,6 +119,8 @@ def part_run() -> None:
     sys.path.insert(0, str(ROOT))
     (ROOT / WORK).mkdir(parents=True, exist_ok=True)
     before = load()
+    for name in ("auto.csv", "auto.config.json", "auto.report.md"):  # auto keeps an earlier run's files
+        (ROOT / WORK / name).unlink(missing_ok=True)
     cmd = f"metricbench auto --budget 10m --out {WORK}/auto.csv"
     out, wall = run(cmd)
     after = load()

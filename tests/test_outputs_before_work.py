@@ -69,3 +69,23 @@ def test_fixed_distance_domain_checked_when_built(p):
     with pytest.raises(InputError, match="minkowski: p"):
         get_metric("minkowski", p=p)
     assert get_metric("minkowski", p=float("inf")).params["p"] == float("inf")
+
+
+def test_auto_keeps_an_earlier_run_unless_forced(tmp_path):
+    from metricbench.cli.main import app
+    from metricbench.errors import OutputExistsError
+
+    out = tmp_path / "auto.csv"
+    out.write_text("Id,Predicted\n0,1.0\n")
+    before = _md5(out)
+    # the data folder does not exist: the existing output is found first
+    with pytest.raises(OutputExistsError):
+        run_auto(tmp_path / "no-such-competition", budget=60, out=out)
+    res = runner.invoke(app, ["auto", "--data", str(tmp_path / "no-such-competition"), "--out", str(out)])
+    assert res.exit_code == 2
+    assert_one_line_error(res, "--force")
+    assert _md5(out) == before
+    # with --force the output check passes and the (missing) data are what fails
+    res = runner.invoke(app, ["auto", "--data", str(tmp_path / "no-such-competition"), "--out", str(out), "--force"])
+    assert res.exit_code == 2 and "no-such-competition" in res.output
+    assert _md5(out) == before

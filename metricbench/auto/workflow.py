@@ -58,6 +58,7 @@ def run_auto(
     seed: int = 0,
     progress=None,
     command: str = "",
+    overwrite: bool = False,
     **search_params,
 ) -> AutoRun:
     """Run the whole ``auto`` workflow on the competition directory ``data``.
@@ -73,6 +74,10 @@ def run_auto(
         Submission CSV; the configuration (``<stem>.config.json``) and the report
         (``<stem>.report.md``) are written beside it. All three are written atomically,
         after everything else succeeded.
+    overwrite : bool
+        Replace existing outputs; otherwise an existing one is kept and an error raised
+        before any work (a run with other settings never replaces an earlier submission
+        silently).
     search_params
         Passed on to :func:`metricbench.auto.search.auto_search`.
 
@@ -89,8 +94,8 @@ def run_auto(
     t0 = time.perf_counter()
     search_params.setdefault("started", t0)
     sub, cfg_path, rep_path = output_paths(out)
-    for path in (sub, cfg_path, rep_path):  # before any work: a directory or an unwritable folder
-        check_output_file(path, overwrite=True)
+    for path in (sub, cfg_path, rep_path):  # before any work: a directory, an unwritable folder, an earlier run
+        check_output_file(path, overwrite=overwrite)
     comp = load_competition(data)
     comp.validate()
     result = auto_search(

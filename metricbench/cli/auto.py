@@ -30,6 +30,9 @@ def auto(
     trials: Annotated[
         Optional[int], typer.Option(help="Also stop after this many optuna trials (reproducible short runs).")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing submission, configuration or report.")
+    ] = False,
 ) -> None:
     """Try metrics, settings and fusions on nested identity-disjoint validation; write the best submission.
 
@@ -51,11 +54,11 @@ def auto(
         f" {k} {v}" for k, v in (("--data", data), ("--budget", budget), ("--metrics", metrics), ("--out", out),
                                  ("--seed", seed), ("--trials", trials)) if v is not None
     )
-    run = _run_with_progress(data, seconds, metrics, out, seed, trials, command)
+    run = _run_with_progress(data, seconds, metrics, out, seed, trials, command, force)
     _print_report(run)
 
 
-def _run_with_progress(data, seconds, metrics, out, seed, trials, command):
+def _run_with_progress(data, seconds, metrics, out, seed, trials, command, force=False):
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -92,7 +95,7 @@ def _run_with_progress(data, seconds, metrics, out, seed, trials, command):
 
     with progress:
         state["task"] = progress.add_task("searching", total=seconds, best="")
-        run = run_auto(data, budget=seconds, n_trials=trials, metrics=metrics, out=out, seed=seed,
+        run = run_auto(data, budget=seconds, n_trials=trials, metrics=metrics, out=out, seed=seed, overwrite=force,
                        progress=on_event, command=command)
     if state["fusions"]:
         console.print(f"{state['fusions']} fusions of the best candidates scored from the stored fold scores")
