@@ -248,81 +248,47 @@ def _baseline(comp_template, tmp_path, command):
     return out.read_bytes() if command == "score" else None
 
 
+def _mutated(comp_template, tmp_path, fname, mutate) -> tuple[Path, Path]:
+    """A copy of the competition with ``fname`` rewritten by a cell's ``mutate``, and an empty
+    work folder: ``(competition, work)``."""
+    d = tmp_path / "c"
+    shutil.copytree(comp_template, d)
+    p = d / fname
+    data = np.load(p) if fname.endswith(".npy") else pd.read_csv(p)
+    p.unlink()
+    mutate(p, data)
+    work = tmp_path / "work"
+    work.mkdir()
+    return d, work
+
+
 @pytest.mark.parametrize("command", sorted(_COMP_COMMANDS))
 @pytest.mark.parametrize("which", ["train_set.npy", "test_set.npy"])
 @pytest.mark.parametrize("cell", _npy_cells(), ids=lambda c: c[0])
 def test_competition_npy(cell, which, command, comp_template, tmp_path):
     name, mutate, expected = cell
     baseline = _baseline(comp_template, tmp_path, command) if expected == "same" else None
-    d = tmp_path / "c"
-    shutil.copytree(comp_template, d)
-    p = d / which
-    X = np.load(p)
-    p.unlink()
-    mutate(p, X)
-    work = tmp_path / "work"
-    work.mkdir()
+    d, work = _mutated(comp_template, tmp_path, which, mutate)
     before = _outputs(work)
     out = work / ("sub.csv" if command == "score" else "run")
     res = runner.invoke(app, _COMP_COMMANDS[command](d, out))
     _check(res, expected, which, before, work, baseline if command == "score" else None, out)
 
 
-@pytest.mark.parametrize("command", sorted(_COMP_COMMANDS))
-@pytest.mark.parametrize("cell", _labels_cells(), ids=lambda c: c[0])
-def test_competition_labels(cell, command, comp_template, tmp_path):
-    name, mutate, expected = cell
-    baseline = _baseline(comp_template, tmp_path, command) if expected == "same" else None
-    d = tmp_path / "c"
-    shutil.copytree(comp_template, d)
-    p = d / "train_labels.csv"
-    df = pd.read_csv(p)
-    p.unlink()
-    mutate(p, df)
-    work = tmp_path / "work"
-    work.mkdir()
-    before = _outputs(work)
-    out = work / ("sub.csv" if command == "score" else "run")
-    res = runner.invoke(app, _COMP_COMMANDS[command](d, out))
-    _check(res, expected, "train_labels.csv", before, work, baseline, out)
+_COMP_CSV_CELLS = [(f, c) for f, cells in (("train_labels.csv", _labels_cells()), ("test_pairs.csv", _pairs_cells()),
+                                            ("solution.csv", _solution_cells())) for c in cells]
 
 
 @pytest.mark.parametrize("command", sorted(_COMP_COMMANDS))
-@pytest.mark.parametrize("cell", _pairs_cells(), ids=lambda c: c[0])
-def test_competition_pairs(cell, command, comp_template, tmp_path):
+@pytest.mark.parametrize("fname, cell", _COMP_CSV_CELLS, ids=[f"{f}-{c[0]}" for f, c in _COMP_CSV_CELLS])
+def test_competition_csv(fname, cell, command, comp_template, tmp_path):
     name, mutate, expected = cell
     baseline = _baseline(comp_template, tmp_path, command) if expected == "same" else None
-    d = tmp_path / "c"
-    shutil.copytree(comp_template, d)
-    p = d / "test_pairs.csv"
-    df = pd.read_csv(p)
-    p.unlink()
-    mutate(p, df)
-    work = tmp_path / "work"
-    work.mkdir()
+    d, work = _mutated(comp_template, tmp_path, fname, mutate)
     before = _outputs(work)
     out = work / ("sub.csv" if command == "score" else "run")
     res = runner.invoke(app, _COMP_COMMANDS[command](d, out))
-    _check(res, expected, "test_pairs.csv", before, work, baseline, out)
-
-
-@pytest.mark.parametrize("command", sorted(_COMP_COMMANDS))
-@pytest.mark.parametrize("cell", _solution_cells(), ids=lambda c: c[0])
-def test_competition_solution(cell, command, comp_template, tmp_path):
-    name, mutate, expected = cell
-    baseline = _baseline(comp_template, tmp_path, command) if expected == "same" else None
-    d = tmp_path / "c"
-    shutil.copytree(comp_template, d)
-    p = d / "solution.csv"
-    df = pd.read_csv(p)
-    p.unlink()
-    mutate(p, df)
-    work = tmp_path / "work"
-    work.mkdir()
-    before = _outputs(work)
-    out = work / ("sub.csv" if command == "score" else "run")
-    res = runner.invoke(app, _COMP_COMMANDS[command](d, out))
-    _check(res, expected, "solution.csv", before, work, baseline, out)
+    _check(res, expected, fname, before, work, baseline, out)
 
 
 def test_competition_width_mismatch(comp_template, tmp_path):
@@ -579,14 +545,7 @@ _LATER = {"auto": _auto, "synth": _synth}
 @pytest.mark.parametrize("cell", _refused(_npy_cells()), ids=lambda c: c[0])
 def test_later_commands_npy(cell, command, comp_template, tmp_path):
     name, mutate, expected = cell
-    d = tmp_path / "c"
-    shutil.copytree(comp_template, d)
-    p = d / "train_set.npy"
-    X = np.load(p)
-    p.unlink()
-    mutate(p, X)
-    work = tmp_path / "work"
-    work.mkdir()
+    d, work = _mutated(comp_template, tmp_path, "train_set.npy", mutate)
     res = runner.invoke(app, _LATER[command](d, work / "out"))
     _check(res, expected, "train_set.npy", set(), work)
 
@@ -595,14 +554,7 @@ def test_later_commands_npy(cell, command, comp_template, tmp_path):
 @pytest.mark.parametrize("cell", _refused(_labels_cells()), ids=lambda c: c[0])
 def test_later_commands_labels(cell, command, comp_template, tmp_path):
     name, mutate, expected = cell
-    d = tmp_path / "c"
-    shutil.copytree(comp_template, d)
-    p = d / "train_labels.csv"
-    df = pd.read_csv(p)
-    p.unlink()
-    mutate(p, df)
-    work = tmp_path / "work"
-    work.mkdir()
+    d, work = _mutated(comp_template, tmp_path, "train_labels.csv", mutate)
     res = runner.invoke(app, _LATER[command](d, work / "out"))
     _check(res, expected, "train_labels.csv", set(), work)
 
@@ -610,14 +562,7 @@ def test_later_commands_labels(cell, command, comp_template, tmp_path):
 @pytest.mark.parametrize("cell", _refused(_pairs_cells()), ids=lambda c: c[0])
 def test_auto_pairs(cell, comp_template, tmp_path):
     name, mutate, expected = cell
-    d = tmp_path / "c"
-    shutil.copytree(comp_template, d)
-    p = d / "test_pairs.csv"
-    df = pd.read_csv(p)
-    p.unlink()
-    mutate(p, df)
-    work = tmp_path / "work"
-    work.mkdir()
+    d, work = _mutated(comp_template, tmp_path, "test_pairs.csv", mutate)
     res = runner.invoke(app, _auto(d, work / "out.csv"))
     _check(res, expected, "test_pairs.csv", set(), work)
 
