@@ -26,6 +26,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from eval_pairs_lfw_xq import validation_pairs  # noqa: E402  (one adapter over IdentityPairSplit)
 
 CONFIGS = [
     ("cosine", {}),
@@ -66,17 +69,6 @@ def sklearn_lda_reference(Xtr, ytr, Xte, i1, i2, sol, Xv_parts=None):
             Z = LinearDiscriminantAnalysis(n_components=k).fit(Xf, yf).transform(Xv)
             val[k] = roc_auc(same, _cos(Z[j1], Z[j2]))
     return out, val
-
-
-def validation_pairs(y, *, holdout=0.2, seed=0, n_pairs=20000, groups=None, images=None):
-    """``fit_mask, val_rows, i1, i2, same`` (i1, i2 index val_rows) from IdentityPairSplit."""
-    from metricbench.model_selection import IdentityPairSplit
-
-    sp = next(IdentityPairSplit(test_size=holdout, n_pairs=n_pairs, variants=groups, images=images,
-                                random_state=seed).pairs(None, y))
-    fit_mask = np.zeros(len(y), dtype=bool)
-    fit_mask[sp.fit_rows] = True
-    return fit_mask, sp.val_rows, sp.val_index1, sp.val_index2, sp.same
 
 
 def main(argv=None) -> int:
