@@ -89,3 +89,23 @@ def test_auto_keeps_an_earlier_run_unless_forced(tmp_path):
     res = runner.invoke(app, ["auto", "--data", str(tmp_path / "no-such-competition"), "--out", str(out), "--force"])
     assert res.exit_code == 2 and "no-such-competition" in res.output
     assert _md5(out) == before
+
+
+def test_search_over_a_setting_that_needs_the_rows():
+    """PLDA with length normalisation cannot be fitted from statistics: its 'auto' search must
+    fit each candidate from the rows (it raised 'no candidate setting could be scored'), and
+    choose as a plain per-candidate loop over the same held-out pairs does."""
+    import numpy as np
+
+    from metricbench.model_selection import pair_auroc
+
+    r = np.random.default_rng(0)
+    C, per, d = 60, 6, 10
+    y = np.repeat(np.arange(C), per)
+    X = r.standard_normal((C, d))[y] * 2 + r.standard_normal((C * per, d))
+    search = get_metric("plda", length_norm=True, n_components="auto").fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    sp = next(search._splitter().pairs(X, y))  # the same split, every candidate refitted from its rows
+    ref = [pair_auroc(sp.same, get_metric("plda", length_norm=True, **p).fit(X[sp.fit_rows], y[sp.fit_rows])
+                      .pair_score(X, sp.index1, sp.index2)) for p in search.cv_results_["params"]]
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"], ref, rtol=1e-10)

@@ -198,7 +198,7 @@ class MetricSearchCV(MetaEstimatorMixin, BaseEstimator):
         n_splits = len(splits)
         scores = np.full((n_splits, len(cands)), np.nan)
         times = np.zeros((n_splits, len(cands)))
-        use_stats = hasattr(est, "fit_from_stats")
+        use_stats = _from_stats(est)  # a setting that needs the rows (PLDA with length_norm) is fitted per candidate
         for s, sp in enumerate(splits):
             t0 = time.perf_counter()
             if use_stats:
