@@ -134,13 +134,16 @@ def _f(v, fmt):
     return "-" if v is None else format(v, fmt)
 
 
-def write_table(rows, path, work, head_lines):
+def write_table(rows, path, work, head_lines, data=None):
     lines = [
         "| command | wall (s) | CPU (s) | peak RSS (GiB) | test AUROC | load at start | exit |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         cmd = r["cmd"].replace(sys.executable + " -m metricbench.cli.main", "metricbench").replace(str(work), "$W")
+        cmd = re.sub(r"\S*python\S* -m metricbench\.cli\.main", "metricbench", cmd)  # another interpreter's path
+        if data is not None:
+            cmd = cmd.replace(str(data), "DIR")
         lines.append(f"| `{cmd}` | {r['wall']:.1f} | {_f(r['cpu'], '.1f')} | {_f(r['rss'], '.2f')} | "
                      f"{_f(r['auroc'], '.4f')} | {r['load']:.1f} | {r['exit']} |")
     text = "\n".join(head_lines) + "\n\n" + "\n".join(lines) + "\n"
@@ -202,7 +205,11 @@ def main(argv=None):
         for m in ITERATIVE:
             jobs.append((f"fit:{m}", mb + ["score", "--metric", m, "--data", str(data), "--no-validate", "--json",
                                            "--force", "--out", str(work / f"sub-{m}.csv")]))
-    start_up = uptime()
+    # the load when the measuring began (kept when a later --resume only adds rows or rewrites the table)
+    start_file = work / "start_uptime.txt"
+    if not (a.resume and start_file.exists()):
+        start_file.write_text(uptime())
+    start_up = start_file.read_text().strip()
     print(f"{start_up}; {machine()}; log {log}", flush=True)
 
     def table():
@@ -213,7 +220,7 @@ def main(argv=None):
         ats = sorted(r["at"] for r in rows)
         head = [
             f"Measured by `PYTHONPATH=. python benchmarks/bench_commands_full_size.py --data DIR --work $W"
-            f"{' --lock ' + a.lock if a.lock else ''}{' --resume' if a.resume else ''}` on {machine()}, "
+            f"{' --lock LOCK' if a.lock else ''}{' --resume' if a.resume else ''}` on {machine()}, "
             f"{ats[0] if ats else '?'} to {ats[-1] if ats else '?'}; one command at a time, each in its own process "
             "under `/usr/bin/time -v`; wall time includes Python start-up and loading the data.",
             "",
@@ -232,7 +239,7 @@ def main(argv=None):
         if missing:
             head.append("- **Not measured** (not run in the time there was): "
                         + ", ".join(f"`{m}`" for m in missing) + ".")
-        return write_table(rows, a.table, work, head)
+        return write_table(rows, a.table, work, head, data)
 
     end = None
     if a.deadline:
