@@ -220,7 +220,7 @@ def main(argv=None):
         ats = sorted(r["at"] for r in rows)
         head = [
             f"Measured by `PYTHONPATH=. python benchmarks/bench_commands_full_size.py --data DIR --work $W"
-            f"{' --lock LOCK' if a.lock else ''}{' --resume' if a.resume else ''}` on {machine()}, "
+            f"{' --generate' if a.generate else ''}{' --lock LOCK' if a.lock else ''}` on {machine()}, "
             f"{ats[0] if ats else '?'} to {ats[-1] if ats else '?'}; one command at a time, each in its own process "
             "under `/usr/bin/time -v`; wall time includes Python start-up and loading the data.",
             "",

@@ -191,8 +191,9 @@ class BaseMetric(BaseEstimator):
             Finite real values (float32 is kept; other numbers become float64).
         y : array-like of shape (n_samples,)
             Identity label of each row (required by learned metrics).
-        variants : array-like of shape (n_samples,), optional
-            Variant tag of each row (``groups=`` is the same, older name).
+        **fit_params : dict
+            ``variants``: array-like of shape (n_samples,), the variant tag of each row
+            (``groups=`` is the same, older name).
 
         Returns
         -------

@@ -113,16 +113,10 @@ class MetricLearnMetric(LinearMetric):
     Subclasses list every parameter in their ``__init__`` (scikit-learn's rule): the
     budget (``max_samples``, ``max_dim``, and ``max_constraints`` for the pair and
     quadruplet learners), ``random_state``, and metric-learn's parameters, whose names
-    :attr:`ml_params` gives.
-
-    Parameters
-    ----------
-    max_samples : int
-        Most rows used for fitting; 0 uses every row of the identities with enough images.
-    max_dim : int
-        Inputs wider than this are PCA-reduced first; 0 never reduces.
-    random_state : int
-        Seed of the subsample, the PCA solver and metric-learn's ``random_state``.
+    :attr:`ml_params` gives. The budget every subclass takes: ``max_samples`` (int), the most
+    rows used for fitting (0 uses every row of the identities with enough images); ``max_dim``
+    (int), inputs wider than this are PCA-reduced first (0 never reduces); ``random_state``
+    (int), the seed of the subsample, the PCA solver and metric-learn's ``random_state``.
     """
 
     #: domain of every parameter (scikit-learn's form, checked by check_params at fit)

@@ -120,6 +120,8 @@ class Normalized(BaseMetric):
     random_state : int, numpy Generator or None
         Seed of the cohort draw.
 
+    Notes
+    -----
     The metric's name (``"plda+as-norm"``) is derived from ``metric`` and ``norm``, so
     :func:`sklearn.base.clone` keeps it.
     """
