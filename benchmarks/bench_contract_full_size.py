@@ -98,6 +98,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n-classes", type=int, default=None, help="train identities when generating")
     ap.add_argument("--metrics", default=",".join(c[0] for c in CASES), help="comma-separated subset")
     ap.add_argument("--write", type=Path, default=None, help="also write the table as Markdown here")
+    ap.add_argument("--readme", action="store_true",
+                    help="also write the README's 'contract' region (the same rows, between its markers)")
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each command, alternating metricbench / scikit-learn; the fastest of each is "
                          "compared (default 3: a shared machine's load changes between runs)")
@@ -160,7 +162,26 @@ def main(argv=None) -> int:
         args.write.parent.mkdir(parents=True, exist_ok=True)
         args.write.write_text("\n".join(lines) + "\n")
         print(f"wrote {args.write}")
+    if args.readme:
+        readme_rows(rows, load0, load1)
     return 0
+
+
+def readme_rows(rows, load0, load1) -> None:
+    """Write the README's ``contract`` region: one row per metric, from this run."""
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    start = "<!-- generated: contract (benchmarks/bench_contract_full_size.py --readme; do not edit) -->\n"
+    end = "<!-- /generated: contract -->"
+    old = readme.read_text(encoding="utf-8")
+    i, j = old.index(start) + len(start), old.index(end)
+    lines = [f"Same run, {os.cpu_count()} cores, load average {load0[0]:.1f} before and {load1[0]:.1f} after "
+             f"({time.strftime('%Y-%m-%d', time.gmtime())}); fastest of the alternating runs:", "",
+             "| metric | `metricbench score` | scikit-learn script + cosine | ratio |", "|---|---|---|---|"]
+    for metric, w_mb, c_mb, m_mb, a_mb, ref, w_sk, c_sk, m_sk, a_sk in rows:
+        lines.append(f"| `{metric}` | {w_mb:.1f} s ({c_mb:.1f} s CPU, peak {m_mb:.2f} GiB, test AUROC {a_mb:.4f}) "
+                     f"| `{ref}` {w_sk:.1f} s ({c_sk:.1f} s CPU, {m_sk:.2f} GiB, {a_sk:.4f}) | **{w_mb / w_sk:.2f}x** |")
+    readme.write_text(old[:i] + "\n".join(lines) + "\n" + old[j:], encoding="utf-8")
+    print(f"wrote the README's contract region")
 
 
 if __name__ == "__main__":
