@@ -339,6 +339,39 @@ def read_csv_table(path, columns: list[str], what: str):
     return df
 
 
+def _plain_int_table(path, columns: list[str], what: str) -> dict | None:
+    """The columns of a plain integer table as int64 arrays, or None to read it strictly.
+
+    The fast path for the common file: a header naming exactly ``columns`` and then only
+    whole numbers within 2**53, one row per line. It reads through pandas' C parser
+    straight into int64 (about 5x faster than reading every cell as a string). Anything
+    else - another header, an empty or ragged line, a blank cell, a float, a name, a
+    number out of range - returns None, and :func:`read_csv_table` reads the file again
+    and names the line at fault, so both paths give the same values or the same error.
+    """
+    import pandas as pd
+
+    path = _need(path, what)
+    if path.stat().st_size == 0:
+        return None
+    delim, names = _sniff(path, columns, what)
+    if names != list(columns):
+        return None
+    try:
+        df = pd.read_csv(
+            path, sep=delim, header=0, names=list(columns), dtype=np.int64, engine="c", encoding="utf-8-sig",
+            skip_blank_lines=False, skipinitialspace=True, na_filter=False,
+        )
+    except (ValueError, OverflowError, UnicodeDecodeError, pd.errors.ParserError):
+        return None
+    if len(df) == 0:
+        return None
+    out = {c: df[c].to_numpy(dtype=np.int64) for c in columns}
+    if any(np.abs(v).max() > _EXACT_INT for v in out.values()):
+        return None
+    return out
+
+
 def _parser_message(msg: str, n_fields: int) -> str:
     m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
     if m:
@@ -465,23 +498,29 @@ def load_labels(path, n_rows: int | None = None, *, extra_columns: bool = False,
         Naming the file line of the fault.
     """
     path = Path(path)
-    df = read_csv_table(path, ["index", "class"], "a labels CSV with columns index,class")
-    idx = _int_column(df, "index", path)
-    n = len(df) if n_rows is None else int(n_rows)
+    what = "a labels CSV with columns index,class"
+    plain = None if extra_columns else _plain_int_table(path, ["index", "class"], what)
+    if plain is not None:  # only whole numbers: no string cells to build (the checks below are the same)
+        df = None
+        idx = plain["index"]
+    else:
+        df = read_csv_table(path, ["index", "class"], what)
+        idx = _int_column(df, "index", path)
+    n = len(idx) if n_rows is None else int(n_rows)
     _check_range(idx, n, "index", path, matrix)
     d = _first_duplicate(idx)
     if d is not None:
         r, e = d
         raise InputError(f"{path}: line {line_of(r)} labels index {idx[r]} again (first on line {line_of(e)}); "
                          "label each row once")
-    if len(df) != n:
+    if len(idx) != n:
         missing = int(np.flatnonzero(np.bincount(idx, minlength=n) == 0)[0])
         raise InputError(
-            f"{path}: has labels for {len(df)} rows but {matrix} has {n} rows (row index {missing} has no label); "
+            f"{path}: has labels for {len(idx)} rows but {matrix} has {n} rows (row index {missing} has no label); "
             "labels must match the matrix row for row"
         )
     order = np.argsort(idx, kind="stable")
-    y = canonical_labels(df["class"].to_numpy()[order], path)
+    y = plain["class"][order] if plain is not None else canonical_labels(df["class"].to_numpy()[order], path)
     if extra_columns:
         return y, df.iloc[order].reset_index(drop=True)
     return y
