@@ -12,12 +12,19 @@ Usage::
     PYTHONPATH=. python benchmarks/bench_out_of_core.py                       # full size, both formats
     PYTHONPATH=. python benchmarks/bench_out_of_core.py --rows 100000 --pairs 2000000   # a quick look
     PYTHONPATH=. python benchmarks/bench_out_of_core.py --formats npy --keep   # keep the files
+    PYTHONPATH=. python benchmarks/bench_out_of_core.py --dir BIG --write docs/generated/out_of_core.md
+
+With ``--write PATH`` the table, the machine, the date, the load average and the command are written
+as Markdown (the table docs/scale.md includes); it is rewritten after each format, so an interrupted
+run leaves the formats already measured (and names the ones missing).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -31,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = """
-import sys, time
+import json, sys, time
 from metricbench.engines.local import score_pairs_file
 t0 = time.perf_counter(); last = [0.0]
 def progress(done, total):
@@ -41,7 +48,7 @@ def progress(done, total):
         tot = f"/{total:,}" if total else ""
         print(f"  {done:,}{tot} pairs, {now - t0:.0f} s", file=sys.stderr, flush=True)
 s = score_pairs_file(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], memory=float(sys.argv[5]), progress=progress)
-print(f"RESULT {s} {time.perf_counter() - t0:.1f}", flush=True)
+print("RESULT " + json.dumps({k: s[k] for k in ("n_pairs", "blocks", "chunks")}), flush=True)
 """
 
 
@@ -90,7 +97,8 @@ def run_child(X, pairs, out, metric, memory):
     cpu = float(re.search(r"User time \(seconds\): ([\d.]+)", p.stderr).group(1)) + float(
         re.search(r"System time \(seconds\): ([\d.]+)", p.stderr).group(1))
     print(p.stdout.strip())
-    return wall, rss_kb / 2**20, cpu
+    info = json.loads(re.search(r"^RESULT (.*)$", p.stdout, re.M).group(1))
+    return wall, rss_kb / 2**20, cpu, info
 
 
 def check(X, npy_pairs, out, metric, n_check, seed):
@@ -107,7 +115,69 @@ def check(X, npy_pairs, out, metric, n_check, seed):
     return float(np.max(np.abs(sub[rows] - ref))), sub.size
 
 
+def machine():
+    """One line naming this machine: CPU model, cores, memory, OS, Python."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), model)
+    except OSError:
+        pass
+    mem = ""
+    try:
+        mem = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM"
+    except (ValueError, OSError, AttributeError):
+        pass
+    return f"{model}, {os.cpu_count()} cpus{mem}; {platform.system()} {platform.release()}; Python {platform.python_version()}"
+
+
+def commit():
+    """The checked-out commit of this repository (what was measured), or 'unknown'."""
+    try:
+        return "`" + subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                    text=True, check=True).stdout.strip() + "`"
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def utc(t=None):
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t))
+
+
+def write_table(path, a, argv, started, info, rows, missing):
+    """The Markdown docs/scale.md includes: command, machine, date, load, the table."""
+    shown = [("BIG" if k and argv[k - 1] == "--dir" else v.replace(f"--dir={a.dir}", "--dir=BIG"))
+             for k, v in enumerate(argv)]   # no machine-specific folder in the docs
+    cmd = "PYTHONPATH=. python benchmarks/bench_out_of_core.py " + " ".join(shown)
+    lines = [
+        f"<!-- written by: {cmd} -->",
+        "",
+        f"`{cmd}`{' (`BIG`: a folder with ~9 GB free)' if a.dir else ''}, code {commit()}, run {started} to {utc()} "
+        f"at niceness {os.nice(0)} on "
+        f"{machine()}; load average {info['load0']:.2f} at the start. Matrix {a.rows:,} x {a.dim} float32 "
+        f"({info['X_bytes'] / 2**30:.2f} GiB, {info['X_bytes'] / 1e9:.2f} GB); pairs {info['sizes']}; "
+        f"`memory={a.memory:g}` MiB; each format scored in its own process under `/usr/bin/time -v`, "
+        f"{min(100_000, a.pairs):,} output rows sampled (seeded) and checked against `paired_distances`.",
+        "",
+        "| pairs file | pairs | matrix | row blocks x pair chunks | load at start | wall | CPU (s) "
+        "| peak RSS (GiB) | max abs diff |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for fmt, wall, rss, cpu, err, res, load in rows:
+        lines.append(f"| {fmt} | {res['n_pairs']:,} | {a.rows:,} x {a.dim} float32 | {res['blocks']} x {res['chunks']} "
+                     f"| {load:.1f} | {wall} | {cpu:.0f} | **{rss:.2f}** | {err:.1e} |")
+    if missing:
+        lines += ["", f"Not measured (the run stopped before them): {', '.join(missing)}."]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(path)
+    print(f"wrote {path}", flush=True)
+
+
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--dim", type=int, default=512)
@@ -118,12 +188,15 @@ def main(argv=None):
     ap.add_argument("--dir", default=None, help="where the big files go (default: a temp folder)")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--write", type=Path, default=None,
+                    help="write the table (with machine, date, load and command) as Markdown here")
     a = ap.parse_args(argv)
     formats = a.formats.split(",")
     work = Path(a.dir or tempfile.mkdtemp(prefix="metricbench-ooc-"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"load average before: {os.getloadavg()}; cpus {os.cpu_count()}; disk free "
-          f"{shutil.disk_usage(work).free / 2**30:.0f} GiB at {work}")
+    started, load0 = utc(), os.getloadavg()
+    print(f"{started}; load average before: {load0}; {machine()}; disk free "
+          f"{shutil.disk_usage(work).free / 2**30:.0f} GiB at {work}", flush=True)
     X, npy, csv = work / "X.npy", work / "pairs.npy", work / "pairs.csv"
     try:
         t0 = time.perf_counter()
@@ -131,21 +204,30 @@ def main(argv=None):
         print(f"wrote {X} ({X.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - t0:.0f} s", flush=True)
         t0 = time.perf_counter()
         make_pairs(npy, csv if "csv" in formats else None, a.rows, a.pairs, a.seed)
-        sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e9:.2f} GB" for p in (npy, csv) if p.exists())
+        sizes = ", ".join(f"`{p.name}` {p.stat().st_size / 1e9:.2f} GB" for p in (npy, csv) if p.exists())
         print(f"wrote {sizes} in {time.perf_counter() - t0:.0f} s", flush=True)
+        info = {"load0": load0[0], "X_bytes": X.stat().st_size, "sizes": sizes}
         rows = []
-        for fmt in formats:
+        for k, fmt in enumerate(formats):
             out = work / f"submission-{fmt}.csv"
-            wall, rss, cpu = run_child(X, npy if fmt == "npy" else csv, out, a.metric, a.memory)
+            load = os.getloadavg()[0]
+            print(f"{utc()} {fmt}: load average {load:.2f}", flush=True)
+            wall, rss, cpu, res = run_child(X, npy if fmt == "npy" else csv, out, a.metric, a.memory)
             err, n_out = check(X, npy, out, a.metric, 100_000, a.seed)
-            print(f"{fmt}: {n_out:,} rows written; max |difference| vs paired_distances on 100,000 sampled pairs {err:.2e}")
-            rows.append((fmt, wall, rss, cpu, err))
+            print(f"{fmt}: {n_out:,} rows written; max |difference| vs paired_distances on 100,000 sampled pairs "
+                  f"{err:.2e}; peak RSS {rss:.2f} GiB; {cpu:.0f} s CPU; wall {wall}", flush=True)
+            if n_out != a.pairs:
+                raise SystemExit(f"{fmt}: {n_out:,} rows written for {a.pairs:,} pairs")
+            rows.append((fmt, wall, rss, cpu, err, res, load))
             out.unlink()
+            if a.write is not None:
+                write_table(a.write, a, argv, started, info, rows, formats[k + 1 :])
         print(f"load average after: {os.getloadavg()}")
-        print(f"\n| pairs file | pairs | matrix | wall | CPU (s) | peak RSS (GiB) | max abs diff (100k sampled) |")
-        print("|---|---|---|---|---|---|---|")
-        for fmt, wall, rss, cpu, err in rows:
-            print(f"| {fmt} | {a.pairs:,} | {a.rows:,} x {a.dim} float32 | {wall} | {cpu:.0f} | {rss:.2f} | {err:.1e} |")
+        print("\n| pairs file | pairs | matrix | blocks x chunks | wall | CPU (s) | peak RSS (GiB) | max abs diff (100k sampled) |")
+        print("|---|---|---|---|---|---|---|---|")
+        for fmt, wall, rss, cpu, err, res, load in rows:
+            print(f"| {fmt} | {a.pairs:,} | {a.rows:,} x {a.dim} float32 | {res['blocks']} x {res['chunks']} | {wall} "
+                  f"| {cpu:.0f} | {rss:.2f} | {err:.1e} |")
     finally:
         if not a.keep:
             for p in (X, npy, csv):
