@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -34,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _report import commit, machine, shown_command, utc  # benchmarks/_report.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,40 +115,9 @@ def check(X, npy_pairs, out, metric, n_check, seed):
     return float(np.max(np.abs(sub[rows] - ref))), sub.size
 
 
-def machine():
-    """One line naming this machine: CPU model, cores, memory, OS, Python."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), model)
-    except OSError:
-        pass
-    mem = ""
-    try:
-        mem = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM"
-    except (ValueError, OSError, AttributeError):
-        pass
-    return f"{model}, {os.cpu_count()} cpus{mem}; {platform.system()} {platform.release()}; Python {platform.python_version()}"
-
-
-def commit():
-    """The checked-out commit of this repository (what was measured), or 'unknown'."""
-    try:
-        return "`" + subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                    text=True, check=True).stdout.strip() + "`"
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def utc(t=None):
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t))
-
-
 def write_table(path, a, argv, started, info, rows, missing):
     """The Markdown docs/scale.md includes: command, machine, date, load, the table."""
-    shown = [("BIG" if k and argv[k - 1] == "--dir" else v.replace(f"--dir={a.dir}", "--dir=BIG"))
-             for k, v in enumerate(argv)]   # no machine-specific folder in the docs
-    cmd = "PYTHONPATH=. python benchmarks/bench_out_of_core.py " + " ".join(shown)
+    cmd = shown_command("bench_out_of_core.py", argv, {"--dir": "BIG"})
     lines = [
         f"<!-- written by: {cmd} -->",
         "",
