@@ -17,8 +17,7 @@ def nonfinite_rows(X, *, rows=None, working_memory=None) -> np.ndarray:
     Scans in row chunks sized by the working-memory budget: a matrix-vector product
     with a vector of ones flags a chunk (NaN and inf propagate through it), and only
     a flagged chunk is looked at element by element (a finite row whose sum
-    overflows is no error). 0.8 s for 454,714 x 512 float32 on a 2-core machine under load
-    (``np.isfinite(X).all()``: 4.2 s, same run).
+    overflows is no error). No ``n x d`` boolean temporary, unlike ``np.isfinite(X).all()``.
 
     Parameters
     ----------
