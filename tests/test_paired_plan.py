@@ -7,6 +7,7 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from metricbench.distances import drivers, paired_distances
+from metricbench.distances.codes import CODES
 from metricbench.errors import InputError, NonFiniteError
 
 FUSED = ("sqeuclidean", "euclidean", "cosine")
@@ -19,18 +20,22 @@ def _scipy(X, Y, i1, i2, metric):
 
 @pytest.mark.parametrize("n_rows,n_pairs", [(40, 1), (40, 7), (40, 500), (5000, 60)])  # dense and sparse plans
 @pytest.mark.parametrize("presorted", [False, True])
-def test_plan_is_a_stable_sort_by_index1(n_rows, n_pairs, presorted):
+@pytest.mark.parametrize("pack", [True, False])
+def test_plan_is_a_stable_sort_by_index1(n_rows, n_pairs, presorted, pack):
     rng = np.random.default_rng(n_rows + n_pairs)
     i1 = rng.integers(0, n_rows, n_pairs)
     i2 = rng.integers(0, n_rows, n_pairs)
     if presorted:
         i1 = np.sort(i1)
-    plan = drivers.paired_plan(i1, i2, n_rows, n_rows)
-    order = plan["order"] if plan["order"].size else np.arange(n_pairs)
-    np.testing.assert_array_equal(order, np.argsort(i1, kind="stable"))
+    plan = drivers.paired_plan(i1, i2, n_rows, n_rows, pack=pack)
+    order, a2 = drivers.plan_pairs(plan)
     if presorted:
-        assert plan["order"].size == 0  # no sort when the pairs come sorted
-    np.testing.assert_array_equal(plan["a2"], i2[order])
+        assert order.size == 0 and plan["packed"].size == 0  # no sort when the pairs come sorted
+    elif n_pairs > 1:
+        assert (plan["packed"].size > 0) == pack
+    order = order if order.size else np.arange(n_pairs)
+    np.testing.assert_array_equal(order, np.argsort(i1, kind="stable"))
+    np.testing.assert_array_equal(a2, i2[order])
     rows = plan["rows"] if plan["rows"].size else np.arange(n_rows)
     first = np.repeat(rows, np.diff(plan["starts"]))
     np.testing.assert_array_equal(first, i1[order])
@@ -99,3 +104,41 @@ def test_out_of_range_named_after_the_fused_plan():
     X = np.zeros((10, 3))
     with pytest.raises(InputError, match=r"index2\[2\] = 10 is out of range for X with 10 rows"):
         paired_distances(X, [0, 1, 2], [0, 1, 10], metric="cosine")
+
+
+@pytest.mark.parametrize("metric", [*FUSED, "manhattan"])
+@pytest.mark.parametrize("n_rows", [40, 3000])  # the counting sort and the argsort plan
+def test_packed_and_unpacked_plans_give_the_float64_brute_force(metric, n_rows):
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((n_rows, 24)).astype(np.float32)
+    i1 = rng.integers(0, n_rows, 300)
+    i2 = rng.integers(0, n_rows, 300)
+    X64 = X.astype(np.float64)
+    A, B = X64[i1], X64[i2]
+    if metric == "cosine":
+        want = 1.0 - (A * B).sum(1) / np.sqrt((A * A).sum(1) * (B * B).sum(1))
+    elif metric == "manhattan":
+        want = np.abs(A - B).sum(1)
+    else:
+        want = ((A - B) ** 2).sum(1)
+        want = np.sqrt(want) if metric == "euclidean" else want
+    got = {}
+    for pack in (True, False):
+        plan = drivers.paired_plan(i1, i2, n_rows, n_rows, pack=pack)
+        assert (plan["packed"].size > 0) == pack
+        out = np.full(i1.size, -1.0)
+        assert drivers.paired_run(CODES[metric], X, X, plan, 2.0, np.zeros(1), np.zeros((1, 1)), out) == 0
+        got[pack] = out
+    np.testing.assert_array_equal(got[True], got[False])
+    np.testing.assert_allclose(got[True], want, rtol=1e-12, atol=1e-13)
+    np.testing.assert_array_equal(paired_distances(X, i1, i2, metric=metric), got[True])
+
+
+def test_packing_falls_back_when_the_bits_do_not_fit():
+    i1, i2 = np.array([3, 1, 2]), np.array([0, 2, 1])
+    plan = drivers.paired_plan(i1, i2, 4, 2**62)  # 62 bits for the second side's rows + 2 for the positions
+    assert plan["packed"].size == 0 and plan["order"].size == 3
+    plan = drivers.paired_plan(i1, i2, 4, 2**61)
+    assert plan["bits"] == 61 and plan["packed"].size == 3
+    np.testing.assert_array_equal(drivers.plan_pairs(plan)[0], [1, 2, 0])
+    np.testing.assert_array_equal(drivers.plan_pairs(plan)[1], [2, 1, 0])
