@@ -28,11 +28,15 @@ def machine() -> str:
 
 
 def commit() -> str:
-    """The checked-out commit of this repository (the code measured), or 'unknown'."""
+    """The checked-out commit of this repository (the code measured; saying so when files differ from it), or
+    'unknown'."""
     try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, check=True).stdout.strip()
-        return f"`{out}`"
+        git = ["git", "-C", str(ROOT)]
+        out = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, check=True).stdout.strip()
+        return f"`{out}`" + (" with uncommitted changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
