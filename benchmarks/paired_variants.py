@@ -10,8 +10,10 @@ in "ordering"):
   floor          the row floor of benchmarks/bench_paired.py (one random row summed a pair, written in order)
   sqeuclidean, euclidean, cosine
                  metricbench's kernel (drivers.paired_run) for that distance
-  bookkeeping    metricbench's loop (buckets, first row, packed pairs, scatter to the caller's position) with the
-                 floor's arithmetic (the second row summed)
+  bookkeeping    metricbench's loop (buckets, packed pairs, scatter to the caller's position) with the floor's
+                 arithmetic (the second row summed); the first rows are not read
+  + first rows   the same, and each bucket's first row read (summed once a bucket): the memory traffic of
+                 metricbench's order, the arithmetic of the floor
   no-scatter     metricbench's loop and sqeuclidean arithmetic, results written in visiting order
   float32-arith  metricbench's loop with sqeuclidean summed in float32: NOT a candidate (about 1e-7 relative error,
                  where the tests hold 1e-10 of scipy and near-duplicates must keep their order), only the size of
@@ -59,20 +61,26 @@ def kernels():
             b = np.searchsorted(starts, k0, side="right") - 1
             end = starts[b + 1]
             x = X[b]
+            xs = 0.0
             for k in range(k0, k1):
                 if k >= end:
                     while k >= starts[b + 1]:
                         b += 1
                     end = starts[b + 1]
                     x = X[b]
+                    if mode == 4:
+                        xs = 0.0
+                        for i in range(d):
+                            xs += x[i]
                 if k + 4 < n:
                     prefetch_row(X, packed[k + 4] & mask)
                 v = packed[k]
                 y = X[v & mask]
                 s = 0.0
-                if mode == 1:
+                if mode == 1 or mode == 4:
                     for i in range(d):
                         s += y[i]
+                    s += xs
                 elif mode == 3:
                     s = sq32(x, y)
                 else:
@@ -114,7 +122,7 @@ def main(argv=None) -> None:
 
     runs = {"floor": bp.make_run("row-floor", X, i1, i2),
             "sqeuclidean": mb("sqeuclidean"), "euclidean": mb("euclidean"), "cosine": mb("cosine"),
-            "bookkeeping": v(1), "no-scatter": v(2), "float32-arith": v(3),
+            "bookkeeping": v(1), "+ first rows": v(4), "no-scatter": v(2), "float32-arith": v(3),
             "ordering": lambda: drivers.paired_plan(i1, i2, a.rows, a.rows)}
     ref = paired_distances(X, i1, i2, metric="sqeuclidean")
     out = np.empty(n)
