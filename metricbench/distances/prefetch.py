@@ -7,10 +7,11 @@ arithmetic of the current pair. It is only a hint: results never depend on it.
 The hint asks for the second-level cache (``prefetcht2`` on x86, LLVM locality 1), not the first: a
 hint into L1 holds one of the core's few L1 miss buffers until its line arrives, so with 32 lines a
 512-d float32 row and several rows in flight the hints queue behind each other; into L2 they use its
-larger miss queue, and the row's later loads are L2 hits. Measured here (``OMP_WAIT_POLICY=PASSIVE``
-scratch runs under the benchmark lock, 1,000,000 random pairs on 100,000 x 512 float32): the row floor
-of ``benchmarks/bench_paired.py`` took 0.103 s with locality 1 and 0.126 s with locality 3 (in another
-run locality 1 was 1.36x as fast as 3, and 0 the same as 3), and the paired kernel 1.2-1.4x as fast.
+larger miss queue, and the row's later loads are L2 hits. Measured here in one process under the
+benchmark lock (1,000,000 random pairs on 100,000 x 512 float32, docs/benchmarks.md): the row floor of
+``benchmarks/bench_paired.py`` took 0.114 s with locality 1 against 0.139 s with 3, and paired
+euclidean / cosine (with the packed plan of ``drivers.bucket_sort`` too, about 4 ms of the gain)
+0.154 / 0.167 s against 0.209 / 0.240 s; locality 2 measured as 1, and 0 as 3.
 """
 
 from __future__ import annotations
