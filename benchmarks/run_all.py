@@ -16,7 +16,8 @@ Sections (each contender against its reference in the same process, taking turns
              benchmarks/bench_paired.py (one random row read a pair: the fastest any order that streams one
              side can go); over three numbers of pairs. The numba contenders take the median of 7 turns (5 with
              --full); the slow ones (numpy, scikit-learn, Python) run in the first turn only
-  pairwise   metricbench.pairwise_distances vs sklearn.metrics.pairwise_distances (n x n blocks), three sizes
+  pairwise   metricbench.pairwise_distances vs sklearn.metrics.pairwise_distances: sqeuclidean, euclidean and
+             cosine, float32 and float64 input, X vs X (n x n) and X vs Y (n x m), three sizes
   topk       metricbench.distances.topk vs faiss-cpu IndexFlatIP (cosine, normalised rows) / IndexFlatL2
              (euclidean), top-10, over three gallery sizes, and 11,605 x 11,605
   whitening  the cosine-whitened fit (fixed k, no shrinkage) vs scikit-learn's PCA(whiten=True), three sizes
@@ -48,7 +49,7 @@ SIZES = {
     "default": {
         "paired_rows": 100_000, "paired_pairs": (100_000, 300_000, 1_000_000), "paired_rounds": 7,
         "slow_max_pairs": 300_000,
-        "pairwise_n": (1000, 2000, 4000), "pairwise_rounds": 3,
+        "pairwise": ((2000, None), (2000, 8000), (4000, None)), "pairwise_rounds": 3,
         "topk": ((1000, 10_000), (1000, 30_000), (1000, 100_000), (11_605, 11_605)), "topk_rounds": 2,
         "white_n": (10_000, 20_000, 50_000), "white_rounds": 2,
         "lmnn": (600, 32, 20, 50), "dim": 512,
@@ -56,7 +57,7 @@ SIZES = {
     "full": {
         "paired_rows": 100_000, "paired_pairs": (1_000_000, 3_000_000, 10_000_000), "paired_rounds": 5,
         "slow_max_pairs": 1_000_000,
-        "pairwise_n": (1000, 2000, 4000), "pairwise_rounds": 3,
+        "pairwise": ((2000, None), (5000, 20_000), (11_605, None)), "pairwise_rounds": 2,
         "topk": ((1000, 10_000), (1000, 100_000), (1000, 1_000_000), (11_605, 11_605)), "topk_rounds": 2,
         "white_n": (20_000, 50_000, 100_000), "white_rounds": 3,
         "lmnn": (600, 32, 20, 50), "dim": 512,
@@ -64,7 +65,7 @@ SIZES = {
     "quick": {
         "paired_rows": 2_000, "paired_pairs": (1_000, 3_000, 10_000), "paired_rounds": 2,
         "slow_max_pairs": 3_000,
-        "pairwise_n": (50, 100, 200), "pairwise_rounds": 1,
+        "pairwise": ((50, None), (60, 200), (200, None)), "pairwise_rounds": 1,
         "topk": ((20, 200), (20, 2000), (20, 5000), (300, 300)), "topk_rounds": 1,
         "white_n": (300, 600, 1200), "white_rounds": 1,
         "lmnn": (90, 6, 6, 3), "dim": 16,
@@ -143,25 +144,38 @@ def section_paired(cfg, log):
     return rows
 
 
+#: the distances whose pairwise matrix is compared with scikit-learn's
+PAIRWISE_METRICS = ("sqeuclidean", "euclidean", "cosine")
+
+
 def section_pairwise(cfg, log):
+    """``(n, None)``: X vs X (n x n, ``Y`` not given); ``(n, m)``: X vs Y. Each dtype and metric; best of the rounds."""
     from sklearn.metrics import pairwise_distances as sk_pairwise
 
     from metricbench.distances import pairwise_distances
 
-    rng = np.random.default_rng(1)
     rows = []
-    for n in cfg["pairwise_n"]:
-        X = rng.standard_normal((n, cfg["dim"]), dtype=np.float32)
-        for metric in ("euclidean", "cosine"):
-            runs = {"metricbench": lambda: pairwise_distances(X, metric=metric),
-                    "sklearn": lambda: sk_pairwise(X, metric=metric)}
-            assert np.allclose(runs["metricbench"](), runs["sklearn"](), atol=1e-3)
-            t = best_in_turns(runs, cfg["pairwise_rounds"])
-            r = t["metricbench"]["best"] / t["sklearn"]["best"]
-            rows.append({"n": n, "metric": metric, "metricbench_s": t["metricbench"]["best"],
-                         "sklearn_s": t["sklearn"]["best"], "ratio": r})
-            log(f"pairwise {metric:9s} {n:>6,} x {n:<6,}: metricbench {t['metricbench']['best']:.3f} s, "
-                f"sklearn {t['sklearn']['best']:.3f} s, ratio {r:.2f}")
+    for n, m in cfg["pairwise"]:
+        for dtype in (np.float32, np.float64):
+            rng = np.random.default_rng(1)
+            X = rng.standard_normal((n, cfg["dim"]), dtype=dtype)
+            Y = None if m is None else rng.standard_normal((m, cfg["dim"]), dtype=dtype)
+            for metric in PAIRWISE_METRICS:
+                runs = {"metricbench": lambda: pairwise_distances(X, Y, metric=metric),
+                        "sklearn": lambda: sk_pairwise(X, Y, metric=metric)}
+                got, want = runs["metricbench"](), runs["sklearn"]()  # also the warm-up
+                scale = 1.0 if metric == "cosine" else float(np.abs(want).max())
+                err = float(np.abs(got - want).max()) / scale
+                assert err < 1e-3, f"pairwise {metric} disagrees with scikit-learn ({err:.2g})"
+                del got, want
+                t = best_in_turns(runs, cfg["pairwise_rounds"])
+                r = t["metricbench"]["best"] / t["sklearn"]["best"]
+                rows.append({"n": n, "m": n if m is None else m, "same": m is None, "dtype": np.dtype(dtype).name,
+                             "metric": metric, "metricbench_s": t["metricbench"]["best"],
+                             "sklearn_s": t["sklearn"]["best"], "ratio": r, "max_diff": err})
+                log(f"pairwise {metric:11s} {np.dtype(dtype).name} {n:>6,} x {n if m is None else m:<6,}"
+                    f"{' (X vs X)' if m is None else ' (X vs Y)'}: metricbench {t['metricbench']['best']:.3f} s, "
+                    f"sklearn {t['sklearn']['best']:.3f} s, ratio {r:.2f}")
     return rows
 
 
@@ -310,12 +324,17 @@ def markdown(results: dict, info: dict, command: str) -> str:
                 f"gathers copy both rows of every pair and are slow; run up to {r0.get('slow_max_pairs', 10**6):,} "
                 "pairs).", ""]
     if results.get("pairwise"):
-        out += ["### Pairwise blocks vs `sklearn.metrics.pairwise_distances` (n x n, float32 input)", "",
+        out += ["### Pairwise blocks vs `sklearn.metrics.pairwise_distances` (512-d, all cores)", "",
                 *_when(meta.get("pairwise")),
-                "| n | metric | metricbench s | scikit-learn s | metricbench / sklearn |", "|---:|---|---:|---:|---:|"]
+                "X vs X: `Y` not given (both libraries use the symmetry); X vs Y: two matrices. metricbench "
+                "returns float64 (float32 input multiplied in float64); scikit-learn returns float32 for float32 "
+                "input, its cosine multiplied in float32. Best of the rounds.", "",
+                "| rows | columns | input | metric | metricbench s | scikit-learn s | metricbench / sklearn |",
+                "|---:|---:|---|---|---:|---:|---:|"]
         for r in results["pairwise"]:
-            out.append(f"| {r['n']:,} | {r['metric']} | {_fmt(r['metricbench_s'])} | {_fmt(r['sklearn_s'])} | "
-                       f"{r['ratio']:.2f} |")
+            cols = f"{r.get('m', r['n']):,}" + (" (X vs X)" if r.get("same", True) else "")
+            out.append(f"| {r['n']:,} | {cols} | {r.get('dtype', 'float32')} | {r['metric']} | "
+                       f"{_fmt(r['metricbench_s'])} | {_fmt(r['sklearn_s'])} | {r['ratio']:.2f} |")
         out.append("")
     if results.get("topk"):
         out += ["### Exact top-10 vs faiss-cpu (IndexFlatIP on normalised rows / IndexFlatL2), float32", "",

@@ -9,6 +9,7 @@ import numpy as np
 from metricbench.checks import check_finite, nonfinite_rows  # noqa: F401  (re-exported)
 from metricbench.config import get_chunk_n_rows, working_memory_bytes  # noqa: F401  (working_memory_bytes: re-export)
 from metricbench.distances import drivers
+from metricbench.distances import pairwise as _pw
 from metricbench.distances.registry import DISTANCES, Distance
 from metricbench.errors import InputError, NonFiniteError
 from metricbench.params import unknown_parameter
@@ -470,14 +471,36 @@ def _has_identity(dist: Distance) -> bool:
     return dist.name not in ("dot", "russellrao")
 
 
+def _pairwise_setup(X, Y, metric, working_memory, check_finite, params):
+    """Validated (dist, X, Y, sym, p, w, M) of the pairwise entry points (sym: Y is None or is X)."""
+    dist = resolve_distance(metric)
+    sym = Y is None or Y is X
+    X = as_float_matrix(X, "X")
+    Yv = X if sym else as_float_matrix(Y, "Y")
+    if Yv.shape[1] != X.shape[1]:
+        raise InputError(f"X has {X.shape[1]} columns but Y has {Yv.shape[1]}")
+    if check_finite:
+        _assert_finite(X, "X", working_memory=working_memory)
+        if not sym:
+            _assert_finite(Yv, "Y", working_memory=working_memory)
+    p, w, M = prepare_params(dist, [X] if sym else [X, Yv], params)
+    return dist, X, Yv, sym, p, w, M
+
+
 def pairwise_distances_chunked(
     X, Y=None, *, metric: str = "cosine", working_memory=None, check_finite: bool = True, **params
 ):
     """Yield ``(start, block)``: distances of rows ``start:start+len(block)`` of X to all of Y.
 
     Blocks are sized by the working-memory budget (:mod:`metricbench.config`); the
-    full ``n x m`` matrix is never built here. When ``Y`` is None the diagonal
-    ``d(x_i, x_i)`` is exactly 0 for every distance but ``dot``.
+    full ``n x m`` matrix is never built here. When ``Y`` is None (or is ``X``) the diagonal
+    ``d(x_i, x_i)`` is exactly 0 for every distance but ``dot`` and ``russellrao``; under
+    ``sqeuclidean``, ``euclidean`` and ``cosine`` the blocks are then also exactly symmetric
+    (block ``[i, j]`` equals block ``[j, i]``).
+
+    ``sqeuclidean``, ``euclidean`` and ``cosine`` are computed through float64 BLAS tiles with a
+    per-entry error bound, entries it does not certify to 1e-6 relative accuracy recomputed by
+    the exact kernel (:mod:`metricbench.distances.pairwise`); the other distances by their kernels.
 
     Parameters
     ----------
@@ -487,7 +510,7 @@ def pairwise_distances_chunked(
     metric : str
         A registered distance name.
     working_memory : float, optional
-        MiB for one block (default: :func:`metricbench.config.get_working_memory`).
+        MiB for one block and its temporaries (default: :func:`metricbench.config.get_working_memory`).
     check_finite : bool
         Refuse NaN / inf rows (chunked scan).
     **params
@@ -502,20 +525,30 @@ def pairwise_distances_chunked(
     ------
     metricbench.errors.NonFiniteError, metricbench.errors.InputError
     """
-    dist = resolve_distance(metric)
-    X = as_float_matrix(X, "X")
-    Yv = X if Y is None else as_float_matrix(Y, "Y")
-    if Yv.shape[1] != X.shape[1]:
-        raise InputError(f"X has {X.shape[1]} columns but Y has {Yv.shape[1]}")
-    if check_finite:
-        _assert_finite(X, "X", working_memory=working_memory)
-        if Y is not None:
-            _assert_finite(Yv, "Y", working_memory=working_memory)
-    p, w, M = prepare_params(dist, [X] if Y is None else [X, Yv], params)
+    dist, X, Yv, sym, p, w, M = _pairwise_setup(X, Y, metric, working_memory, check_finite, params)
+    yield from _chunks(dist, X, Yv, sym, p, w, M, working_memory)
+
+
+def _chunks(dist, X, Yv, sym, p, w, M, working_memory):
+    """The blocks of :func:`pairwise_distances_chunked` on validated input."""
+    if dist.name in _pw.FUSED:
+        # half the budget for the block, half for the tiles and the float64 copies (pairwise.fill_rows)
+        step = _chunk_rows(Yv.shape[0], working_memory, per_cell=16)
+        b = min(_pw.tile_size(X.shape[1], working_memory), step)
+        step = max(b, step // b * b)  # whole tiles: the symmetric case pairs tiles across blocks
+        xs = _pw.row_terms(dist.code, X)
+        ys = xs if sym else _pw.row_terms(dist.code, Yv)
+        for s in range(0, X.shape[0], step):
+            e = min(X.shape[0], s + step)
+            blk = np.empty((e - s, Yv.shape[0]), dtype=np.float64)
+            _pw.fill_rows(dist, X, Yv, xs, ys, blk, s, e, sym=sym, mirror=False, b=b, p=p, w=w, M=M,
+                          working_memory=working_memory)
+            yield s, blk
+        return
     step = _chunk_rows(Yv.shape[0], working_memory)
     for s in range(0, X.shape[0], step):
         blk = _block(dist, np.asarray(X[s : s + step]), Yv, p, w, M)
-        if Y is None and _has_identity(dist):
+        if sym and _has_identity(dist):
             r = np.arange(blk.shape[0])
             blk[r, s + r] = 0.0
         yield s, blk
@@ -526,18 +559,30 @@ def pairwise_distances(
 ) -> np.ndarray:
     """The full distance matrix (n x m). Only for when it is really wanted; prefer the chunked form.
 
-    Parameters and Raises as :func:`pairwise_distances_chunked`.
+    Parameters and Raises as :func:`pairwise_distances_chunked`. Under ``sqeuclidean``,
+    ``euclidean`` and ``cosine`` the matrix is filled in place by per-thread BLAS tiles (no
+    other n x m array; temporaries within the working-memory budget) and, when ``Y`` is None or
+    is ``X``, only its upper half is multiplied (exactly symmetric, zero diagonal).
 
     Returns
     -------
     ndarray of shape (n_rows, m_rows), float64
+
+    References
+    ----------
+    N. J. Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., SIAM 2002, section 3.1
+    (the dot-product error bound that decides which entries are recomputed exactly).
     """
-    X = as_float_matrix(X, "X")
-    m = X.shape[0] if Y is None else np.shape(Y)[0]
-    out = np.empty((X.shape[0], m), dtype=np.float64)
-    for s, blk in pairwise_distances_chunked(
-        X, Y, metric=metric, working_memory=working_memory, check_finite=check_finite, **params
-    ):
+    dist, X, Yv, sym, p, w, M = _pairwise_setup(X, Y, metric, working_memory, check_finite, params)
+    out = np.empty((X.shape[0], Yv.shape[0]), dtype=np.float64)
+    if dist.name in _pw.FUSED:
+        b = _pw.tile_size(X.shape[1], working_memory)
+        xs = _pw.row_terms(dist.code, X)
+        ys = xs if sym else _pw.row_terms(dist.code, Yv)
+        _pw.fill_rows(dist, X, Yv, xs, ys, out, 0, X.shape[0], sym=sym, mirror=sym, b=b, p=p, w=w, M=M,
+                      working_memory=working_memory)
+        return out
+    for s, blk in _chunks(dist, X, Yv, sym, p, w, M, working_memory):
         out[s : s + blk.shape[0]] = blk
     return out
 
