@@ -26,10 +26,17 @@ def _assert_rel(got, ref, rtol=1e-6, atol=0.0):
     assert not bad.any(), f"{bad.sum()} entries off, worst {err[bad].max():.3g} at {np.argwhere(bad)[0]}"
 
 
-@pytest.fixture
-def small_tiles(monkeypatch):
-    """Tiles of 16 x 16: every path (edge tiles, tiles below and on the diagonal) on small matrices."""
+@pytest.fixture(params=["direct", "tiles"])
+def small_tiles(request, monkeypatch):
+    """Both ways of filling the full matrix: one BLAS product then the in-place pass (``direct``), and
+    per-thread tiles (used when the float64 copies exceed the budget), with tiles of 16 x 16 so that every
+    path (edge tiles, tiles below and on the diagonal) runs on small matrices; the symmetric pass in
+    blocks of 8."""
     monkeypatch.setattr(pw, "MAX_TILE", 16)
+    monkeypatch.setattr(pw, "SYM_BLOCK", 8)
+    if request.param == "tiles":
+        monkeypatch.setattr(pw, "direct_fits", lambda *a, **k: False)
+    return request.param
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -45,10 +52,12 @@ def test_random_rows_match_cdist(metric, dtype, rng, small_tiles):
 
 @pytest.mark.parametrize("metric", FUSED)
 def test_parallel_path_and_several_chunks_of_columns(metric, rng):
-    """Above the serial size; float32 Y converted in chunks of whole tiles under a small budget."""
+    """Above the serial size; float32 Y converted in chunks of whole tiles under a small budget (the float64
+    copies do not fit it: the tile path), and the direct path under the default budget."""
     X = rng.standard_normal((300, 64)).astype(np.float32)
     Y = rng.standard_normal((1000, 64)).astype(np.float32)
     assert pw.tile_size(64, 0.5) < 1000 and 300 * 1000 * 64 >= pw.SERIAL_WORK
+    assert not pw.direct_fits(X, Y, False, 0.5) and pw.direct_fits(X, Y, False)
     ref = _cdist(X, Y, metric)
     _assert_rel(pairwise_distances(X, Y, metric=metric, working_memory=0.5), ref, rtol=1e-9, atol=1e-12)
     _assert_rel(pairwise_distances(X, Y, metric=metric), ref, rtol=1e-9, atol=1e-12)

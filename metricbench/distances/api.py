@@ -576,11 +576,14 @@ def pairwise_distances(
     dist, X, Yv, sym, p, w, M = _pairwise_setup(X, Y, metric, working_memory, check_finite, params)
     out = np.empty((X.shape[0], Yv.shape[0]), dtype=np.float64)
     if dist.name in _pw.FUSED:
-        b = _pw.tile_size(X.shape[1], working_memory)
         xs = _pw.row_terms(dist.code, X)
         ys = xs if sym else _pw.row_terms(dist.code, Yv)
-        _pw.fill_rows(dist, X, Yv, xs, ys, out, 0, X.shape[0], sym=sym, mirror=sym, b=b, p=p, w=w, M=M,
-                      working_memory=working_memory)
+        if _pw.direct_fits(X, Yv, sym, working_memory):
+            _pw.fill_direct(dist, X, Yv, xs, ys, out, sym=sym, p=p, w=w, M=M)
+        else:
+            b = _pw.tile_size(X.shape[1], working_memory)
+            _pw.fill_rows(dist, X, Yv, xs, ys, out, 0, X.shape[0], sym=sym, mirror=sym, b=b, p=p, w=w, M=M,
+                          working_memory=working_memory)
         return out
     for s, blk in _chunks(dist, X, Yv, sym, p, w, M, working_memory):
         out[s : s + blk.shape[0]] = blk

@@ -178,7 +178,58 @@ def _fill(code, X, Yc, xs, ys, ycol0, rb, b, sym, mirror, K, p, w_, M, out, orow
                 _epilogue(code, Tv, w, h, B, A, ys, xs, j0, i0, K, p, w_, M, out, g0 - orow0, i0, False)
 
 
+def _finish(code, G, A, B, xs, ys, K, p, w_, M):
+    """In place: G[i, j] (the product A[i].B[j]) becomes the distance, recomputed exactly where the bound
+    does not certify it."""
+    for i in prange(G.shape[0]):
+        g = G[i]
+        xr = xs[i]
+        for j in range(G.shape[1]):
+            v, ok = _expanded(code, g[j], xr, ys[j], K)
+            if not ok:
+                v = pair_distance(code, A[i], B[j], p, w_, M)
+            g[j] = v
+
+
+def _finish_sym(code, G, A, xs, K, p, w_, M, eb):
+    """In place, Y is X: the upper triangle of G (the products A[i].A[j], i < j) becomes the distance and is
+    copied to the lower one (exact symmetry, whatever BLAS left there); the diagonal is 0. Blocks of
+    ``eb`` x ``eb`` keep the transposed writes in cache; one task per row of blocks."""
+    n = G.shape[0]
+    nb = (n + eb - 1) // eb
+    for bi in prange(nb):
+        i0 = bi * eb
+        i1 = min(n, i0 + eb)
+        V = np.empty((eb, eb))
+        for bj in range(bi, nb):
+            j0 = bj * eb
+            j1 = min(n, j0 + eb)
+            for r in range(i1 - i0):
+                i = i0 + r
+                g = G[i]
+                xr = xs[i]
+                for c in range(r + 1 if bj == bi else 0, j1 - j0):
+                    j = j0 + c
+                    v, ok = _expanded(code, g[j], xr, xs[j], K)
+                    if not ok:
+                        v = pair_distance(code, A[i], A[j], p, w_, M)
+                    g[j] = v
+                    V[r, c] = v
+            for c in range(j1 - j0):
+                o = G[j0 + c]
+                for r in range(min(i1 - i0, c) if bj == bi else i1 - i0):
+                    o[i0 + r] = V[r, c]
+            if bj == bi:
+                for r in range(i1 - i0):
+                    G[i0 + r, i0 + r] = 0.0
+
+
 _FILL = {"serial": _variant(_fill, "_serial"), "parallel": _variant(_fill, "_parallel", parallel=True)}
+_FINISH = {"serial": _variant(_finish, "_serial"), "parallel": _variant(_finish, "_parallel", parallel=True)}
+_FINISH_SYM = {"serial": _variant(_finish_sym, "_serial"),
+               "parallel": _variant(_finish_sym, "_parallel", parallel=True)}
+#: block side of the symmetric finishing pass (64 x 64 float64 = 32 KiB, in L1 / L2)
+SYM_BLOCK = 64
 
 
 # -- the driver -------------------------------------------------------------------------------------
@@ -275,3 +326,38 @@ def fill_rows(dist, X, Y, xs, ys, out, r0, r1, *, sym, mirror, b, p, w, M, worki
     finally:
         if parallel:
             limits.restore_original_limits()
+
+
+def direct_fits(X, Y, sym, working_memory=None) -> bool:
+    """Whether :func:`fill_direct` may run: the float64 copies it needs (none for float64 C-contiguous
+    input) fit the working-memory budget."""
+    need = 0 if X.dtype == np.float64 and X.flags.c_contiguous else X.size * 8
+    if not sym and not (Y.dtype == np.float64 and Y.flags.c_contiguous):
+        need += Y.size * 8
+    return need <= working_memory_bytes(working_memory)
+
+
+def fill_direct(dist, X, Y, xs, ys, out, *, sym, p, w, M):
+    """The whole matrix: one multithreaded BLAS product written into ``out`` (``syrk`` when Y is X: half
+    the products), then one parallel pass turning each product into its distance in place.
+
+    The full-matrix counterpart of :func:`fill_rows` for when ``out`` is the entire result and the float64
+    copies of X and Y fit the budget (:func:`direct_fits`): BLAS's own blocking beats per-thread tiles
+    there, and the single pass replaces scikit-learn's three to five. Same bound, same exact
+    recomputation; Y is X: exactly symmetric, zero diagonal (:func:`_finish_sym`).
+    """
+    code = dist.code
+    n, m = out.shape
+    if n == 0 or m == 0:
+        return
+    A = _as64(X)
+    B = A if sym else _as64(Y)
+    with np.errstate(all="ignore"):  # products beyond float64's range: those entries fail the bound
+        np.dot(A, A.T if sym else B.T, out=out)  # numpy calls syrk for A A^T
+    K = bound_factor(code, A.shape[1])
+    kind = "parallel" if n * m >= SERIAL_WORK // 8 else "serial"
+    with numba.parallel_chunksize(1 if kind == "parallel" and sym else 0):
+        if sym:
+            _FINISH_SYM[kind](code, out, A, xs, K, p, w, M, SYM_BLOCK)
+        else:
+            _FINISH[kind](code, out, A, B, xs, ys, K, p, w, M)
