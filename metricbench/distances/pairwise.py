@@ -83,17 +83,43 @@ def _transpose(S, h, w, T):
 
 
 @numba.njit(cache=True, inline="always")
-def _expanded(code, s, xr, yc, K):
-    """(value, certified) of one entry from its product s and the rows' terms xr, yc."""
+def _value(code, s, xr, yc):
+    """The expanded distance of one entry from its product s and the rows' terms xr, yc."""
     if code == COSINE:
-        v = 1.0 - s * (xr * yc)  # xr * yc: the same for (i, j) and (j, i)
-        return min(v, 2.0), v > K
-    t = xr + yc
-    v = t - 2.0 * s
-    ok = v > K * t and t >= _SQ_TINY
+        return min(1.0 - s * (xr * yc), 2.0)  # xr * yc: the same for (i, j) and (j, i)
+    v = xr + yc - 2.0 * s
     if code == EUCLIDEAN:
-        return math.sqrt(max(v, 0.0)), ok
-    return v, ok
+        return math.sqrt(max(v, 0.0))
+    return v
+
+
+@numba.njit(cache=True, inline="always")
+def _good(code, s, xr, yc, K):
+    """1 if the bound certifies the expanded value of the entry, else 0 (also for NaN: bitwise, no branch)."""
+    if code == COSINE:
+        return np.int64(1.0 - s * (xr * yc) > K)
+    t = xr + yc
+    return np.int64(t - 2.0 * s > K * t) & np.int64(t >= _SQ_TINY)
+
+
+@numba.njit(cache=True, inline="always")
+def _row(code, g, o, ocol, w, xr, ys, y0, K, A, B, r, p, w_, M):
+    """o[ocol + c] = distance from the products g[c] (c < w) of row A[r] with rows B[c]; ``g`` and ``o``
+    may be the same array (then ``ocol`` is 0). Two vectorised passes when every entry is certified
+    (the common case), else one that recomputes the others with the exact kernel."""
+    n_good = 0
+    for c in range(w):
+        n_good += _good(code, g[c], xr, ys[y0 + c], K)
+    if n_good == w:
+        for c in range(w):
+            o[ocol + c] = _value(code, g[c], xr, ys[y0 + c])
+    else:
+        for c in range(w):
+            s = g[c]
+            if _good(code, s, xr, ys[y0 + c], K):
+                o[ocol + c] = _value(code, s, xr, ys[y0 + c])
+            else:
+                o[ocol + c] = pair_distance(code, A[r], B[c], p, w_, M)
 
 
 @numba.njit(cache=True, inline="always")
@@ -104,25 +130,10 @@ def _epilogue(code, S, h, w, A, B, xs, ys, x0, y0, K, p, w_, M, out, orow, ocol,
     where the expansion cannot be used). Entries the bound does not certify are recomputed by the
     exact kernel. ``diag``: the tile is on the diagonal of a symmetric problem (entry r, r is 0).
     """
-    n_bad = 0
     for r in range(h):
-        xr = xs[x0 + r]
-        o = out[orow + r]
-        for c in range(w):
-            v, ok = _expanded(code, S[r, c], xr, ys[y0 + c], K)
-            n_bad += not ok
-            o[ocol + c] = v
-    if n_bad or diag:
-        for r in range(h):
-            xr = xs[x0 + r]
-            o = out[orow + r]
-            for c in range(w):
-                if diag and r == c:
-                    o[ocol + c] = 0.0
-                    continue
-                v, ok = _expanded(code, S[r, c], xr, ys[y0 + c], K)
-                if not ok:
-                    o[ocol + c] = pair_distance(code, A[r], B[c], p, w_, M)
+        _row(code, S[r], out[orow + r], ocol, w, xs[x0 + r], ys, y0, K, A, B, r, p, w_, M)
+        if diag:
+            out[orow + r, ocol + r] = 0.0
 
 
 def _fill(code, X, Yc, xs, ys, ycol0, rb, b, sym, mirror, K, p, w_, M, out, orow0):
@@ -182,13 +193,7 @@ def _finish(code, G, A, B, xs, ys, K, p, w_, M):
     """In place: G[i, j] (the product A[i].B[j]) becomes the distance, recomputed exactly where the bound
     does not certify it."""
     for i in prange(G.shape[0]):
-        g = G[i]
-        xr = xs[i]
-        for j in range(G.shape[1]):
-            v, ok = _expanded(code, g[j], xr, ys[j], K)
-            if not ok:
-                v = pair_distance(code, A[i], B[j], p, w_, M)
-            g[j] = v
+        _row(code, G[i], G[i], 0, G.shape[1], xs[i], ys, 0, K, A, B, i, p, w_, M)
 
 
 def _finish_sym(code, G, A, xs, K, p, w_, M, eb):
@@ -206,15 +211,11 @@ def _finish_sym(code, G, A, xs, K, p, w_, M, eb):
             j1 = min(n, j0 + eb)
             for r in range(i1 - i0):
                 i = i0 + r
-                g = G[i]
-                xr = xs[i]
-                for c in range(r + 1 if bj == bi else 0, j1 - j0):
-                    j = j0 + c
-                    v, ok = _expanded(code, g[j], xr, xs[j], K)
-                    if not ok:
-                        v = pair_distance(code, A[i], A[j], p, w_, M)
-                    g[j] = v
-                    V[r, c] = v
+                c0 = r + 1 if bj == bi else 0
+                a = j0 + c0  # the row's entries a .. j1 - 1, in place
+                _row(code, G[i, a:j1], G[i], a, j1 - a, xs[i], xs, a, K, A, A[a:j1], i, p, w_, M)
+                for c in range(c0, j1 - j0):
+                    V[r, c] = G[i, j0 + c]
             for c in range(j1 - j0):
                 o = G[j0 + c]
                 for r in range(min(i1 - i0, c) if bj == bi else i1 - i0):
