@@ -1,24 +1,31 @@
-"""All-pairs ``sqeuclidean``, ``euclidean`` and ``cosine`` through per-thread BLAS tiles, checked entry by entry.
+"""All-pairs ``sqeuclidean``, ``euclidean`` and ``cosine`` from float64 BLAS products, checked entry by entry.
 
 How it works
 ------------
-The output matrix is cut into square tiles of ``b x b`` entries. Each numba worker thread takes
-a tile, multiplies its two row blocks with a single-threaded float64 BLAS ``gemm`` into a
-private ``b x b`` buffer that stays in its L2 cache, and turns the products into distances
-while they are still there, writing each output entry once (the design of the top-k search,
-:mod:`metricbench.distances.topk`, whose helpers this module shares). scikit-learn's
-``pairwise_distances`` makes the same products with one large ``gemm`` and then walks the
-whole matrix three to five more times (``*= -2``, ``+= XX``, ``+= YY``, ``maximum``,
-``sqrt`` / ``*= -1``, ``+= 1``, ``clip``). float32 input is converted to float64 block by
-block, as scikit-learn's ``_euclidean_distances_upcast`` does, so every product of two
-float32 values is exact and the result is float64 (scikit-learn returns float32, and its
-cosine multiplies in float32).
+scikit-learn's ``pairwise_distances`` makes the products ``X Y^T`` with one large ``gemm`` (``syrk``
+for ``X X^T``) and then walks the whole matrix three to five more times, single-threaded
+(``*= -2``, ``+= XX``, ``+= YY``, ``maximum``, ``sqrt`` / ``*= -1``, ``+= 1``, ``clip``). Here:
 
-When ``Y`` is ``X`` (or None) only the tiles on and above the diagonal are multiplied; each
-one is written to both of its places, so the matrix is exactly symmetric, at half the
-products. The diagonal is exactly 0. The chunked form (rows of the matrix in blocks) makes
-every tile below the diagonal from the same product as the one above it (``X_j X_i^T``,
-transposed), so it is symmetric too.
+* **The whole matrix** (:func:`fill_direct`, used by ``pairwise_distances`` when the float64 copies of
+  the input fit the working-memory budget): one multithreaded BLAS product written straight into
+  the output (``syrk`` when ``Y`` is ``X``: half the products), then **one** parallel pass that turns
+  each product into its distance in place, with the certification below.
+* **Row blocks** (:func:`fill_rows`, used by ``pairwise_distances_chunked``, and by
+  ``pairwise_distances`` when the copies would not fit): square tiles of ``b x b`` entries; each
+  numba worker thread multiplies a tile's two row blocks with a single-threaded ``gemm`` into a
+  private buffer that stays in its L2 cache and writes the distances from there, each output
+  entry once (the design of the top-k search, :mod:`metricbench.distances.topk`, whose helpers this
+  module shares). Only a chunk of ``Y``'s rows and the threads' tiles are held besides the output.
+
+float32 input is multiplied in float64 (as scikit-learn's ``_euclidean_distances_upcast`` does for
+euclidean), so every product of two float32 values is exact and the result is float64;
+scikit-learn returns float32 and multiplies cosine in float32 (``sgemm``: about twice the speed,
+about 1e-6 absolute error on the cosine).
+
+When ``Y`` is ``X`` (or None) the matrix is exactly symmetric with a zero diagonal: the whole-matrix
+pass computes the upper triangle and copies it; the tiles make every tile below the diagonal from
+the same product as the one above it (``X_j X_i^T``, transposed), so the chunked form is
+symmetric too.
 
 Error bound and exact recomputation
 -----------------------------------
@@ -38,9 +45,14 @@ the one ``paired_distances`` uses). Those are near-duplicate rows (cancellation)
 rows far beyond float64's range. Negative values cannot come out (a kept value is positive;
 the kernels clamp). On random 512-d embeddings no entry is recomputed.
 
-Memory: besides the output, each thread holds two ``b x b`` tiles and a ``b x d`` float64 copy of
-its row block, and a chunk of ``Y``'s rows is converted to float64 when ``Y`` is not float64;
-all within the working-memory setting (:mod:`metricbench.config`).
+Memory, besides the output, within the working-memory setting (:mod:`metricbench.config`): the
+whole-matrix path, float64 copies of X and Y when they are not float64 already (it is used only
+when those fit); the tiles, each thread's two ``b x b`` tiles and ``b x d`` float64 row block, and
+a chunk of ``Y``'s rows converted to float64 when ``Y`` is not float64.
+
+References
+----------
+N. J. Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., SIAM 2002, section 3.1.
 """
 
 from __future__ import annotations
