@@ -534,7 +534,7 @@ def _chunks(dist, X, Yv, sym, p, w, M, working_memory):
     if dist.name in _pw.FUSED:
         # half the budget for the block, half for the tiles and the float64 copies (pairwise.fill_rows)
         step = _chunk_rows(Yv.shape[0], working_memory, per_cell=16)
-        b = min(_pw.tile_size(X.shape[1], working_memory), step)
+        b = min(_pw.tile_size(X.shape[1], working_memory, share=0.5), step)
         step = max(b, step // b * b)  # whole tiles: the symmetric case pairs tiles across blocks
         xs = _pw.row_terms(dist.code, X)
         ys = xs if sym else _pw.row_terms(dist.code, Yv)
@@ -542,7 +542,7 @@ def _chunks(dist, X, Yv, sym, p, w, M, working_memory):
             e = min(X.shape[0], s + step)
             blk = np.empty((e - s, Yv.shape[0]), dtype=np.float64)
             _pw.fill_rows(dist, X, Yv, xs, ys, blk, s, e, sym=sym, mirror=False, b=b, p=p, w=w, M=M,
-                          working_memory=working_memory)
+                          working_memory=working_memory, share=0.5)
             yield s, blk
         return
     step = _chunk_rows(Yv.shape[0], working_memory)

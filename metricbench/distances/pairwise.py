@@ -271,12 +271,13 @@ def bound_factor(code: int, d: int) -> float:
     return 2.0 * ((2.0 * gam + 7.0 * u) if code == COSINE else (2.0 * gam + 3.0 * u)) / RTOL
 
 
-def tile_size(d: int, working_memory=None, n_threads=None) -> int:
+def tile_size(d: int, working_memory=None, n_threads=None, share: float = 1.0) -> int:
     """Side b of the square tiles: a b x b float64 tile in half the L2 cache, and every thread's
-    temporaries (two tiles and a b x d row block) within half the working-memory budget."""
+    temporaries (two tiles and a b x d row block) within half of ``share`` of the working-memory budget
+    (the other half is for the float64 chunk of Y's rows, :func:`fill_rows`)."""
     n_threads = n_threads or numba.get_num_threads()
     b = min(MAX_TILE, max(8, int(math.isqrt(_l2_bytes() // 16))))
-    budget = working_memory_bytes(working_memory) // 2
+    budget = int(working_memory_bytes(working_memory) * share) // 2
     while b > 1 and n_threads * 8 * (3 * b * b + b * d) > budget:
         b //= 2
     return max(1, b)
@@ -286,7 +287,7 @@ def _as64(A: np.ndarray) -> np.ndarray:
     return A if A.dtype == np.float64 and A.flags.c_contiguous else np.ascontiguousarray(A, dtype=np.float64)
 
 
-def fill_rows(dist, X, Y, xs, ys, out, r0, r1, *, sym, mirror, b, p, w, M, working_memory=None):
+def fill_rows(dist, X, Y, xs, ys, out, r0, r1, *, sym, mirror, b, p, w, M, working_memory=None, share=1.0):
     """out[i - r0, j] = d(X[i], Y[j]) for rows r0 <= i < r1 and every row j of Y.
 
     Parameters
@@ -305,7 +306,10 @@ def fill_rows(dist, X, Y, xs, ys, out, r0, r1, *, sym, mirror, b, p, w, M, worki
     mirror : bool
         With ``sym`` and ``(r0, r1) = (0, n)``: multiply only the upper tiles (half the work).
     b : int
-        Tile side (:func:`tile_size`).
+        Tile side (:func:`tile_size` with the same ``share``).
+    working_memory, share :
+        The temporaries (the threads' tiles, half; the float64 chunk of Y's rows when Y is not float64,
+        the other half) stay within ``share`` of the working-memory budget.
     """
     code = dist.code
     n_rows, m = r1 - r0, Y.shape[0]
@@ -317,7 +321,7 @@ def fill_rows(dist, X, Y, xs, ys, out, r0, r1, *, sym, mirror, b, p, w, M, worki
     if Y.dtype == np.float64 and Y.flags.c_contiguous:
         mc = m
     else:
-        mc = max(b, (working_memory_bytes(working_memory) // 2) // (8 * d) // b * b)
+        mc = max(b, (int(working_memory_bytes(working_memory) * share) // 2) // (8 * d) // b * b)
     work = n_rows * m * d // (2 if mirror else 1)
     parallel = work >= SERIAL_WORK
     fill = _FILL["parallel" if parallel else "serial"]
