@@ -359,7 +359,9 @@ def _check_rows_finite(X, Y, i1, i2) -> None:
 
 # -- pairwise blocks -------------------------------------------------------
 
-_BLAS = {"sqeuclidean", "euclidean", "cosine", "angular", "dot", "correlation"}
+#: the rest of the inner-product family, through one matrix product per block (sqeuclidean, euclidean and cosine:
+#: :mod:`metricbench.distances.pairwise`)
+_BLAS = {"angular", "dot", "correlation"}
 
 
 def _row_sqnorms(A: np.ndarray) -> np.ndarray:
@@ -379,29 +381,14 @@ def _block(dist: Distance, A: np.ndarray, B: np.ndarray, p, w, M, *, exact: bool
     return out
 
 
-#: relative accuracy below which a BLAS-expanded squared distance is recomputed exactly
-_EXPANSION_RTOL = 1e-6
-
-
 def _repair(dist: Distance, A, B, D, p, w, M) -> None:
     """Recompute with the exact kernel the cells of a BLAS block that cannot be trusted.
 
-    Those are non-finite cells (a squared norm that overflowed) and, for the
-    Euclidean family, cells where ``|a|^2 + |b|^2 - 2 a.b`` may have lost more than
-    :data:`_EXPANSION_RTOL` of its value to cancellation (close rows far from the
-    origin): the expansion's error is at most about ``(d + 2) eps (|a|^2 + |b|^2)``.
+    Those are non-finite cells and, under angular and correlation, every cell of a
+    row whose squared norm overflowed or underflowed.
     """
     bad = ~np.isfinite(D)
-    if dist.name in ("sqeuclidean", "euclidean"):
-        A64 = np.asarray(A, dtype=np.float64)
-        B64 = np.asarray(B, dtype=np.float64)
-        with np.errstate(over="ignore", invalid="ignore"):
-            bound = ((A.shape[1] + 2) * np.finfo(np.float64).eps / _EXPANSION_RTOL) * (
-                _row_sqnorms(A64)[:, None] + _row_sqnorms(B64)[None, :]
-            )
-            sq = D if dist.name == "sqeuclidean" else D * D
-            bad |= ~(sq > bound)
-    elif dist.name in ("cosine", "angular", "correlation"):
+    if dist.name in ("angular", "correlation"):
         # a squared norm that overflowed or underflowed makes every cell of its row wrong
         ra, rb = _norm_out_of_range(A), _norm_out_of_range(B)
         if ra.any() or rb.any():
@@ -436,10 +423,6 @@ def _blas_block(dist: Distance, A: np.ndarray, B: np.ndarray) -> np.ndarray:
         G = A64 @ B64.T
         if name == "dot":
             return -G
-        if name in ("sqeuclidean", "euclidean"):
-            D = _row_sqnorms(A64)[:, None] + _row_sqnorms(B64)[None, :] - 2.0 * G
-            np.maximum(D, 0.0, out=D)
-            return np.sqrt(D) if name == "euclidean" else D
         na = np.sqrt(_row_sqnorms(A64))
         nb = np.sqrt(_row_sqnorms(B64))
         den = na[:, None] * nb[None, :]

@@ -64,7 +64,7 @@ import numpy as np
 from numba import prange
 
 from metricbench.config import working_memory_bytes
-from metricbench.distances.codes import COSINE, EUCLIDEAN, SQEUCLIDEAN
+from metricbench.distances.codes import COSINE, EUCLIDEAN
 from metricbench.distances.kernels import pair_distance
 from metricbench.distances.topk import _U64, SERIAL_WORK, _jit, _l2_bytes, _variant
 
