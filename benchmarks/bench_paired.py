@@ -12,7 +12,8 @@ Contenders (squared Euclidean, results checked equal):
                 (``--block-mib``), by index1 within a block: the second side then comes from cache, but the
                 first is re-streamed once per block. Kept to show why metricbench does not do this.
   row-floor     not a contender: one random row read per pair and summed, no second row, no arithmetic
-                on pairs, pairs already sorted (ordering not timed). Any order that streams one side still
+                on pairs, pairs already sorted (ordering not timed), rows prefetched with metricbench's own
+                hint (metricbench.distances.prefetch: into L2), so a better hint speeds up both. Any order that streams one side still
                 reads one random row a pair, so this is the fastest such a method can be on this machine;
                 plain / row-floor is the largest speed-up over the plain loop that is attainable here.
 Each contender runs in its own subprocess so that its peak memory (ru_maxrss) is its own.
