@@ -46,6 +46,18 @@ def assert_one_line_error(res, pattern):
     assert re.search(pattern, lines[0]), lines[0]
 
 
+
+def default_sigint() -> None:
+    """``preexec_fn`` of a child that a test interrupts with SIGINT: Ctrl-C's default disposition.
+
+    A shell starts background jobs (``cmd &``, nohup, CI runners) with SIGINT ignored, children
+    inherit that, and Python then installs no KeyboardInterrupt handler: the child would finish
+    as if never interrupted. Resetting it makes the test see what a terminal user gets.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 def write_competition(path: Path, *, n_train=60, n_test=20, d=8, n_cls=6, n_pairs=30, seed=0):
     """A small valid competition directory (synthetic)."""
     import pandas as pd

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from metricbench.errors import InputError
 from metricbench.io import atomic_path, atomic_write_text, write_submission
-from tests.conftest import write_competition
+from tests.conftest import default_sigint, write_competition
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +53,7 @@ def _start_and_signal(out: Path, sig) -> tuple[subprocess.Popen, bool]:
     """Start a child writing a large submission to ``out``; send ``sig`` once its temporary file grows."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(out), "6000000"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 120
     hit = False
     while time.monotonic() < deadline and proc.poll() is None:

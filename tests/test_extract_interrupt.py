@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import default_sigint
+
 ROOT = Path(__file__).resolve().parents[1]
 
 BACKEND = textwrap.dedent('''
@@ -71,7 +73,8 @@ def _run(tmp, marks: Path, seconds: float, **popen):
            "SLOW_MARKS": str(marks)}
     cmd = [sys.executable, "-m", "metricbench.cli.main", "extract", str(tmp / "imgs"), "--out", str(tmp / "out"),
            "--backend", "slowbackend:Slow", "--jobs", "2"]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint, **popen)
 
 
 def _workers_of(pid: int) -> list[int]:
