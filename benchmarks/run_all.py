@@ -1,9 +1,7 @@
 """Every speed comparison of metricbench in one command: ratios printed, a markdown table written.
 
     python benchmarks/run_all.py                 # the default sizes -> docs/generated/benchmarks.md (+ .json);
-                                                 # 20 min under load average ~10 on the 2-core machine while the
-                                                 # numpy / sklearn gathers ran at 1M pairs too (2 turns); they now
-                                                 # stop at 300,000 pairs, one turn (aim: ~10 min)
+                                                 # minutes on the 2-core machine (measured: docs/benchmarks.md)
     python benchmarks/run_all.py --full          # the issue's sizes (10,000,000 pairs, 1,000 x 1,000,000 top-k):
                                                  # about 40 min -> docs/generated/benchmarks-full.md (+ .json)
     python benchmarks/run_all.py --full --only topk   # some sections; the others stay as last written
