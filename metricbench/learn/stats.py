@@ -62,8 +62,7 @@ def one_blas_thread():
     For the ``d x d`` factorisations of the closed-form fits (eigendecompositions, inverses of
     512 x 512 matrices): they make thousands of small BLAS calls, each a barrier of the BLAS
     threads, which costs more than it saves at that size and stalls on a machine whose cores are
-    shared (measured: one 512 x 512 ``eigh`` 0.1 s on one thread, 2-3 s on two threads at a load
-    of 10 on 2 cores). The passes over the rows (large products) keep every thread.
+    shared. The passes over the rows (large products) keep every thread.
     """
     try:
         if not _BLAS:
