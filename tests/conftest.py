@@ -36,14 +36,23 @@ def lfw_dir():
     return LFW
 
 
+def error_line(res) -> str:
+    """The one line a failed command printed on stderr, checked to be its whole stderr: one
+    ``error:`` line, no progress or stage line above it, no traceback."""
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr  # not even a blank line
+    return lines[0]
+
+
 def assert_one_line_error(res, pattern):
-    """A CLI result that failed with exactly one ``error:`` line matching ``pattern`` and no traceback."""
+    """A CLI result that failed with exactly one line on stderr, an ``error:`` line matching
+    ``pattern``, and no traceback."""
     import re
 
     assert res.exit_code != 0
-    lines = [ln for ln in res.output.strip().splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in res.output, res.output
-    assert re.search(pattern, lines[0]), lines[0]
+    line = error_line(res)
+    assert "Traceback" not in res.output, res.output
+    assert re.search(pattern, line), line
 
 
 

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from metricbench.cli.main import app
-from tests.conftest import write_competition
+from tests.conftest import error_line, write_competition
 
 runner = CliRunner()
 
@@ -215,8 +215,7 @@ def _check(res, expected, fname, before, root, baseline=None, out=None):
             assert out.read_bytes() == baseline
         return
     assert res.exit_code == 2, out_text
-    errors = [ln for ln in out_text.strip().splitlines() if ln.startswith("error:")]
-    assert len(errors) == 1, out_text
+    errors = [error_line(res)]  # the whole of stderr: no stage line above it
     assert re.search(expected.format(f=re.escape(fname)), errors[0]), errors[0]
     assert _outputs(root) == before, "a failed command left output behind"
 

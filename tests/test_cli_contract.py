@@ -251,3 +251,90 @@ def test_auto_is_a_valid_value_where_the_search_chooses():
     assert coerce(specs["shrinkage"], "0.5", "cosine-whitened") == 0.5
     with pytest.raises(Exception, match=r"outside \[0, 1\]"):
         coerce(specs["shrinkage"], "2", "cosine-whitened")
+
+
+# -- a data error is the whole of stderr: no stage line above it ----------------------------------------
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory):
+    """Files of every command, each with one bad CSV line (line 3 of the train labels has a third
+    field, and so on)."""
+    root = tmp_path_factory.mktemp("broken")
+    bad = write_competition(root / "bad")
+    lines = (bad / "train_labels.csv").read_text().split("\n")
+    lines[2] += ",x"
+    (bad / "train_labels.csv").write_text("\n".join(lines))
+    np.save(root / "q.npy", np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32))
+    (root / "q.csv").write_text("index,class\n0,1\n1,x,y\n")
+    (root / "imgs").mkdir()
+    (root / "imgs.csv").write_text("path,class\na.png,1,2\n")
+    (root / "pairs.csv").write_text("fold,name1,num1,name2,num2,same\n1,a,1,b\n")
+    return root
+
+
+_BROKEN = {
+    "score": (["score", "-m", "cosine", "--data", "{r}/bad", "--out", "{r}/o.csv"], r"train_labels\.csv: line 3"),
+    "score-learned": (["score", "-m", "lda-cosine", "--data", "{r}/bad", "--out", "{r}/o.csv"],
+                      r"train_labels\.csv: line 3"),
+    "evaluate": (["evaluate", "-m", "cosine", "--data", "{r}/bad", "--out", "{r}/ev", "--no-plot"],
+                 r"train_labels\.csv: line 3"),
+    "retrieve": (["retrieve", "-m", "cosine", "-q", "{r}/q.npy", "-g", "{r}/q.npy", "--query-labels", "{r}/q.csv",
+                  "--gallery-labels", "{r}/q.csv", "--out", "{r}/r.csv"], r"q\.csv: line 3"),
+    "make-competition": (["make-competition", "{r}/q.npy", "--labels", "{r}/q.csv", "--out", "{r}/mc"],
+                         r"q\.csv: line 3"),
+    "synth": (["synth", "--like", "{r}/bad", "--out", "{r}/sy"], r"train_labels\.csv: line 3"),
+    "auto": (["auto", "--data", "{r}/bad", "--budget", "30s", "--out", "{r}/au.csv"], r"train_labels\.csv: line 3"),
+    "extract": (["extract", "{r}/imgs", "--labels", "{r}/imgs.csv", "--out", "{r}/ex"], r"imgs\.csv: line 2"),
+    "lfw": (["lfw", "{r}/pairs.csv", "-e", "{r}/q.npy", "-l", "{r}/q.csv"], r"q\.csv: line 1: missing column 'path'"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(_BROKEN))
+def test_a_data_error_is_one_line_on_stderr(broken, command):
+    """Every command that reads user files reports a bad line as its only line on stderr: a step
+    that failed prints no "... failed" stage line above the error (issue 11 round: the user saw two)."""
+    args, pattern = _BROKEN[command]
+    before = sorted(p.name for p in broken.iterdir())
+    res = runner.invoke(app, [a.format(r=broken) for a in args])
+    assert res.exit_code == 2, res.output
+    assert_one_line_error(res, pattern)
+    assert res.stdout == ""
+    assert sorted(p.name for p in broken.iterdir()) == before, "a failed command left output behind"
+
+
+def test_a_step_prints_done_when_it_finishes_and_nothing_when_it_fails(capsys):
+    from metricbench.cli.common import RichProgress, Stage
+    from metricbench.workflows.progress import step
+
+    with RichProgress() as hook:
+        with step(hook, "loading"):
+            pass
+        with pytest.raises(ValueError), step(hook, "fitting"):
+            raise ValueError("bad")
+    with Stage("writing"):
+        pass
+    with pytest.raises(ValueError), Stage("checking"):
+        raise ValueError("bad")
+    err = capsys.readouterr().err.splitlines()
+    assert [ln.split(" (")[0] for ln in err] == ["loading ... done", "writing ... done"], err
+
+
+def test_a_backend_that_cannot_serve_the_metric_fails_before_loading(tmp_path, monkeypatch):
+    """``retrieve --backend faiss`` with a distance faiss does not serve (or a learned metric that
+    is not a linear map) fails before the files are read and before any fit."""
+    import importlib
+
+    pytest.importorskip("faiss")
+    wr = importlib.import_module("metricbench.workflows.retrieve")  # the module (the package exports the function)
+
+    def no_loading(*a, **k):
+        raise AssertionError("the embeddings were read before the backend was checked")
+
+    monkeypatch.setattr(wr, "load_embeddings", no_loading)
+    monkeypatch.setattr(wr, "open_competition", no_loading)
+    for metric, words in (("canberra", "not 'canberra'"), ("plda", "fixed distances and linear learned metrics only")):
+        res = runner.invoke(app, ["retrieve", "-m", metric, "-q", str(tmp_path / "q.npy"), "-g", str(tmp_path / "g.npy"),
+                                  "--data", str(tmp_path), "--out", str(tmp_path / "t.csv"), "--backend", "faiss"])
+        assert res.exit_code == 2, res.output
+        assert_one_line_error(res, re.escape(words))
+    assert list(tmp_path.iterdir()) == []

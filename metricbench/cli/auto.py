@@ -68,7 +68,7 @@ def _run_with_progress(data, seconds, metrics, out, seed, trials, command, force
     console = Console(stderr=True, width=max(Console(stderr=True).width, 140))
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[best]}"), TimeElapsedColumn(),
-        console=console, transient=True,
+        console=console, transient=True, disable=not console.is_terminal,  # off a terminal: no bar, no blank line
     )
     state = {"best": None, "task": None, "fusions": 0}
 

@@ -331,34 +331,37 @@ class RichProgress(ProgressHook):
             self.progress.advance(self._task, amount)
 
     def finish(self, seconds: float, ok: bool = True) -> None:
+        """A finished step prints ``description ... done (s)``; a failed one prints nothing, since
+        the ``error:`` line that follows is the whole report (one line on stderr)."""
         if self._task is not None:
             self.progress.remove_task(self._task)
             self._task = None
-        if not self.quiet:
-            self.console.print(f"{self._description} ... {'done' if ok else 'failed'} ({seconds:.1f} s)",
-                               markup=False, highlight=False)
+        if ok and not self.quiet:
+            self.console.print(f"{self._description} ... done ({seconds:.1f} s)", markup=False, highlight=False)
 
 
 class Stage:
-    """Context manager printing ``label ...`` then its duration to stderr (for commands not yet on a
-    workflow's progress hook; :class:`RichProgress` is the hook)."""
+    """Context manager running a block as one step of a :class:`RichProgress` (for commands whose
+    library call takes no progress hook): a spinner on a terminal, ``label ... done (s)`` once it
+    has finished, and nothing when it fails (the ``error:`` line is the whole report)."""
 
     def __init__(self, label: str, quiet: bool = False):
         self.label = label
         self.quiet = quiet
+        self.seconds = 0.0
 
     def __enter__(self):
+        self._hook = RichProgress(quiet=self.quiet).__enter__()
         self.t0 = time.perf_counter()
-        if not self.quiet:
-            sys.stderr.write(f"{self.label} ...")
-            sys.stderr.flush()
+        self._hook.start(self.label)
         return self
 
     def __exit__(self, exc_type, exc, tb):
         self.seconds = time.perf_counter() - self.t0
-        if not self.quiet:
-            sys.stderr.write(f" {'done' if exc_type is None else 'failed'} ({self.seconds:.1f} s)\n")
-            sys.stderr.flush()
+        try:
+            self._hook.finish(self.seconds, ok=exc_type is None)
+        finally:
+            self._hook.__exit__(exc_type, exc, tb)
         return False
 
 

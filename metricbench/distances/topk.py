@@ -491,14 +491,32 @@ def _search_metricbench(dist, Q, G, k, p, w, M, exclude_self, working_memory, pr
     return out_i, out_d, info
 
 
-def _search_faiss(dist, Q, G, k, exclude_self):
+def check_faiss(name: str | None, params: dict | None = None) -> None:
+    """Refuse, before any work, a search the faiss backend cannot serve: faiss-cpu missing, a
+    distance other than :data:`FAISS_DISTANCES` (``name`` None: a metric ranked from its
+    ``pair_distance``), or distance parameters.
+
+    Raises
+    ------
+    InputError
+    """
     try:
-        import faiss
+        import faiss  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise InputError("backend='faiss' needs faiss-cpu: pip install 'metricbench[faiss]'") from exc
-    name = dist.name
+    if name is None:
+        raise InputError("backend='faiss' serves fixed distances and linear learned metrics only")
     if name not in FAISS_DISTANCES:
         raise InputError(f"backend='faiss' serves {', '.join(FAISS_DISTANCES)}; not {name!r}")
+    if params:
+        raise InputError("backend='faiss' takes no distance parameters")
+
+
+def _search_faiss(dist, Q, G, k, exclude_self):
+    check_faiss(dist.name)
+    import faiss
+
+    name = dist.name
     Qf = np.ascontiguousarray(Q, dtype=np.float32)
     Gf = np.ascontiguousarray(G, dtype=np.float32)
     if name in ("cosine", "angular"):
@@ -622,8 +640,7 @@ def topk(
     k = min(k, n_avail)
     p, w, M = prepare_params(dist, [Q, G] if Q is not G else [Q], params)
     if backend == "faiss":
-        if params:
-            raise InputError("backend='faiss' takes no distance parameters")
+        check_faiss(dist.name, params)
         idx, d = _search_faiss(dist, Q, G, k, exclude_self)
         return TopKResult(idx, d, backend="faiss", exact=False,
                           info={"k_requested": k_req, "index": "IndexFlatL2" if dist.name in ("sqeuclidean", "euclidean")

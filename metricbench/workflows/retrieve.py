@@ -116,6 +116,15 @@ class RetrieveResult:
         return json_safe(out)
 
 
+def _ranked_by(m) -> tuple:
+    """``(distance, params)``: the fixed distance a search under the unfitted metric ``m`` ranks
+    by (after its linear map, for a linear learned metric or a search over one), or
+    ``(None, {})`` for a metric ranked from its ``pair_distance``."""
+    est = m.estimator if hasattr(m, "param_grid") else m  # a search ranks as the metric it searches
+    form = est.fixed_form() if hasattr(est, "fixed_form") else None  # needs no fit (the map is not called)
+    return (None, {}) if form is None else (form[1], dict(form[2]))
+
+
 def _read_side(path, n_rows: int):
     y, df = load_labels(path, n_rows=n_rows, extra_columns=True)
     paths = df["path"].astype(str).to_numpy() if "path" in df.columns else None
@@ -214,6 +223,10 @@ def retrieve(
     if names and gallery_labels is None and not identities:
         raise InputError("writing names needs gallery labels with a path column (index,class,path)")
     m = get_metric(name, **typed)
+    if backend == "faiss":  # a distance faiss cannot serve fails now, not after loading and fitting
+        from metricbench.distances.topk import check_faiss  # numba kernels: loaded when used
+
+        check_faiss(*_ranked_by(m))
     learns = info.kind == "learned" or m.learns
     if learns and data is None:
         raise InputError(f"metric {name!r} learns from labelled data: give a competition whose train set fits it")
