@@ -1,4 +1,7 @@
-"""Parameter domains of the learned metrics, in scikit-learn's ``_parameter_constraints`` form.
+"""Parameter domains of the learned metrics and the search, in scikit-learn's ``_parameter_constraints`` form.
+
+It sits below every subpackage, so that :mod:`metricbench.model_selection` (below ``learn``) shares
+the same domains and the same one-line message; :mod:`metricbench.learn._constraints` re-exports it.
 
 Every learned metric lists the domain of each constructor parameter in its class attribute
 ``_parameter_constraints`` (scikit-learn's convention, checked by

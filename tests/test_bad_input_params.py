@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import make_constraint
 
 from metricbench.errors import ParameterError
 from metricbench.registry import LEARNED, get_metric, metric_info
+from tests.conftest import error_line
 
 #: values tried against every parameter; those its domain refuses must raise
 CANDIDATES = [-1, 0, 1, 2, -0.5, 0.5, 1.5, math.nan, math.inf, -math.inf, "bogus", True, [1.0, 2.0]]
@@ -144,6 +145,12 @@ def test_normalisation_parameters_are_checked_when_built():
     (["-m", "plda", "-p", "n_components=0"], "'n_components' of plda must be an int in the range [1, inf)"),
     (["-m", "learned-cosine", "-p", "optimizer=adamw"], "'optimizer' of learned-cosine"),
     (["-m", "kissme", "-p", "weighting=row"], "'weighting' of kissme"),
+    # a parameter that names metrics is checked when the metric is built, not when it fits
+    (["-m", "fusion", "-p", "metrics=cosin,plda"], "fusion metrics: unknown metric 'cosin'; did you mean cosine"),
+    (["-m", "fusion", "-p", "metrics=cosine,fusion"], "fusion cannot contain itself"),
+    # the search's own settings
+    (["-m", "lda-cosine", "-p", "holdout=1.5"], "parameter 'holdout' of the search over lda-cosine must be a float"),
+    (["-m", "plda", "-p", "n_pairs=1"], "parameter 'n_pairs' of the search over plda must be an int in the range [2"),
 ])
 def test_cli_refuses_a_bad_value_before_reading_data(monkeypatch, tmp_path, args, words):
     from typer.testing import CliRunner
@@ -158,8 +165,8 @@ def test_cli_refuses_a_bad_value_before_reading_data(monkeypatch, tmp_path, args
     out = tmp_path / "s.csv"
     res = CliRunner().invoke(app, ["score", *args, "--out", str(out)])
     assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in res.output, res.output
+    lines = [error_line(res)]
+    assert "Traceback" not in res.output, res.output
     assert words in lines[0], lines[0]
     assert not out.exists()
 
@@ -254,4 +261,114 @@ def test_cli_minkowski_p_inf_writes_chebyshev_distances(tmp_path):
     res = CliRunner().invoke(app, ["score", "-m", "minkowski", "-p", "p=0", "--no-validate", "--data", str(d),
                                    "--out", str(bad)])
     assert res.exit_code == 2 and not bad.exists(), res.output
-    assert len([ln for ln in res.output.splitlines() if ln.startswith("error:")]) == 1, res.output
+    error_line(res)
+
+
+# -- parameters that name metrics or configure a nested estimator: checked when built ----------------
+
+@pytest.mark.parametrize("name, params, words", [
+    ("fusion", {"metrics": "cosin,plda"}, "fusion metrics: unknown metric 'cosin'; did you mean cosine"),
+    ("fusion", {"metrics": ["cosine", "lda-cosin"]}, "unknown metric 'lda-cosin'; did you mean lda-cosine"),
+    ("fusion", {"metrics": "cosine,fusion"}, "fusion cannot contain itself"),
+    ("fusion", {"metrics": "cosine"}, "fusion needs at least two metrics"),
+    ("fusion", {"metrics": "cosine,plda", "metric_params": {"lda-cosine": {}}}, "'lda-cosine', which is not in the fusion"),
+    ("fusion", {"metrics": "cosine,plda", "metric_params": {"plda": {"n_componets": 8}}},
+     "unknown parameter 'n_componets' for plda (did you mean n_components?)"),
+    ("fusion", {"metrics": "cosine,plda", "metric_params": {"plda": {"n_components": 0}}},
+     "parameter 'n_components' of plda must be an int in the range [1, inf)"),
+    ("fusion", {"metrics": "cosine,plda", "metric_params": {"plda": 8}}, "metric_params['plda'] must be a dict"),
+    ("verifier", {"reduce_params": {"momentun": 0.5}}, "unknown parameter 'momentun' for the verifier's reduction"),
+    ("verifier", {"reduce_params": {"momentum": 2.0}}, "parameter 'momentum' of the verifier's reduction"),
+    ("s-norm", {"metric": "cosin"}, "unknown metric 'cosin'"),
+])
+def test_a_parameter_naming_metrics_is_checked_when_built(name, params, words):
+    """``get_metric`` refuses a bad sub-metric name (with a did-you-mean suggestion) or a bad
+    sub-metric parameter at once; before, fusion and the verifier's reduction found them in fit."""
+    if name == "s-norm":
+        from metricbench.learn.norm import apply_norm
+
+        build = lambda: apply_norm(params["metric"], "s-norm")  # noqa: E731
+    else:
+        build = lambda: get_metric(name, **params)  # noqa: E731
+    with pytest.raises(ParameterError) as e:
+        build()
+    assert words in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_a_fusion_of_aliases_builds_and_keys_its_parameters_by_either_name():
+    m = get_metric("fusion", metrics="l1,minkowski", metric_params={"minkowski": {"p": 3.0}})
+    subs = m._build(["manhattan", "minkowski"])
+    assert [s.name for s in subs] == ["manhattan", "minkowski"] and subs[1].params == {"p": 3.0}
+    m = get_metric("fusion", metrics="cityblock,euclidean", metric_params={"l1": {}})  # keyed by an alias
+    assert [s.name for s in m._build(["manhattan", "euclidean"])] == ["manhattan", "euclidean"]
+
+
+# -- the search and its splitter: a domain for every parameter ----------------------------------------
+
+def _search_classes():
+    from metricbench.model_selection import IdentityPairSplit, MetricSearchCV
+
+    return [MetricSearchCV, IdentityPairSplit]
+
+
+def test_the_search_and_the_splitter_have_a_domain_for_every_parameter():
+    import inspect
+
+    for cls in _search_classes():
+        params = {p for p in inspect.signature(cls.__init__).parameters if p != "self"}
+        assert params == set(cls._parameter_constraints), cls.__name__
+
+
+def _search_bad_cases():
+    from metricbench.model_selection import IdentityPairSplit, MetricSearchCV
+
+    cases = []
+    for cls in _search_classes():
+        for param, constraints in cls._parameter_constraints.items():
+            if param in ("estimator", "param_grid", "variants", "images", "cv"):
+                continue  # objects, tried by hand below
+            for v in CANDIDATES + [0.0, 1.0]:
+                if _refused(constraints, v):
+                    cases.append(pytest.param(cls, param, v, id=f"{cls.__name__}-{param}-{v!r}"))
+    return cases
+
+
+@pytest.mark.parametrize("cls, param, value", _search_bad_cases())
+def test_a_search_or_splitter_value_outside_its_domain_is_one_line(cls, param, value):
+    from metricbench.learn.linear import LDACosine
+    from metricbench.model_selection import IdentityPairSplit
+
+    X, y = _data()
+    with pytest.raises(ParameterError) as e:
+        if cls is IdentityPairSplit:
+            IdentityPairSplit(**{param: value})  # scikit-learn's splitters check when built
+        else:
+            cls(LDACosine(), {"n_components": [1, 2]}, **{param: value}).fit(X, y)
+    msg = str(e.value)
+    assert "\n" not in msg and f"'{param}'" in msg and "must be" in msg, msg
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"n_components": "auto", "holdout": 0.0}, "'holdout' of the search over lda-cosine must be a float in the range (0.0, 1.0); got 0.0"),
+    ({"n_components": "auto", "holdout": "abc"}, "'holdout' of the search over lda-cosine must be a float"),
+    ({"n_components": "auto", "n_pairs": 1}, "'n_pairs' of the search over lda-cosine must be an int in the range [2, inf); got 1"),
+    ({"n_components": "auto", "n_pairs": 2.5}, "'n_pairs' of the search over lda-cosine must be an int"),
+    ({"n_components": "auto", "random_state": -1}, "'random_state' of the search over lda-cosine"),
+])
+def test_get_metric_checks_the_search_settings_when_built(params, words):
+    with pytest.raises(ParameterError) as e:
+        get_metric("lda-cosine", **params)
+    assert words in str(e.value), str(e.value)
+
+
+def test_the_search_refuses_objects_that_are_not_a_metric_or_a_splitter():
+    from metricbench.learn.linear import LDACosine
+    from metricbench.model_selection import MetricSearchCV
+
+    X, y = _data()
+    with pytest.raises(ParameterError, match="'estimator' of the search .* must be an object implementing"):
+        MetricSearchCV("lda-cosine", {"n_components": [1]}).fit(X, y)
+    with pytest.raises(ParameterError, match="'cv' of the search over lda-cosine must be an object implementing"):
+        MetricSearchCV(LDACosine(), {"n_components": [1]}, cv=5).fit(X, y)
+    with pytest.raises(ParameterError, match="'param_grid' of the search over lda-cosine must be"):
+        MetricSearchCV(LDACosine(), "n_components=1").fit(X, y)

@@ -34,7 +34,8 @@ import time
 import numpy as np
 
 from metricbench.learn import _constraints as dom
-from metricbench.errors import InputError
+from metricbench.distances.names import metric_info
+from metricbench.errors import InputError, UnknownMetricError
 from metricbench.learn._pairutils import check_groups
 from metricbench.learn.base import BaseMetric
 from metricbench.learn.norm import _accepted
@@ -45,12 +46,26 @@ from metricbench.catalog import build_metric as get_metric
 
 
 def _names(metrics) -> list[str]:
+    """The sub-metrics' registered names (aliases resolved), checked without data.
+
+    Raises
+    ------
+    InputError
+        Fewer than two names, ``fusion`` itself among them, or an unknown name (the message
+        suggests the nearest registered ones).
+    """
     if isinstance(metrics, str):
-        names = [m.strip() for m in metrics.replace(";", ",").split(",") if m.strip()]
+        given = [m.strip() for m in metrics.replace(";", ",").split(",") if m.strip()]
     else:
-        names = [str(m) for m in metrics]
-    if len(names) < 2:
+        given = [str(m) for m in metrics]
+    if len(given) < 2:
         raise InputError(f"fusion needs at least two metrics, e.g. metrics=cosine-whitened,plda; got {metrics!r}")
+    names = []
+    for n in given:
+        try:
+            names.append(metric_info(n).name)
+        except UnknownMetricError as e:
+            raise InputError(f"fusion metrics: {e}") from None
     if "fusion" in names:
         raise InputError("fusion cannot contain itself")
     return names
@@ -114,11 +129,26 @@ class Fusion(BaseMetric):
         self.random_state = random_state
         self.verbose = verbose
 
+    def _check_params(self):
+        """The sub-metrics' names and parameters, before any data are read: every name is
+        registered (else a did-you-mean suggestion), and every sub-metric builds with its
+        ``metric_params`` (their names and domains checked by ``get_metric``)."""
+        self._build(_names(self.metrics))
+
     def _build(self, names):
-        mp = dict(self.metric_params or {})
-        unknown = set(mp) - set(names)
-        if unknown:
-            raise InputError(f"fusion: metric_params for metrics not in the fusion: {', '.join(sorted(unknown))}")
+        """The unfitted sub-metrics ``names`` with their ``metric_params`` (keys may be aliases)."""
+        mp = {}
+        for key, value in dict(self.metric_params or {}).items():
+            try:
+                name = metric_info(str(key)).name
+            except UnknownMetricError:
+                name = str(key)
+            if name not in names:
+                raise InputError(f"fusion: metric_params for {key!r}, which is not in the fusion "
+                                 f"({', '.join(names)})")
+            if not isinstance(value, dict):
+                raise InputError(f"fusion: metric_params[{key!r}] must be a dict of parameters, got {value!r}")
+            mp[name] = value
         return [get_metric(n, **dict(mp.get(n, {}))) for n in names]
 
     def _fit_all(self, subs, X, y, groups):

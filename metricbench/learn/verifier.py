@@ -45,6 +45,7 @@ from metricbench.learn.base import BaseMetric
 from metricbench.learn.stats import class_codes
 from metricbench.model_selection import cross_groups_of, sample_pairs
 from metricbench.model_selection._split import _seed_int as seed_int
+from metricbench.params import unknown_parameter
 
 _REDUCE = ("lda", "pca", "whiten", "none", "learned-cosine")
 
@@ -234,7 +235,21 @@ class Verifier(BaseMetric):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise InputError(f"verifier: {name} must be a positive integer, got {v!r}")
+        self._check_reduce_params()
         return self
+
+    def _check_reduce_params(self):
+        """``reduce_params`` name parameters of the learned-cosine reduction: unknown names and
+        values outside their domains fail now, not when the reduction is fitted."""
+        from metricbench.learn.learned_cosine import LearnedCosine
+
+        valid = set(LearnedCosine._get_param_names()) - {"n_components"}  # n_components is the verifier's own
+        for key in dict(self.reduce_params or {}):
+            if key not in valid:
+                raise unknown_parameter(key, "the verifier's reduction (reduce_params)", valid)
+        red = self._reducer(0)
+        red.name = "the verifier's reduction (reduce_params)"
+        red.check_params()
 
     def _reducer(self, seed):
         from metricbench.learn.learned_cosine import LearnedCosine

@@ -6,7 +6,7 @@ import inspect
 
 import numpy as np
 
-from metricbench.errors import InputError
+from metricbench.errors import InputError, ParameterError
 from metricbench.model_selection._search import MetricSearchCV
 
 #: parameters of the search itself that ``get_metric(..., param="auto", ...)`` accepts
@@ -75,6 +75,7 @@ def resolve_auto(cls, params: dict):
             f"(auto settings: {', '.join(sorted(grids)) or 'none'})"
         )
     given = {k[: -len("_grid")]: params.pop(k) for k in list(params) if k.endswith("_grid") and k[: -len("_grid")] in grids}
+    given_as_holdout = "holdout" in params and "holdout" not in _init_params(cls)
     search_kw = {SEARCH_PARAMS[k]: params.pop(k) for k in list(params) if k in SEARCH_PARAMS and k not in _init_params(cls)}
     stray = [k for k in given if k not in auto]
     if stray:
@@ -93,12 +94,13 @@ def resolve_auto(cls, params: dict):
     for k in auto:
         for v in grid[k]:
             est.set_params(**{k: v}).check_params()  # a bad candidate fails now, not after a pass
-    est = cls(**params)
-    if "test_size" in search_kw:
-        search_kw["test_size"] = float(search_kw["test_size"])
-    if "n_pairs" in search_kw:
-        search_kw["n_pairs"] = int(search_kw["n_pairs"])
-    return MetricSearchCV(est, grid, **search_kw)
+    # the search's own settings are checked against its domains here, before any data are read
+    try:
+        return MetricSearchCV(cls(**params), grid, **search_kw).check_params()
+    except ParameterError as e:
+        if given_as_holdout:  # name the parameter as it was given
+            raise ParameterError(str(e).replace("parameter 'test_size'", "parameter 'holdout'", 1)) from None
+        raise
 
 
 def _init_params(cls) -> set:

@@ -29,7 +29,10 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.model_selection import ParameterGrid
 from sklearn.utils.validation import check_is_fitted
 
-from metricbench.errors import InputError, NotFittedError
+from sklearn.utils._param_validation import HasMethods
+
+from metricbench.errors import InputError, NotFittedError, ParameterError
+from metricbench import _constraints as dom
 from metricbench.model_selection._scorer import pair_auroc
 from metricbench.model_selection._split import HeldOutPairs, IdentityPairSplit
 
@@ -111,6 +114,18 @@ class MetricSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     learns = True
 
+    #: domain of every parameter (scikit-learn's form), checked by :meth:`check_params` when
+    #: :func:`~metricbench.registry.get_metric` builds a search and again at ``fit``
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "pair_score"])],
+        "param_grid": [dict, list],
+        "cv": [HasMethods(["pairs", "split"]), None],
+        "test_size": [dom.reals(0, 1, closed="neither")],
+        "n_pairs": [dom.ints(2)],
+        "refit": dom.BOOL,
+        "random_state": dom.SEED,
+    }
+
     def __init__(self, estimator, param_grid, *, cv=None, test_size: float = 0.2, n_pairs: int = 20000,
                  refit: bool = True, random_state=0):
         self.estimator = estimator
@@ -137,6 +152,31 @@ class MetricSearchCV(MetaEstimatorMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         return tags
 
+    def check_params(self):
+        """Check the search's own parameters, its splitter's and its estimator's, without data.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ParameterError
+            One line naming the parameter, the valid domain and the value given.
+        """
+        from sklearn.utils._param_validation import InvalidParameterError
+
+        owner = f"the search over {self.name or type(self.estimator).__name__}"
+        try:
+            self._validate_params()
+        except InvalidParameterError as e:
+            raise ParameterError(dom.parameter_message(e, owner)) from None
+        if isinstance(self.cv, IdentityPairSplit):
+            self.cv.check_params()
+        if hasattr(self.estimator, "check_params"):
+            self.estimator.check_params()
+        return self
+
     def _splitter(self):
         if self.cv is not None:
             return self.cv
@@ -161,6 +201,7 @@ class MetricSearchCV(MetaEstimatorMixin, BaseEstimator):
         -------
         self
         """
+        self.check_params()
         if variants is None:
             variants = groups
         elif groups is not None:
@@ -374,6 +415,13 @@ class MetricSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     def check_is_fitted(self) -> None:
         self._best()
+
+    def fixed_form(self):
+        """The refitted metric's fixed form (see :meth:`metricbench.learn.base.BaseMetric.fixed_form`):
+        exact search ranks a search over a linear metric with the distance kernels, as it ranks
+        that metric."""
+        form = getattr(self._best(), "fixed_form", None)
+        return form() if callable(form) else None
 
     def describe(self) -> str:
         """The refitted metric's description, with what was chosen and how."""

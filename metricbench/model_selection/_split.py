@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from metricbench.errors import InputError
+from metricbench import _constraints as dom
+from metricbench.errors import InputError, ParameterError
 
 
 def _rng(random_state) -> np.random.Generator:
@@ -274,6 +275,20 @@ class IdentityPairSplit:
     random_state : int
     """
 
+    #: domain of every parameter (scikit-learn's form), checked when the splitter is built, as
+    #: scikit-learn's own splitters check theirs; a split needs both kinds of pair, so
+    #: ``same_fraction`` is strictly between 0 and 1
+    _parameter_constraints: dict = {
+        "n_splits": [dom.POS_INT],
+        "test_size": [dom.reals(0, 1, closed="neither")],
+        "n_pairs": [dom.ints(2)],
+        "same_fraction": [dom.reals(0, 1, closed="neither")],
+        "variants": ["array-like", None],
+        "images": ["array-like", None],
+        "cross": [tuple, list, str, None],
+        "random_state": dom.SEED,
+    }
+
     def __init__(self, n_splits: int = 1, *, test_size: float = 0.2, n_pairs: int = 20000,
                  same_fraction: float = 0.5, variants=None, images=None, cross=None, random_state=0):
         self.n_splits = n_splits
@@ -284,6 +299,28 @@ class IdentityPairSplit:
         self.images = images
         self.cross = cross
         self.random_state = random_state
+        self.check_params()
+
+    def check_params(self):
+        """Check every parameter against :attr:`_parameter_constraints` (no data needed).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ParameterError
+            One line naming the parameter, the valid domain and the value given.
+        """
+        from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+
+        params = {k: getattr(self, k) for k in self._parameter_constraints}
+        try:
+            validate_parameter_constraints(self._parameter_constraints, params, caller_name=type(self).__name__)
+        except InvalidParameterError as e:
+            raise ParameterError(dom.parameter_message(e, type(self).__name__)) from None
+        return self
 
     def __repr__(self) -> str:
         return (f"IdentityPairSplit(n_splits={self.n_splits}, test_size={self.test_size}, "
