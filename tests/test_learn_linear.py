@@ -127,6 +127,49 @@ def test_lda_matches_sklearn_eigen_solver(rng):
     np.testing.assert_allclose(np.abs(np.corrcoef(Z.T, Zs.T)[:k, k:]).max(0), 1.0, atol=1e-6)
 
 
+def _small_within_data(rng, n_id=40, per=12, d=10, tiny=3e-5):
+    """Identities whose within-class covariance has two directions at about 1e-9 of its largest
+    eigenvalue (above the numerical-rank cut) in which the identities differ by several
+    within-class deviations: the most discriminative directions there are."""
+    Q = np.linalg.qr(rng.standard_normal((d, d)))[0]  # not aligned with the axes
+    w = np.r_[np.linspace(1.0, 0.5, d - 2), tiny, 0.7 * tiny]  # within-class deviations
+    b = np.r_[0.3 * w[:-2] * np.linspace(1.0, 0.4, d - 2), 4.0 * tiny, 3.0 * tiny]  # identity spread
+    y = np.repeat(np.arange(n_id), per)
+    Z = (rng.standard_normal((n_id, d)) * b)[y] + rng.standard_normal((y.size, d)) * w
+    return 5.0 + Z @ Q.T, y
+
+
+@pytest.mark.parametrize("k", [2, 5])
+def test_lda_keeps_small_within_class_directions_as_sklearn_does(rng, k):
+    """Directions of the within-class covariance far below its largest but above the rank cut:
+    lda-cosine finds scikit-learn's eigen-solver subspace and scores. (A ridge of 1e-10 times the
+    mean eigenvalue, added before the generalised eigenproblem, moved exactly these directions.)"""
+    X, y = _small_within_data(rng)
+    st = ScatterStats.from_data(X, y)
+    w = np.linalg.eigvalsh(st.within)
+    assert 1e-10 < w[0] / w[-1] < 1e-8  # the case: a few eigenvalues far below the largest, above the cut
+    m = get_metric("lda-cosine", n_components=k, within="all").fit(X, y)
+    sk = LinearDiscriminantAnalysis(solver="eigen", n_components=k).fit(X, y)
+    Z_sk = (X - X.mean(0)) @ sk.scalings_[:, :k]
+    Z = m.transform(X)
+    cosines = np.linalg.svd(np.linalg.qr(Z)[0].T @ np.linalg.qr(Z_sk)[0], compute_uv=False)
+    np.testing.assert_allclose(cosines, 1.0, atol=1e-6)  # the same subspace
+    i1, i2 = rng.integers(0, y.size, 200), rng.integers(0, y.size, 200)
+    # Sw's condition number (1e9) bounds either solver's directions to about eps * 1e9 = 2e-7
+    np.testing.assert_allclose(m.pair_distance(X, i1, i2), _cos_dist(Z_sk[i1], Z_sk[i2]), rtol=0, atol=1e-5)
+
+
+def test_a_true_null_space_is_still_cut(rng):
+    """Rows in a subspace (a covariance of exact rank r < d, zero eigenvalues at rounding level)
+    are whitened on that subspace only: the cut moved, it did not go."""
+    X, y = labelled(rng, n_id=30, d=6)
+    X = np.c_[X, X[:, :2] @ np.array([[1.0], [-2.0]])]  # a 7th column in the span of the first two
+    m = get_metric("wccn-cosine", shrinkage=0.0, within="all").fit(X, y)
+    assert m.rank_ == 6 and "numerical rank 6 of 7" in m.describe()
+    lda = get_metric("lda-cosine", n_components=None, within="all").fit(X, y)
+    assert lda.n_components_ == 6 and np.isfinite(lda.components_).all()
+
+
 def test_lda_auto_chooses_on_validation(rng):
     X, y = labelled(rng, n_id=60, d=10, sizes=(3, 4))
     m = get_metric("lda-cosine", n_components_grid=(2, 4, 9, 50)).fit(X, y)

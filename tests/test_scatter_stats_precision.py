@@ -5,7 +5,7 @@ float64 reference: the same rows read as float64 (float64 products), and numpy's
 import numpy as np
 import pytest
 
-from metricbench.learn.stats import ScatterStats
+from metricbench.learn.stats import RTOL_FLOAT64, ScatterStats
 from metricbench.registry import get_metric
 
 
@@ -28,9 +28,9 @@ def test_float32_statistics_match_float64(embeddings):
     X, y = embeddings
     st32 = ScatterStats.from_data(X, y, chunk=1000, precision="input")
     st64 = ScatterStats.from_data(X.astype(np.float64), y, chunk=1000)
-    assert st32.rtol == 1e-5 and st64.rtol == 1e-10
+    assert st32.rtol == 1e-5 and st64.rtol == RTOL_FLOAT64 == 1e-10
     # float64 products are the default, whatever the rows' dtype
-    assert ScatterStats.from_data(X, y, chunk=1000).rtol == 1e-10
+    assert ScatterStats.from_data(X, y, chunk=1000).rtol == RTOL_FLOAT64
     X64 = X.astype(np.float64)
     np.testing.assert_allclose(st64.total, np.cov(X64.T, bias=True), rtol=1e-9, atol=1e-15)
     np.testing.assert_allclose(st32.mean, X64.mean(0), rtol=1e-9, atol=1e-12)
@@ -64,7 +64,7 @@ def test_precision_by_metric(embeddings):
     assert get_metric("cosine-whitened", n_components=8, shrinkage=0.0).gather_stats(X, y).rtol == 1e-5
     for name, params in [("lda-cosine", {"n_components": 8}), ("plda", {"n_components": 8}),
                          ("wccn-cosine", {"shrinkage": 0.0}), ("kissme", {"n_components": 8})]:
-        assert get_metric(name, **params).gather_stats(X, y).rtol == 1e-10, name
+        assert get_metric(name, **params).gather_stats(X, y).rtol == RTOL_FLOAT64, name
 
 
 def test_precision_refuses_unknown(embeddings):

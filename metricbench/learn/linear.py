@@ -20,7 +20,8 @@ import numpy as np
 from metricbench.learn import _constraints as dom
 from metricbench.errors import InputError, ParameterError
 from metricbench.learn.base import LinearMetric, StatsFitted, used_rows
-from metricbench.learn.stats import eigh_desc, numerical_rank, one_thread, resolve_within, shrink, shrinkage_value, whitener
+from metricbench.learn.stats import (RTOL_FLOAT64, eigh_desc, numerical_rank, one_thread, resolve_within, shrink,
+                                     shrinkage_value, whitener)
 from metricbench.model_selection._scorer import cosine_rows, pair_auroc
 
 
@@ -248,14 +249,16 @@ class WCCNCosine(StatsFitted, LinearMetric):
 
 @one_thread
 def lda_directions(Sb: np.ndarray, Sw: np.ndarray, n_classes: int, shrinkage: float = 0.0,
-                   k_max: int | None = None, rtol: float = 1e-10):
+                   k_max: int | None = None, rtol: float = RTOL_FLOAT64):
     """The one LDA: discriminant directions of the between-class scatter ``Sb`` against the
     within-class covariance ``Sw``.
 
     Solutions of ``Sb v = lambda Sw_alpha v`` with ``v^T Sw_alpha v = 1``, by decreasing
     ``lambda`` (scikit-learn's ``eigen`` solver), ``Sw_alpha = (1 - alpha) Sw + alpha tr(Sw)/d I``.
-    When ``Sw_alpha`` is rank-deficient the problem is solved on its numerical range (its null
-    space is dropped, never amplified).
+    The problem is solved on ``Sw_alpha``'s numerical range (eigenvalues above ``rtol`` of the
+    largest): ``Sw_alpha`` is whitened there and ``Sb`` diagonalised in the whitened space, the
+    same directions as scikit-learn's ``scipy.linalg.eigh(Sb, Sw)`` when ``Sw_alpha`` has full
+    rank, with no ridge added; a null space is dropped, never amplified.
 
     Returns
     -------
@@ -267,23 +270,22 @@ def lda_directions(Sb: np.ndarray, Sw: np.ndarray, n_classes: int, shrinkage: fl
     ------
     InputError
         Fewer than 2 classes.
-    """
-    from scipy.linalg import eigh
 
+    References
+    ----------
+    Duda, Hart & Stork, "Pattern Classification", 2nd ed., 2001, section 3.8.3 (the solver of
+    scikit-learn's ``LinearDiscriminantAnalysis(solver="eigen")``).
+    """
     d = Sw.shape[0]
     Sw_a = shrink(Sw, shrinkage)
     k = min(d, int(n_classes) - 1, d if k_max is None else int(k_max))
     if k < 1:
         raise InputError("LDA needs at least 2 identities")
     T, _ = whitener(Sw_a, rtol)
-    if T.shape[1] == d:
-        Sw_r = Sw_a + 1e-10 * max(np.trace(Sw_a) / d, 1e-300) * np.eye(d)
-        evals, evecs = eigh(0.5 * (Sb + Sb.T), Sw_r)
-    else:
-        Bt = T.T @ Sb @ T
-        evals, F = np.linalg.eigh(0.5 * (Bt + Bt.T))
-        evecs = T @ F
-        k = min(k, T.shape[1])
+    Bt = T.T @ Sb @ T
+    evals, F = np.linalg.eigh(0.5 * (Bt + Bt.T))
+    evecs = T @ F
+    k = min(k, T.shape[1])
     order = np.argsort(evals)[::-1][:k]
     return evals[order], evecs[:, order]
 

@@ -165,7 +165,7 @@ class Mahalanobis(StatsFitted, LinearMetric):
         cov = 0.5 * (cov + cov.T)
         # the inverse on the covariance's numerical range (a singular direction is dropped,
         # never amplified): VI = T T^T with T^T cov T = I
-        T, _ = whitener(cov, 1e-10)
+        T, _ = whitener(cov)
         L = T
         VI = T @ T.T
         self.rank_ = int(T.shape[1])

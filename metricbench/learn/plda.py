@@ -39,7 +39,7 @@ from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError, ParameterError
 from metricbench.learn.base import BaseMetric, StatsFitted, _transform_used, used_rows
 from metricbench.learn.linear import lda_directions
-from metricbench.learn.stats import ScatterStats, class_codes, clip_psd, one_thread, resolve_within, stats_chunk_rows, whitener
+from metricbench.learn.stats import RTOL_FLOAT64, ScatterStats, class_codes, clip_psd, one_thread, resolve_within, stats_chunk_rows, whitener
 from metricbench.model_selection._scorer import pair_auroc
 
 
@@ -130,7 +130,7 @@ def llr_coefficients(phi: np.ndarray):
 
 
 @one_thread
-def simultaneous_diagonalisation(B, W, rtol: float = 1e-10):
+def simultaneous_diagonalisation(B, W, rtol: float = RTOL_FLOAT64):
     """``A, phi`` with ``A W A^T = I`` and ``A B A^T = diag(phi)``, phi descending, >= 0.
 
     ``A`` has one row per direction of ``W``'s numerical range: a rank-deficient ``W`` is

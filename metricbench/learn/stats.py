@@ -152,7 +152,7 @@ class ScatterStats:
         #: class-weighted parts exact (false after combining shared identities with local weights)
         self.weights_ok = True
         #: relative eigenvalue threshold of the numerical rank (float32 products are coarser)
-        self.rtol = 1e-10
+        self.rtol = RTOL_FLOAT64
         #: second-pass sums over the rows given these statistics (:data:`SECOND_PASS`), by name
         self.extra: dict = {}
         self._memo: dict = {}
@@ -327,7 +327,7 @@ class ScatterStats:
             wgrams={k: {"gram": _sym(WG[k]), "weights": weights[k]} for k in ("wccn", "npairs") if k in weights},
             global_weights=global_weights,
         )
-        out.rtol = 1e-5 if dt is np.float32 else 1e-10
+        out.rtol = 1e-5 if dt is np.float32 else RTOL_FLOAT64
         return out
 
     # -- combination ----------------------------------------------------------------------
@@ -674,15 +674,26 @@ def residual_fourth(X, y, stats: "ScatterStats", *, rows=None, chunk: int | None
     return total
 
 
+#: relative eigenvalue threshold of the numerical rank of a scatter matrix formed with float64
+#: products: eigenvalues at or below 1e-10 of the largest count as zero. It is a choice, not only
+#: rounding: float64 rounding alone leaves a zero eigenvalue near 1e-13, but rows stored in float32
+#: carry noise far above that (on the embedded default the within-class spectrum falls smoothly to
+#: 10-40 times eps32^2 times the rows' mean square), and whitening those directions cost
+#: lda-cosine 0.005 test AUROC there at 1e-12. On ``metricbench synth --like raai2019`` the cut
+#: drops 28 within-class directions (1.5e-11 to 9e-11 of the largest) in which the generator put
+#: identity signal: lda-cosine then scores below scikit-learn's LDA, which keeps them (see
+#: docs/scale.md)
+RTOL_FLOAT64 = 1e-10
+
 #: second-pass sums a fit may need besides the statistics: name -> f(X, y, stats, rows=None)
 SECOND_PASS = {"residual_fourth": residual_fourth}
 
 
-def numerical_rank(s, *, n_rows: int | None = None, rtol: float = 1e-10) -> int:
+def numerical_rank(s, *, n_rows: int | None = None, rtol: float = RTOL_FLOAT64) -> int:
     """Numerical rank of a covariance from its eigenvalues ``s`` (descending, >= 0).
 
-    Eigenvalues at or below ``rtol * max(s)`` count as zero (``rtol``: 1e-10 for float64
-    products, :attr:`ScatterStats.rtol` gives 1e-5 for statistics gathered from float32 rows),
+    Eigenvalues at or below ``rtol * max(s)`` count as zero (``rtol``: :data:`RTOL_FLOAT64` for
+    float64 products, :attr:`ScatterStats.rtol` gives 1e-5 for statistics gathered from float32 rows),
     and a covariance of ``n_rows`` centred rows has rank at most ``n_rows - 1``.
     """
     s = np.asarray(s, dtype=np.float64)
@@ -694,7 +705,7 @@ def numerical_rank(s, *, n_rows: int | None = None, rtol: float = 1e-10) -> int:
     return r
 
 
-__all__ = ["SECOND_PASS", "ScatterStats", "class_codes", "numerical_rank", "residual_fourth", "stats_chunk_rows"]
+__all__ = ["RTOL_FLOAT64", "SECOND_PASS", "ScatterStats", "class_codes", "numerical_rank", "residual_fourth", "stats_chunk_rows"]
 
 
 # -- small matrix helpers shared by the closed-form metrics ---------------------------------
@@ -730,7 +741,7 @@ def eigh_desc(S: np.ndarray):
     return w[order], V[:, order]
 
 
-def whitener(S: np.ndarray, rtol: float = 1e-10):
+def whitener(S: np.ndarray, rtol: float = RTOL_FLOAT64):
     """``T`` (d, r) with ``T^T S T = I`` on the numerical range of ``S`` (rank ``r``; the
     null space is dropped, never amplified), and the kept eigenvalues."""
     w, V = eigh_desc(S)
