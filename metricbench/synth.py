@@ -648,6 +648,62 @@ def _write_csv(path, columns: dict, chunk: int = 1 << 20):
             np.savetxt(fh, block, fmt="%d", delimiter=",")
 
 
+#: the smallest value of each size argument of :func:`synth`
+_SIZE_MIN = {"n_train": 2, "n_classes": 1, "dim": 2, "n_test": 2, "n_test_classes": 1, "n_pairs": 1}
+
+
+def _check_sizes(given: dict, same_fraction) -> None:
+    """Each size given to :func:`synth` (None: the default) is a whole number at least its minimum."""
+    for name, v in given.items():
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise InputError(f"{name} must be a whole number, got {v!r}", param=name)
+        if v < _SIZE_MIN[name]:
+            raise InputError(f"{name} must be at least {_SIZE_MIN[name]}, got {v}", param=name)
+    if not 0.0 <= same_fraction <= 1.0:
+        raise InputError(f"same_fraction must be between 0 and 1, got {same_fraction}", param="same_fraction")
+
+
+def _test_classes(n_train, n_classes, n_test, n_test_classes, shapes, V) -> int:
+    """``n_test_classes`` as given, else the source's (same test rows), else test rows over the mean
+    train identity size."""
+    if n_test_classes is None:
+        n_test_classes = shapes.get("n_test_classes") if n_test == shapes["n_test"] else None
+        if n_test_classes is None:
+            mean_size = (n_train // V) / max(1, n_classes)
+            n_test_classes = max(2, int(round((n_test // V) / max(mean_size, 1.0))))
+            # the default never asks for more identities than the test rows can hold
+            n_test_classes = min(n_test_classes, max(1, n_test // 2))
+    return int(n_test_classes)
+
+
+def _check_shapes(given: dict, shapes: dict, same_fraction) -> None:
+    """Refuse sizes that cannot be drawn together, before any work: every identity needs 2+ rows
+    (one image in two variants, or two images) in train and in test, and different-identity pairs
+    need 2+ test identities."""
+    v = {k: (given[k] if given[k] is not None else shapes[k]) for k in ("n_train", "n_classes", "n_test")}
+    n_train, n_classes, n_test = v["n_train"], v["n_classes"], v["n_test"]
+    if n_train < 2 * n_classes:
+        culprit = "n_classes" if given["n_classes"] is not None else "n_train"
+        raise InputError(
+            f"n_train={n_train} rows cannot hold n_classes={n_classes} identities of 2+ rows each: "
+            f"give n_train at least {2 * n_classes} or n_classes at most {n_train // 2}", param=culprit)
+    # the variants of the source do not change these bounds: 2 rows per identity either way
+    ntc = _test_classes(n_train, n_classes, n_test, given["n_test_classes"], shapes, 1)
+    if n_test < 2 * ntc:
+        culprit = "n_test_classes" if given["n_test_classes"] is not None else "n_test"
+        raise InputError(
+            f"n_test={n_test} rows cannot hold n_test_classes={ntc} identities of 2+ rows each: "
+            f"give n_test at least {2 * ntc} or n_test_classes at most {n_test // 2}", param=culprit)
+    if ntc < 2 and same_fraction < 1.0:
+        if given["n_test_classes"] is not None:
+            raise InputError("n_test_classes must be at least 2 for different-identity test pairs "
+                             f"(same_fraction={same_fraction})", param="n_test_classes")
+        raise InputError(f"n_test={n_test} rows hold only 1 test identity (2+ rows each); different-identity "
+                         "test pairs need 2: give n_test at least 4", param="n_test")
+
+
 def synth(
     out,
     *,
@@ -705,9 +761,13 @@ def synth(
     out = Path(out)
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} exists", path=out)
+    given = {"n_train": n_train, "n_classes": n_classes, "dim": dim, "n_test": n_test,
+             "n_test_classes": n_test_classes, "n_pairs": n_pairs}
+    _check_sizes(given, same_fraction)
     if str(like).lower() == "raai2019":
         shapes = dict(RAAI2019_SHAPES)
-        d = int(dim or shapes["dim"])
+        d = int(dim if dim is not None else shapes["dim"])
+        _check_shapes(given, shapes, same_fraction)
         p = params if params is not None else preset_params(d)
     else:
         src = Path(like)
@@ -716,8 +776,6 @@ def synth(
         man = {}
         if (src / "manifest.json").exists():
             man = json.loads((src / "manifest.json").read_text())
-        p = params if params is not None else fit_competition(src)
-
         comp = load_competition(src)
         shapes = {
             "n_train": comp.train_X.shape[0],
@@ -728,30 +786,21 @@ def synth(
         }
         if "n_test_identities" in man:
             shapes["n_test_classes"] = int(man["n_test_identities"])
-        d = p.dim
+        d = int(params.dim) if params is not None else shapes["dim"]
         if dim is not None and int(dim) != d:
             raise InputError(f"like={like}: the fitted bases are {d}-D; dim must be {d} or None", param="dim")
+        _check_shapes(given, shapes, same_fraction)
+        p = params if params is not None else fit_competition(src)
     V = p.variants
     n_train = int(n_train if n_train is not None else shapes["n_train"])
     n_classes = int(n_classes if n_classes is not None else shapes["n_classes"])
     n_test = int(n_test if n_test is not None else shapes["n_test"])
     n_pairs = int(n_pairs if n_pairs is not None else shapes["n_pairs"])
     for name, v in (("n_train", n_train), ("n_test", n_test)):
-        if v < 2:
-            raise InputError(f"{name} must be at least 2, got {v}")
         if v % V:
-            raise InputError(f"{name} must be a multiple of {V} (each image has {V} variants), got {v}")
-    if n_pairs < 1:
-        raise InputError(f"n_pairs must be at least 1, got {n_pairs}")
-    if not 0.0 <= same_fraction <= 1.0:
-        raise InputError(f"same_fraction must be between 0 and 1, got {same_fraction}")
+            raise InputError(f"{name} must be a multiple of {V} (each image has {V} variants), got {v}", param=name)
     minimum = 2 if V == 1 else 1
-    mean_size = (n_train // V) / max(1, n_classes)
-    if n_test_classes is None:
-        n_test_classes = shapes.get("n_test_classes") if n_test == shapes["n_test"] else None
-        if n_test_classes is None:
-            n_test_classes = max(2, int(round((n_test // V) / max(mean_size, 1.0))))
-    n_test_classes = int(n_test_classes)
+    n_test_classes = _test_classes(n_train, n_classes, n_test, n_test_classes, shapes, V)
 
     ss = np.random.SeedSequence(seed)
     r_model, r_sizes, r_train, r_test, r_pairs, r_cal = (np.random.default_rng(s) for s in ss.spawn(6))

@@ -108,7 +108,7 @@ def test_class_sizes_exact():
 
 
 def test_bad_input_leaves_nothing(tmp_path):
-    with pytest.raises(InputError, match="cannot give"):
+    with pytest.raises(InputError, match="cannot hold"):
         synth(tmp_path / "x", like="raai2019", n_train=10, n_classes=6, dim=4, n_test=10, n_pairs=5)
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(InputError, match="raai2019"):
@@ -130,7 +130,52 @@ def test_cli(tmp_path):
     res = runner.invoke(app, args + ["--overwrite"])
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["synth", "--out", str(tmp_path / "d"), "--n-train", "3", "--n-classes", "2"])
-    assert_one_line_error(res, "cannot give")
+    assert_one_line_error(res, "cannot hold.*--n-classes")
+
+
+@pytest.mark.parametrize("args, pattern", [
+    (["--dim", "0"], "dim must be at least 2, got 0 .--dim"),
+    (["--dim", "-3"], "dim must be at least 2.*--dim"),
+    (["--n-train", "0"], "n_train must be at least 2.*--n-train"),
+    (["--n-train", "-5"], "n_train must be at least 2, got -5 .--n-train"),
+    (["--n-classes", "0"], "n_classes must be at least 1.*--n-classes"),
+    (["--n-test", "0"], "n_test must be at least 2.*--n-test"),
+    (["--n-test-classes", "0"], "n_test_classes must be at least 1.*--n-test-classes"),
+    (["--n-pairs", "0"], "n_pairs must be at least 1.*--n-pairs"),
+    (["--n-pairs", "-1"], "n_pairs must be at least 1.*--n-pairs"),
+    (["--n-classes", "5000", "--n-train", "100"], "n_train=100 rows cannot hold n_classes=5000.*--n-classes"),
+    (["--n-train", "100"], "n_train=100 rows cannot hold n_classes=10575.*--n-train"),
+    (["--n-test", "10", "--n-test-classes", "6"], "n_test=10 rows cannot hold n_test_classes=6.*--n-test-classes"),
+    (["--n-test", "2"], "n_test=2 rows hold only 1 test identity.*--n-test"),
+    (["--n-test-classes", "1"], "n_test_classes must be at least 2.*--n-test-classes"),
+])
+def test_cli_refuses_sizes_before_any_work(tmp_path, monkeypatch, args, pattern):
+    """Every size option is checked before the model is built: 0 is not "the default" (it wrote a
+    454,714 x 512 set for --dim 0), and impossible combinations fail at once, not after the draws."""
+    import metricbench.synth as ms
+    from metricbench.cli.main import app
+
+    def no_work(*a, **k):
+        raise AssertionError("work started before the sizes were checked")
+
+    monkeypatch.setattr(ms, "preset_params", no_work)
+    monkeypatch.setattr(ms, "fit_competition", no_work)
+    res = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "o"), *args])
+    assert_one_line_error(res, pattern)
+    assert res.exit_code == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_library_sizes_name_the_argument(tmp_path):
+    with pytest.raises(InputError, match="dim must be at least 2") as e:
+        synth(tmp_path / "o", dim=0)
+    assert e.value.param == "dim"
+    with pytest.raises(InputError, match="whole number") as e:
+        synth(tmp_path / "o", n_pairs=2.5)
+    assert e.value.param == "n_pairs"
+    with pytest.raises(InputError, match="cannot hold") as e:
+        synth(tmp_path / "o", like=DATA, n_train=10, n_classes=6)
+    assert e.value.param == "n_classes"
 
 
 def test_fit_recovers_the_shares_a_degraded_row_keeps():
