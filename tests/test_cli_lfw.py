@@ -93,6 +93,19 @@ def test_lfw_command_errors(demo, tmp_path):
     assert_one_line_error(runner.invoke(app, ["lfw", str(demo["pairs"]), *base, "-m", "lmnn"]), "fitted first")
     bad = tmp_path / "pairs.csv"
     pd.read_csv(demo["pairs"]).assign(name1="Nobody").to_csv(bad, index=False)
-    assert_one_line_error(runner.invoke(app, ["lfw", str(bad), *base]), "without an embedding")
+    res = runner.invoke(app, ["lfw", str(bad), *base])
+    assert_one_line_error(res, r"without an embedding.*skip the pairs with missing images \(--skip-missing\)$")
+    assert res.exit_code == 2 and "missing='skip'" not in res.output  # the CLI names its own option
     res = runner.invoke(app, ["lfw", str(bad), *base, "--skip-missing"])
     assert res.exit_code != 0  # every pair dropped: nothing left to evaluate, still one line
+
+
+def test_library_missing_images_name_the_argument(demo, tmp_path):
+    from metricbench.errors import InputError
+    from metricbench.evaluation.lfw import lfw_verification
+
+    bad = tmp_path / "pairs.csv"
+    pd.read_csv(demo["pairs"]).assign(name1="Nobody").to_csv(bad, index=False)
+    with pytest.raises(InputError, match="without an embedding") as e:
+        lfw_verification(demo["embeddings"], demo["labels"], bad)
+    assert e.value.param == "missing"

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from metricbench.cli.common import fail, reports_errors
+from metricbench.cli.common import alias_options, fail, reports_errors
 
 
 @reports_errors
@@ -51,6 +51,7 @@ def lfw(
         fail(f"--fars must lie in (0, 1], got {fars!r}")
     if n_boot < 1:
         fail(f"--n-boot must be at least 1, got {n_boot}")
+    alias_options(missing="skip_missing")
     used = metric
     if load_metric is not None:
         from metricbench.learn.base import load_metric as _load

@@ -150,7 +150,7 @@ def pair_rows(pairs: pd.DataFrame, labels: pd.DataFrame, *, missing: str = "erro
     index1, index2 : ndarray of int64, keep : ndarray of bool (pairs kept)
     """
     if missing not in ("error", "skip"):
-        raise InputError(f"missing must be 'error' or 'skip', got {missing!r}")
+        raise InputError(f"missing must be 'error' or 'skip', got {missing!r}", param="missing")
     stems = labels["path"].astype(str).map(lambda p: Path(p.replace("\\", "/")).stem).to_numpy()
     lookup = pd.Series(np.arange(stems.size), index=stems)
     dup = lookup.index.duplicated()
@@ -166,7 +166,8 @@ def pair_rows(pairs: pd.DataFrame, labels: pd.DataFrame, *, missing: str = "erro
         absent = k1[j] if np.isnan(i1[j]) else k2[j]
         raise InputError(
             f"{(~keep).sum()} pair(s) name images without an embedding (first: {absent}); "
-            "embed them, or pass missing='skip' to drop those pairs"
+            "embed them, or skip the pairs with missing images",
+            param="missing",
         )
     return i1[keep].astype(np.int64), i2[keep].astype(np.int64), keep
 
