@@ -124,3 +124,16 @@ def test_score_learned_metric_with_train_groups(tmp_path):
     res = runner.invoke(app, ["score", "--metric", "ml-covariance", "--out", str(out), "--val-pairs", "2000"])
     assert res.exit_code == 0, res.output
     assert len(pd.read_csv(out)) == 4000
+
+
+@pytest.mark.parametrize("command", [["score", "-m", "cosine"], ["evaluate", "-m", "cosine"], ["auto"],
+                                     ["retrieve", "-m", "lda-cosine", "-q", "Q", "-g", "Q"]])
+def test_data_that_is_a_file_is_named_as_such(tmp_path, command):
+    """--data naming an existing file: say it is a file, not 'competition directory not found'."""
+    f = tmp_path / "train_set.npy"
+    np.save(f, np.zeros((4, 3), dtype=np.float32))
+    args = [str(f) if a == "Q" else a for a in command]
+    res = runner.invoke(app, [*args, "--data", str(f)])
+    assert_one_line_error(res, r"train_set.npy is a file, not a competition directory; give the folder .*\(--data\)$")
+    assert res.exit_code == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train_set.npy"]

@@ -10,8 +10,9 @@ import numpy as np
 
 from metricbench.auto.config import ConfigRun, save_config, score_config
 from metricbench.auto.search import AutoResult, auto_search
-from metricbench.io import load_competition, write_submission
+from metricbench.io import write_submission
 from metricbench.io.atomic import atomic_write_text
+from metricbench.workflows.data import open_competition
 from metricbench.workflows.outputs import check_output_file
 
 
@@ -96,7 +97,7 @@ def run_auto(
     sub, cfg_path, rep_path = output_paths(out)
     for path in (sub, cfg_path, rep_path):  # before any work: a directory, an unwritable folder, an earlier run
         check_output_file(path, overwrite=overwrite)
-    comp = load_competition(data)
+    comp = open_competition(data, validate=False)
     comp.validate()
     result = auto_search(
         comp.train_X, comp.train_y, comp.train_groups, comp.train_images, budget=budget, n_trials=n_trials,
@@ -278,7 +279,7 @@ def rerun_config(config, data, out=None, *, similarity: bool = False,
         cfg, stem = load_config(config), Path(config).name.split(".")[0]
     out = Path(out) if out is not None else Path("submissions") / f"{stem}.csv"
     check_output_file(out, overwrite=overwrite)  # before any work; an earlier submission is kept
-    comp = load_competition(data)
+    comp = open_competition(data, validate=False)
     comp.validate()
     run = score_config(cfg, comp)
     write_submission(out, run.ids, run.score if similarity else -run.score)

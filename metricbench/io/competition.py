@@ -42,6 +42,9 @@ class Competition:
     def __init__(self, path, *, mmap: bool = True):
         self.path = Path(path)
         self.mmap = mmap
+        if self.path.exists() and not self.path.is_dir():
+            raise InputError(f"{self.path} is a file, not a competition directory; give the folder that holds "
+                             "train_set.npy, test_set.npy and test_pairs.csv")
         if not self.path.is_dir():
             raise InputError(f"{self.path}: competition directory not found")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from metricbench.datasets import default_data_dir as _default
+from metricbench.errors import InputError
 from metricbench.io import Competition, load_competition
 
 
@@ -25,7 +26,12 @@ def open_competition(data=None, *, validate: bool = True):
     if isinstance(data, Competition):
         comp = data
     else:
-        comp = load_competition(default_data_dir() if data is None else data)
+        try:
+            comp = load_competition(default_data_dir() if data is None else data)
+        except InputError as e:
+            if e.param is None and data is not None and not Path(data).is_dir():
+                e.param = "data"  # the directory itself (absent, or a file): the argument at fault
+            raise
     if validate:
         comp.validate()
     return comp

@@ -230,6 +230,8 @@ def retrieve(
     learns = info.kind == "learned" or m.learns
     if learns and data is None:
         raise InputError(f"metric {name!r} learns from labelled data: give a competition whose train set fits it")
+    # the competition directory is checked (it opens lazily) before the embeddings are read
+    comp = open_competition(data, validate=False) if learns else None
     if out is not None:
         out = check_output_file(out, overwrite=overwrite)
 
@@ -258,7 +260,6 @@ def retrieve(
     result = RetrieveResult(metric=name, params=typed, k=int(k), n_queries=int(Q.shape[0]), n_gallery=int(G.shape[0]),
                             exclude_self=bool(exclude_self), search_seconds=0.0, output=None, format=fmt)
     if learns:
-        comp = open_competition(data, validate=False)
         Xtr, ytr, groups = comp.train_X, comp.train_y, comp.train_groups
         if Xtr.shape[1] != Q.shape[1]:
             raise InputError(f"{data}: train embeddings are {Xtr.shape[1]}-D but the queries are {Q.shape[1]}-D")
