@@ -3,7 +3,8 @@
     python benchmarks/run_all.py                 # the default sizes -> docs/generated/benchmarks.md (+ .json);
                                                  # minutes on the 2-core machine (measured: docs/benchmarks.md)
     python benchmarks/run_all.py --full          # the issue's sizes (10,000,000 pairs, 1,000 x 1,000,000 top-k):
-                                                 # about 40 min -> docs/generated/benchmarks-full.md (+ .json)
+                                                 # tens of minutes (not timed as a whole)
+                                                 # -> docs/generated/benchmarks-full.md (+ .json)
     python benchmarks/run_all.py --full --only topk   # some sections; the others stay as last written
     python benchmarks/run_all.py --quick --out /tmp/b.md   # a smoke test (seconds): tiny sizes, same code paths
 
@@ -391,10 +392,15 @@ def _write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def _loadavg() -> str:
+    """The 1, 5 and 15 minute load averages, 2 decimals each ("7.30, 6.85, 5.20")."""
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     size = ap.add_mutually_exclusive_group()
-    size.add_argument("--full", action="store_true", help="the issue's full sizes (about 40 min)")
+    size.add_argument("--full", action="store_true", help="the issue's full sizes (tens of minutes; not timed as a whole)")
     size.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test of every path")
     ap.add_argument("--only", help=f"comma-separated sections ({', '.join(SECTIONS)})")
     ap.add_argument("--out", help="markdown file to write (default docs/generated/benchmarks.md, "
@@ -420,7 +426,7 @@ def main(argv=None) -> dict:
             pass
     info = machine()
     info["dim"] = cfg["dim"]
-    print(f"{info['cpu']}, {info['cores']} cores, load average {os.getloadavg()}, sizes: {mode}", flush=True)
+    print(f"{info['cpu']}, {info['cores']} cores, load average {_loadavg()}, sizes: {mode}", flush=True)
     t_all = time.perf_counter()
     for name in names:
         meta = {"load_before": tuple(round(v, 2) for v in os.getloadavg()), "date": _now()}
@@ -442,7 +448,7 @@ def main(argv=None) -> dict:
     command = "python benchmarks/run_all.py" + {"full": " --full", "quick": " --quick", "default": ""}[mode]
     _write(out, markdown(results, info, command))
     _write(jpath, json.dumps({"machine": info, "command": command, **results}, indent=1, default=float))
-    print(f"wrote {out} and {jpath.name} ({wall:.0f} s, load average after {os.getloadavg()})")
+    print(f"wrote {out} and {jpath.name} ({wall:.0f} s, load average after {_loadavg()})")
     return results
 
 

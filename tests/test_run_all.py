@@ -33,3 +33,14 @@ def test_run_all_quick_writes_every_section(tmp_path):
     # --only re-runs one section and keeps the others
     res2 = mod.main(["--quick", "--only", "lmnn", "--out", str(out)])
     assert res2["paired"] == res["paired"] and "## Paired distances" in out.read_text()
+
+
+def test_load_average_is_printed_with_two_decimals(monkeypatch):
+    import re
+
+    spec = importlib.util.spec_from_file_location("run_all", ROOT / "benchmarks" / "run_all.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod.os, "getloadavg", lambda: (7.29931640625, 6.5, 12.0))
+    assert mod._loadavg() == "7.30, 6.50, 12.00"
+    assert "40 min" not in mod.__doc__ and not re.search(r"\d+ min", mod.__doc__)  # no unmeasured duration
