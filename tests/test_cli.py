@@ -137,3 +137,15 @@ def test_data_that_is_a_file_is_named_as_such(tmp_path, command):
     assert_one_line_error(res, r"train_set.npy is a file, not a competition directory; give the folder .*\(--data\)$")
     assert res.exit_code == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train_set.npy"]
+
+
+def test_help_usage_names_arguments_plainly_and_reflows_paragraphs():
+    """lfw -h showed '{pairs}'; auto -h broke a sentence where the docstring's source line ended."""
+    import re
+
+    for cmd, usage in (("lfw", "PAIRS"), ("extract", "IMAGES_DIR"), ("make-competition", "EMBEDDINGS...")):
+        out = runner.invoke(app, [cmd, "-h"], env={"COLUMNS": "120"}).output
+        assert re.search(rf"Usage: metricbench {cmd} \[OPTIONS\] {re.escape(usage)}\s", out), out
+        assert "{" not in out.split("\n\n")[0] + out.splitlines()[1]
+    out = runner.invoke(app, ["auto", "-h"], env={"COLUMNS": "200"}).output
+    assert "no candidate was chosen on" in out, out

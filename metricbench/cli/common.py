@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -142,6 +143,26 @@ def _report(message: str, code: int) -> int:
     return code
 
 
+def _unwrap(text: str) -> str:
+    """A docstring's paragraphs as single lines, so the help reflows them to the terminal (rich markup
+    keeps a source line break after the first paragraph: "no candidate was / chosen on"). A line that
+    starts indented, and every line of an ``Example`` paragraph, keeps its own line."""
+    paragraphs = []
+    for para in text.split("\n\n"):
+        lines = para.split("\n")
+        if lines[0].lstrip().lower().startswith("example"):
+            paragraphs.append(para)
+            continue
+        out = [lines[0]]
+        for line in lines[1:]:
+            if line[:1].isspace() or not line.strip() or not out[-1].strip():
+                out.append(line)
+            else:
+                out[-1] = out[-1].rstrip() + " " + line.strip()
+        paragraphs.append("\n".join(out))
+    return "\n\n".join(paragraphs)
+
+
 class _CleanHelp:
     """Help that renders flags without a ``<bool>`` type and keeps literal brackets."""
 
@@ -151,17 +172,23 @@ class _CleanHelp:
         if not getattr(self, "_escaped", False):
             self._escaped = True
             if self.help:
-                self.help = escape(self.help)
+                self.help = escape(_unwrap(self.help))
             for p in self.params:
                 if getattr(p, "help", None):
                     p.help = escape(p.help)
         return super().format_help(ctx, formatter)
+
+    def collect_usage_pieces(self, ctx):
+        # typer writes a required argument as "{pairs}"; the usage line says PAIRS (EMBEDDINGS...)
+        return [re.sub(r"^\{(.*)\}((?:\.\.\.)?)$", r"\1\2", p) for p in super().collect_usage_pieces(ctx)]
 
     def get_params(self, ctx):
         params = super().get_params(ctx)
         for p in params:
             if getattr(p, "is_flag", False) and p.metavar is None:
                 p.metavar = ""  # a flag takes no value: no "<bool>" in the help
+            elif p.param_type_name == "argument" and p.metavar is None and p.name:
+                p.metavar = p.name.upper()  # PAIRS, not typer's "{pairs}"
         return params
 
 
