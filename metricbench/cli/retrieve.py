@@ -25,7 +25,7 @@ Examples:
 
   metricbench retrieve -m cosine -q query.npy -g gallery.npy -k 10 --query-labels query.csv --gallery-labels gallery.csv
 
-  metricbench retrieve -m cosine-whitened --data data/lfw-xq -q query.npy -g gallery.npy --format json --out top10.json
+  metricbench retrieve -m cosine-whitened --data path/to/competition -q query.npy -g gallery.npy --format json --out top10.json
 """
 
 
