@@ -310,7 +310,13 @@ def markdown(results: dict, info: dict, command: str) -> str:
            f"- Python {info['python']}, numpy {info['numpy']}; numba {info['numba_threads']} threads "
            f"({info['numba_layer']})",
            f"- BLAS / OpenMP libraries loaded: {'; '.join(info['blas'])}",
-           f"- environment: {info['env'] or 'no OPENBLAS_* / thread variables set'}", ""]
+           f"- environment: {info['env'] or 'no OPENBLAS_* / thread variables set'}"]
+    run = results.get("run")
+    if run:
+        out.append(f"- whole run (`{run['command']}`, every section): {run['wall_s']:.1f} s wall, {run['cpu_s']:.1f} s CPU "
+                   f"(user + system), peak RSS {run['peak_rss_gib']:.2f} GiB; started {run['date']}, load average "
+                   f"before {run['load_before']}, after {run['load_after']}")
+    out.append("")
     if results.get("paired"):
         r0 = results["paired"][0]
         out += ["### Paired distances vs the numpy gather, scikit-learn, the Python loop and the row floor", "",
@@ -428,6 +434,7 @@ def main(argv=None) -> dict:
     info["dim"] = cfg["dim"]
     print(f"{info['cpu']}, {info['cores']} cores, load average {_loadavg()}, sizes: {mode}", flush=True)
     t_all = time.perf_counter()
+    started, load_start = _now(), tuple(round(v, 2) for v in os.getloadavg())
     for name in names:
         meta = {"load_before": tuple(round(v, 2) for v in os.getloadavg()), "date": _now()}
         t0 = time.perf_counter()
@@ -444,6 +451,16 @@ def main(argv=None) -> dict:
         meta["load_after"] = tuple(round(v, 2) for v in os.getloadavg())
         results["meta"][name] = meta
     wall = time.perf_counter() - t_all
+    if not args.only:  # the whole run's own cost (a partial --only run keeps the last whole run's)
+        import resource
+
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        results["run"] = {
+            "command": "python benchmarks/run_all.py" + {"full": " --full", "quick": " --quick", "default": ""}[mode],
+            "wall_s": wall, "cpu_s": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
+            "peak_rss_gib": max(me.ru_maxrss, kids.ru_maxrss) / 2**20, "date": started,
+            "load_before": load_start, "load_after": tuple(round(v, 2) for v in os.getloadavg())}
     info.update({k: v for k, v in machine().items() if k in ("blas", "numba_layer")})
     command = "python benchmarks/run_all.py" + {"full": " --full", "quick": " --quick", "default": ""}[mode]
     _write(out, markdown(results, info, command))
