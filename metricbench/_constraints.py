@@ -26,6 +26,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
+from metricbench.errors import ParameterError
+
 
 class _Number(Interval):
     """scikit-learn's ``Interval`` without booleans (``True`` is an ``Integral`` to Python)."""
@@ -91,5 +93,26 @@ def parameter_message(err, owner: str) -> str:
     return f"parameter {name!r} of {owner} must be {domain}; got {value}"
 
 
+def check_table(obj, owner: str) -> None:
+    """Check ``obj``'s parameters against its ``_parameter_constraints`` (scikit-learn's check).
+
+    The values are ``obj.get_params(deep=False)`` for an estimator (what scikit-learn's
+    ``_validate_params`` checks), else the attributes the table names (a splitter).
+
+    Raises
+    ------
+    metricbench.errors.ParameterError
+        One line naming the parameter, its domain, ``owner`` and the value given.
+    """
+    from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+
+    table = obj._parameter_constraints
+    params = obj.get_params(deep=False) if hasattr(obj, "get_params") else {k: getattr(obj, k) for k in table}
+    try:
+        validate_parameter_constraints(table, params, caller_name=type(obj).__name__)
+    except InvalidParameterError as e:
+        raise ParameterError(parameter_message(e, owner)) from None
+
+
 __all__ = ["HasMethods", "StrOptions", "BOOL", "CROSS_GROUPS", "HOLDOUT", "NONNEG_INT", "NONNEG_REAL", "POS_INT", "POS_REAL", "SEED",
-           "UNIT", "VERBOSE", "WITHIN", "ints", "parameter_message", "reals"]
+           "UNIT", "VERBOSE", "WITHIN", "check_table", "ints", "parameter_message", "reals"]

@@ -28,6 +28,7 @@ from sklearn.utils.validation import validate_data
 from metricbench.catalog import LEARNED
 from metricbench.checks import nonfinite_rows
 from metricbench.config import get_chunk_n_rows
+from metricbench._constraints import check_table
 from metricbench.errors import InputError, NonFiniteError, NotFittedError, ParameterError
 from metricbench.io.atomic import atomic_path
 from metricbench.learn.stats import SECOND_PASS, ScatterStats
@@ -251,15 +252,7 @@ class BaseMetric(BaseEstimator):
         ParameterError
             One line naming the parameter, the valid domain and the value given.
         """
-        from sklearn.utils._param_validation import InvalidParameterError
-
-        from metricbench.learn._constraints import parameter_message
-
-        owner = self.name or type(self).__name__
-        try:
-            self._validate_params()
-        except InvalidParameterError as e:
-            raise ParameterError(parameter_message(e, owner)) from None
+        check_table(self, self.name or type(self).__name__)
         try:
             self._check_params()
         except ParameterError:

@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklearn.utils._param_validation import HasMethods
 
-from metricbench.errors import InputError, NotFittedError, ParameterError
+from metricbench.errors import InputError, NotFittedError
 from metricbench import _constraints as dom
 from metricbench.model_selection._scorer import pair_auroc
 from metricbench.model_selection._split import HeldOutPairs, IdentityPairSplit
@@ -164,13 +164,7 @@ class MetricSearchCV(MetaEstimatorMixin, BaseEstimator):
         ParameterError
             One line naming the parameter, the valid domain and the value given.
         """
-        from sklearn.utils._param_validation import InvalidParameterError
-
-        owner = f"the search over {self.name or type(self.estimator).__name__}"
-        try:
-            self._validate_params()
-        except InvalidParameterError as e:
-            raise ParameterError(dom.parameter_message(e, owner)) from None
+        dom.check_table(self, f"the search over {self.name or type(self.estimator).__name__}")
         if isinstance(self.cv, IdentityPairSplit):
             self.cv.check_params()
         if hasattr(self.estimator, "check_params"):

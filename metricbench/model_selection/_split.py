@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from metricbench import _constraints as dom
-from metricbench.errors import InputError, ParameterError
+from metricbench.errors import InputError
 
 
 def _rng(random_state) -> np.random.Generator:
@@ -313,13 +313,7 @@ class IdentityPairSplit:
         ParameterError
             One line naming the parameter, the valid domain and the value given.
         """
-        from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
-
-        params = {k: getattr(self, k) for k in self._parameter_constraints}
-        try:
-            validate_parameter_constraints(self._parameter_constraints, params, caller_name=type(self).__name__)
-        except InvalidParameterError as e:
-            raise ParameterError(dom.parameter_message(e, type(self).__name__)) from None
+        dom.check_table(self, type(self).__name__)
         return self
 
     def __repr__(self) -> str:
