@@ -13,7 +13,8 @@ Contenders (squared Euclidean, results checked equal):
                 first is re-streamed once per block. Kept to show why metricbench does not do this.
   row-floor     not a contender: one random row read per pair and summed, no second row, no arithmetic
                 on pairs, pairs already sorted (ordering not timed), rows prefetched with metricbench's own
-                hint (metricbench.distances.prefetch: into L2), so a better hint speeds up both. Any order that streams one side still
+                hints (metricbench.distances.prefetch: into L2 PREFETCH_DISTANCE pairs ahead, then into L1
+                L1_DISTANCE pairs ahead, as drivers.paired_buckets does), so a better hint speeds up both. Any order that streams one side still
                 reads one random row a pair, so this is the fastest such a method can be on this machine;
                 plain / row-floor is the largest speed-up over the plain loop that is attainable here.
 Each contender runs in its own subprocess so that its peak memory (ru_maxrss) is its own.
@@ -54,14 +55,18 @@ def plain_numba():
 def row_floor():
     from numba import njit, prange
 
-    from metricbench.distances.prefetch import prefetch_row
+    from metricbench.distances.drivers import L1_DISTANCE as L1
+    from metricbench.distances.drivers import PREFETCH_DISTANCE as PD
+    from metricbench.distances.prefetch import prefetch_row, prefetch_row_l1
 
     @njit(parallel=True, fastmath=True, cache=False)
     def floor(Y, a2, out):
         n = a2.shape[0]
         for t in prange(n):
-            if t + 4 < n:
-                prefetch_row(Y, a2[t + 4])
+            if t + PD < n:
+                prefetch_row(Y, a2[t + PD])
+            if t + L1 < n:
+                prefetch_row_l1(Y, a2[t + L1])
             y = Y[a2[t]]
             s = 0.0
             for k in range(y.shape[0]):
@@ -75,7 +80,7 @@ def blocked_numba():
     from numba import njit, prange
 
     from metricbench.distances.kernels import sqeuclidean  # metricbench's arithmetic, another visiting order
-    from metricbench.distances.prefetch import prefetch_row
+    from metricbench.distances.prefetch import prefetch_row, prefetch_row_l1
 
     @njit(parallel=True, fastmath=True, cache=False)
     def blocked(X, a1, a2, order, starts, out):
@@ -84,6 +89,8 @@ def blocked_numba():
             for t in prange(s0, s1):
                 if t + 4 < s1:
                     prefetch_row(X, a2[t + 4])
+                if t + 2 < s1:
+                    prefetch_row_l1(X, a2[t + 2])
                 out[order[t]] = sqeuclidean(X[a1[t]], X[a2[t]])
 
     return blocked

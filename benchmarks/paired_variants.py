@@ -40,7 +40,7 @@ def kernels():
     from numba import njit, prange
 
     from metricbench.distances.kernels import FASTMATH, sqeuclidean
-    from metricbench.distances.prefetch import prefetch_row
+    from metricbench.distances.prefetch import prefetch_row, prefetch_row_l1
 
     @njit(fastmath=FASTMATH, error_model="numpy", inline="always")
     def sq32(x, y):
@@ -74,6 +74,8 @@ def kernels():
                             xs += x[i]
                 if k + 4 < n:
                     prefetch_row(X, packed[k + 4] & mask)
+                if k + 2 < n:
+                    prefetch_row_l1(X, packed[k + 2] & mask)
                 v = packed[k]
                 y = X[v & mask]
                 s = 0.0

@@ -12,12 +12,14 @@ from numba import njit, prange
 
 from metricbench.distances.codes import COSINE, EUCLIDEAN, SQEUCLIDEAN
 from metricbench.distances.kernels import _BIG, _TINY, FASTMATH, cosine, euclidean, pair_distance, sqeuclidean
-from metricbench.distances.prefetch import prefetch_row
+from metricbench.distances.prefetch import prefetch_row, prefetch_row_l1
 
 #: pairs ahead whose rows are prefetched (into L2: :data:`metricbench.distances.prefetch.LOCALITY`;
 #: this module's compiled code is cached on disk against this file's source, so a change of that
 #: constant takes effect here only with a change of this file)
 PREFETCH_DISTANCE = 4
+#: pairs ahead whose rows are moved on from L2 into L1 (:func:`metricbench.distances.prefetch.prefetch_row_l1`)
+L1_DISTANCE = 2
 #: distances whose finite check is fused into the paired kernel (a non-finite row makes its sums non-finite)
 FUSED_CHECK = (SQEUCLIDEAN, EUCLIDEAN, COSINE)
 
@@ -110,6 +112,15 @@ def _slot(k, order, packed, bits):
     return order[k] if order.shape[0] > 0 else k
 
 
+@njit(cache=True, inline="always")
+def _hint(Y, k, n, a2, packed, mask):
+    """Prefetch the second rows of sorted pairs k + PREFETCH_DISTANCE (into L2) and k + L1_DISTANCE (L1)."""
+    if k + PREFETCH_DISTANCE < n:
+        prefetch_row(Y, _second(k + PREFETCH_DISTANCE, a2, packed, mask))
+    if k + L1_DISTANCE < n:
+        prefetch_row_l1(Y, _second(k + L1_DISTANCE, a2, packed, mask))
+
+
 @njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
 def _sqnorm(x):
     s = 0.0
@@ -150,8 +161,7 @@ def _chunk_euclidean(X, Y, rows, starts, a2, order, packed, bits, k0, k1, root, 
                 b += 1
             end = starts[b + 1]
             x = X[b if dense else rows[b]]
-        if k + PREFETCH_DISTANCE < n:
-            prefetch_row(Y, _second(k + PREFETCH_DISTANCE, a2, packed, mask))
+        _hint(Y, k, n, a2, packed, mask)
         y = Y[_second(k, a2, packed, mask)]
         s = sqeuclidean(x, y)
         if not math.isfinite(s):
@@ -181,8 +191,7 @@ def _chunk_cosine(X, Y, rows, starts, a2, order, packed, bits, k0, k1, out):
             end = starts[b + 1]
             x = X[b if dense else rows[b]]
             xx = _sqnorm(x)
-        if k + PREFETCH_DISTANCE < n:
-            prefetch_row(Y, _second(k + PREFETCH_DISTANCE, a2, packed, mask))
+        _hint(Y, k, n, a2, packed, mask)
         y = Y[_second(k, a2, packed, mask)]
         xy, yy = _dot_sq(x, y)
         if not (math.isfinite(xx) and math.isfinite(yy) and math.isfinite(xy)):
@@ -211,8 +220,7 @@ def _chunk_any(code, X, Y, rows, starts, a2, order, packed, bits, k0, k1, p, w, 
                 b += 1
             end = starts[b + 1]
             x = X[b if dense else rows[b]]
-        if k + PREFETCH_DISTANCE < n:
-            prefetch_row(Y, _second(k + PREFETCH_DISTANCE, a2, packed, mask))
+        _hint(Y, k, n, a2, packed, mask)
         out[_slot(k, order, packed, bits)] = pair_distance(code, x, Y[_second(k, a2, packed, mask)], p, w, M)
     return 0
 
@@ -228,8 +236,8 @@ def paired_buckets(code, X, Y, rows, starts, a2, order, packed, bits, p, w, M, o
     The pairs come sorted by their first row: bucket b holds every pair of first row ``rows[b]`` (when
     ``rows`` is empty, row b). Chunk c of ``flags.shape[0]`` equal stretches of the pairs runs on one
     thread: X is read in row order, each first row (and its squared norm, for cosine) once for all its
-    pairs, and only the Y rows are random; those are prefetched PREFETCH_DISTANCE pairs ahead so that
-    memory round trips overlap with arithmetic. The hottest distances have loops of their own (a loop that dispatches on the
+    pairs, and only the Y rows are random; those are prefetched PREFETCH_DISTANCE pairs ahead into L2 so
+    that memory round trips overlap with arithmetic, and L1_DISTANCE pairs ahead from there into L1. The hottest distances have loops of their own (a loop that dispatches on the
     distance per pair cost about 12 % more CPU time). For :data:`FUSED_CHECK` distances ``flags[c]``
     counts chunk c's pairs whose sums were not finite, written as NaN: the caller checks their rows and
     recomputes them with the full kernel.
