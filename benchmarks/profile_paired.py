@@ -7,6 +7,8 @@ Each phase of ``metricbench.paired_distances`` is re-run on its own (same inputs
 timed in turns with the whole call and the row floor of ``benchmarks/bench_paired.py``; the median of the rounds
 is printed. Phases: input checks (index conversion), ordering the pairs (the counting sort, with both index
 range checks), the kernel (with the finite flags and the scatter back into the caller's order), and allocation;
+beside the row floor, the row floor with each first row read once too (``bench_paired.first_row_floor``: the
+memory traffic of any order that streams the first side, the ceiling of such orders);
 beside them, for reference, the scan of the rows for NaN / inf that ran before the kernel until the check was
 fused into it. The phase times need not add up to the whole call exactly (each phase re-run alone warms or cools
 the caches differently); they show where the time goes. ``--out`` writes the tables as markdown.
@@ -51,6 +53,7 @@ def main(argv=None) -> None:
         i1 = rng.integers(0, a.rows, n)
         i2 = rng.integers(0, a.rows, n)
         floor = bp.make_run("row-floor", X, i1, i2)
+        floor1 = bp.make_first_row_floor(X, i1, i2)
         for metric in a.metrics:
             code = DISTANCES[metric].code
             p, w, M = api.prepare_params(DISTANCES[metric], [X], {})
@@ -80,7 +83,8 @@ def main(argv=None) -> None:
             runs = {"whole call": lambda: paired_distances(X, i1, i2, metric=metric),
                     "input checks": checks, "ordering (+ range checks)": order,
                     "kernel (+ finite flags, scatter)": kernel, "allocation": alloc,
-                    "row floor": floor, "(finite scan, no longer run)": finite}
+                    "row floor": floor, "row floor + first rows": floor1,
+                    "(finite scan, no longer run)": finite}
             ref = paired_distances(X, i1, i2, metric=metric, ordered=False)
             assert np.allclose(runs["whole call"](), ref, rtol=1e-6, atol=1e-9)
             for r in runs.values():
@@ -93,10 +97,13 @@ def main(argv=None) -> None:
                     times[m].append(time.perf_counter() - t0)
             med = {m: float(np.median(v)) for m, v in times.items()}
             print(f"\n{n:,} pairs, {metric}:  floor / whole call = {med['row floor'] / med['whole call']:.0%} "
-                  f"(best of rounds: {min(times['row floor']) / min(times['whole call']):.0%})")
+                  f"(best of rounds: {min(times['row floor']) / min(times['whole call']):.0%}); "
+                  f"floor + first rows / whole call = {med['row floor + first rows'] / med['whole call']:.0%}, "
+                  f"/ kernel = {med['row floor + first rows'] / med['kernel (+ finite flags, scatter)']:.0%}")
             for m, v in med.items():
                 print(f"  {m:<34}{v:9.4f}  {v / med['row floor']:6.2f}x floor")
             md += [f"| {n:,} | {metric} | {med['row floor'] / med['whole call']:.0%} | "
+                   f"{med['row floor + first rows'] / med['whole call']:.0%} | "
                    + " | ".join(f"{med[m]:.4f} ({med[m] / med['row floor']:.2f})" for m in runs) + " |"]
     load1 = tuple(round(v, 2) for v in os.getloadavg())
     print(f"\nload average after {load1}")
@@ -109,8 +116,8 @@ def main(argv=None) -> None:
                 f"{' '.join(a.metrics)} --rounds {a.rounds}`, X {a.rows:,} x {a.dim} float32, random pairs, "
                 f"{os.cpu_count()} cores, load average before {load0}, after {load1}. Seconds, median of "
                 f"{a.rounds} rounds in turns; in brackets, the multiple of the row floor's time._", "",
-                "| pairs | metric | floor / call | " + " | ".join(runs) + " |",
-                "|---:|---|---:|" + "---:|" * len(runs)]
+                "| pairs | metric | floor / call | floor + first rows / call | " + " | ".join(runs) + " |",
+                "|---:|---|---:|---:|" + "---:|" * len(runs)]
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text("\n".join(head + md) + "\n")
 
