@@ -18,6 +18,8 @@ in "ordering"):
   float32-arith  metricbench's loop with sqeuclidean summed in float32: NOT a candidate (about 1e-7 relative error,
                  where the tests hold 1e-10 of scipy and near-duplicates must keep their order), only the size of
                  what float64 arithmetic on two rows costs
+  no L1 hint     metricbench's loop and sqeuclidean arithmetic with the L2 hint only, as the kernel was before
+                 drivers.L1_DISTANCE (the row needed two pairs later moved on into L1)
   ordering       drivers.paired_plan (the serial counting sort, with the range checks)
 """
 
@@ -74,7 +76,7 @@ def kernels():
                             xs += x[i]
                 if k + 4 < n:
                     prefetch_row(X, packed[k + 4] & mask)
-                if k + 2 < n:
+                if k + 2 < n and mode != 5:
                     prefetch_row_l1(X, packed[k + 2] & mask)
                 v = packed[k]
                 y = X[v & mask]
@@ -104,6 +106,7 @@ WHAT = {
     "+ first rows": "the same, also reading each bucket's first row",
     "no-scatter": "the loop with sqeuclidean's float64 arithmetic, results written in visiting order (no scatter)",
     "float32-arith": "the kernel with sqeuclidean summed in float32 (not a candidate)",
+    "no L1 hint": "the loop with sqeuclidean's float64 arithmetic and the L2 hint only (the kernel before the L1 hint)",
     "ordering": "ordering (the serial counting sort with the range checks)",
 }
 
@@ -139,7 +142,7 @@ def main(argv=None) -> None:
 
     runs = {"floor": bp.make_run("row-floor", X, i1, i2),
             "sqeuclidean": mb("sqeuclidean"), "euclidean": mb("euclidean"), "cosine": mb("cosine"),
-            "bookkeeping": v(1), "+ first rows": v(4), "no-scatter": v(2), "float32-arith": v(3),
+            "bookkeeping": v(1), "+ first rows": v(4), "no-scatter": v(2), "float32-arith": v(3), "no L1 hint": v(5),
             "ordering": lambda: drivers.paired_plan(i1, i2, a.rows, a.rows)}
     ref = paired_distances(X, i1, i2, metric="sqeuclidean")
     out = np.empty(n)
