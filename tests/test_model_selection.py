@@ -96,6 +96,30 @@ def test_same_pairs_never_join_two_variants_of_one_image():
     assert (images[j1] == images[j2]).any()
 
 
+@pytest.mark.parametrize("cross", [False, True])
+def test_when_fewer_same_pairs_exist_than_wanted_all_of_them_come_back_at_once(cross):
+    # 3 identities of 8 rows (4 images in two variants): far fewer distinct same pairs than the 5,000
+    # wanted; the brute-force set of every allowed pair is the reference
+    y = np.repeat(np.arange(3), 8)
+    images = np.repeat(np.arange(12), 2)
+    groups = np.tile(["clean", "xq"], 12)
+    kw = {"variants": groups, "cross": ("clean", "xq"), "images": images} if cross else {"images": images}
+    i1, i2, same = sample_pairs(y, n_pairs=10_000, random_state=3, **kw)
+    n = y.size
+    if cross:
+        want = {(a, b) for a in range(n) for b in range(n) if groups[a] == "clean" and groups[b] == "xq"
+                and y[a] == y[b] and images[a] != images[b]}
+        got = set(zip(i1[same == 1].tolist(), i2[same == 1].tolist()))
+    else:
+        want = {(a, b) for a in range(n) for b in range(a + 1, n) if y[a] == y[b] and images[a] != images[b]}
+        got = {(min(a, b), max(a, b)) for a, b in zip(i1[same == 1].tolist(), i2[same == 1].tolist())}
+    assert got == want and (same == 1).sum() == len(want)
+    assert (y[i1[same == 0]] != y[i2[same == 0]]).all() and (same == 0).sum() == 5_000
+    # seeded: the same call gives the same pairs
+    j1, j2, s2 = sample_pairs(y, n_pairs=10_000, random_state=3, **kw)
+    assert (j1 == i1).all() and (j2 == i2).all() and (s2 == same).all()
+
+
 def test_one_auroc_raises_on_a_single_kind_of_pair():
     with pytest.raises(InputError, match="both same"):
         pair_auroc(np.ones(10), np.arange(10.0))

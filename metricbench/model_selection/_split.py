@@ -172,7 +172,12 @@ def sample_pairs(y, *, n_pairs: int = 20000, same_fraction: float = 0.5, random_
     usable = rcount[lcodes] - self_in_right.astype(np.int64) > 0
     cand = left[usable]
     i1s, i2s = [], []
-    if cand.size and n_same:
+    every = _all_same_pairs(left, right, codes, rsorted, starts, rcount, images, cap=n_same) if n_same else None
+    if every is not None:
+        # no more distinct same pairs exist than are wanted: all of them, without drawing (drawing would
+        # try 20 n_same times to find the last few)
+        i1s, i2s = every[0].tolist(), every[1].tolist()
+    elif cand.size and n_same:
         seen = set()
         tries = 0
         while len(i1s) < n_same and tries < 20 * n_same:
@@ -206,6 +211,33 @@ def sample_pairs(y, *, n_pairs: int = 20000, same_fraction: float = 0.5, random_
     same = np.r_[np.ones(len(i1s), np.int8), np.zeros(len(j1s), np.int8)]
     perm = rng.permutation(i1.size)
     return i1[perm], i2[perm], same[perm]
+
+
+def _all_same_pairs(left, right, codes, rsorted, starts, rcount, images, *, cap: int):
+    """Every distinct same-identity pair :func:`sample_pairs` could draw, when there are at most ``cap``
+    of them (else None): rows of one identity, not a row with itself nor two rows of one image; unordered
+    ``(a, b)`` with ``a < b`` when both sides are all rows, else ``a`` from ``left`` and ``b`` from ``right``.
+    Ordered by identity, then rows."""
+    same_side = left is right
+    lcount = np.bincount(codes[left], minlength=rcount.size)
+    bound = lcount * rcount  # ordered pairs, an upper bound of the distinct ones
+    if int(bound.sum()) // (2 if same_side else 1) > 4 * cap + 64:
+        return None  # surely more than wanted (at most rows-of-one-image fewer): draw
+    lorder = left[np.argsort(codes[left], kind="stable")]
+    lstarts = np.concatenate([[0], np.cumsum(lcount)])
+    out1, out2 = [], []
+    for c in np.flatnonzero(bound):
+        a = lorder[lstarts[c]:lstarts[c + 1]]
+        b = rsorted[starts[c]:starts[c] + rcount[c]]
+        aa, bb = np.repeat(a, b.size), np.tile(b, a.size)
+        keep = aa < bb if same_side else aa != bb
+        if images is not None:
+            keep &= images[aa] != images[bb]
+        out1.append(aa[keep])
+        out2.append(bb[keep])
+    i1 = np.concatenate(out1) if out1 else np.zeros(0, np.int64)
+    i2 = np.concatenate(out2) if out2 else np.zeros(0, np.int64)
+    return (i1.astype(np.int64), i2.astype(np.int64)) if i1.size <= cap else None
 
 
 class HeldOutPairs:
