@@ -8,16 +8,19 @@ embeddings (``data/lfw-xq``: dlib descriptors of LFW, clean and degraded):
 
 .. math::
 
-    x = \\mu + g_b(q)\\, c_{y} + \\gamma\\,(g_w(q)\\, w + (1 - q)\\, v) + (1 - q)\\,\\delta, \\qquad
-    g(q) = q + (1 - q)\\rho, \\quad
+    x = \\mu + G_b(q)\\, c_{y} + \\gamma\\,(G_w(q)\\, w + (1 - q)\\, v) + (1 - q)\\,\\delta, \\qquad
+    G(q) = q I + (1 - q) K, \\quad
     c_y \\sim N(0, S_b),\\; w \\sim N(0, S_w),\\; v \\sim N(0, S_q)
 
 then rescaled to a norm drawn from a log-normal whose mean and spread depend on the quality
 ``q`` in [0, 1] (1 = clean): identity centres ``c_y`` (between-identity covariance ``S_b``), a
 shared anisotropic within-identity scatter ``S_w`` (the image's own part), and a degradation: a
-degraded row keeps the share ``rho_b`` of its identity centre and ``rho_w`` of its own part (fitted
-by least squares of degraded rows on their clean originals; about 0.29 and 0.15 on lfw-xq), plus a
-mean shift ``delta`` and the residual noise ``v``; norms vary with quality. Test identities are drawn
+degraded row keeps a share of its identity centre and of its own part that differs by direction:
+``K_b = U_b diag(rho_b) U_b'`` along the eigenvectors ``U_b`` of ``S_b`` and ``K_w`` likewise along
+those of ``S_w`` (fitted by least squares of degraded rows on their clean originals; on lfw-xq a
+degraded row keeps about half of its identity along the top between-identity directions and next
+to nothing along the weak ones, 0.29 and 0.15 overall), plus a mean shift ``delta`` and the residual
+noise ``v``; norms vary with quality. Test identities are drawn
 apart from the train ones (identity-disjoint) and test rows are of lower quality than train rows (a
 train/test shift). ``gamma`` is the noise gain (1 when fitted; calibrated for the preset).
 
@@ -88,6 +91,9 @@ class SynthParams:
     quality_test: tuple = (2.5, 2.0)  # Beta(a, b) of q for test rows
     keep_between: float = 1.0  # rho_b: share of the identity centre a degraded (q = 0) row keeps
     keep_within: float = 1.0  # rho_w: share of the within-identity (image) part it keeps
+    # per-direction shares (None: the scalars): rho_b along each eigenvector of S_b, rho_w along each of S_w
+    keep_between_dirs: np.ndarray | None = None  # (d,) in the order of ``between``
+    keep_within_dirs: np.ndarray | None = None  # (d,) in the order of ``within``
     noise_gain: float | None = None  # None: calibrate w and v's scale to ``target_auroc`` at generation
     target_auroc: float | None = None  # cosine AUROC of the test pairs the calibration aims at
     blocks: dict | None = None  # fitted full model of a smaller width (preset): copies in a random projection
@@ -97,6 +103,10 @@ class SynthParams:
         """JSON-able description (spectra summarised) for ``manifest.json``."""
         def spec(s):
             return {"trace": float(s.sum()), "top": [float(v) for v in s[:5]]}
+
+        def spec_keep(k, eig):  # the shares along the top directions and weighted by their variance
+            k = np.asarray(k, dtype=np.float64)
+            return {"weighted": float((k * eig).sum() / max(eig.sum(), 1e-300)), "top": [float(v) for v in k[:5]]}
 
         return {
             "dim": self.dim,
@@ -109,6 +119,9 @@ class SynthParams:
             "degrade_tail": float(self.degrade_tail),
             "keep_between": float(self.keep_between),
             "keep_within": float(self.keep_within),
+            **({"keep_between_dirs": spec_keep(self.keep_between_dirs, self.between),
+                "keep_within_dirs": spec_keep(self.keep_within_dirs, self.within)}
+               if self.keep_between_dirs is not None else {}),
             "noise_gain": None if self.noise_gain is None else float(self.noise_gain),
             "target_auroc": None if self.target_auroc is None else float(self.target_auroc),
             "log_norm_clean": list(map(float, self.log_norm_clean)),
@@ -140,6 +153,22 @@ def _tail(sq_norms, eig) -> float:
     r = r / r.mean()
     v_gauss = 2.0 * float((eig**2).sum()) / float(eig.sum()) ** 2
     return float(max(0.0, np.log((1.0 + r.var()) / (1.0 + v_gauss))))
+
+
+def _fit_keep_dirs(A, B, T, Ub, Uw):
+    """Shares ``kb`` (along each column of ``Ub``) and ``kw`` (along each of ``Uw``) of the least-squares fit
+    ``T ~ A Ub diag(kb) Ub' + B Uw diag(kw) Uw'`` (A: identity centres, B: own parts, T: degraded rows, all
+    centred): how much of its identity a degraded row keeps in each direction; clipped to [0, 1]."""
+    a, b = A @ Ub, B @ Uw  # coordinates of the centres and own parts in their eigenbases
+    d = Ub.shape[1]
+    G = np.zeros((2 * d, 2 * d))
+    G[:d, :d] = np.diag((a * a).sum(0))
+    G[d:, d:] = np.diag((b * b).sum(0))
+    G[:d, d:] = (a.T @ b) * (Ub.T @ Uw)
+    G[d:, :d] = G[:d, d:].T
+    r = np.r_[((T @ Ub) * a).sum(0), ((T @ Uw) * b).sum(0)]
+    k = np.clip(np.linalg.lstsq(G, r, rcond=1e-10)[0], 0.0, 1.0)
+    return k[:d], k[d:]
 
 
 def fit_params(X, y, *, groups=None, images=None, clean_group=None) -> SynthParams:
@@ -213,6 +242,7 @@ def fit_params(X, y, *, groups=None, images=None, clean_group=None) -> SynthPara
     res = (Xc - means[codes])[multi]
     w_tail = _tail((res**2).sum(1) * (counts[codes][multi] / (counts[codes][multi] - 1.0)), lw)
     keep_b = keep_w = 1.0
+    kb_dirs = kw_dirs = None
     if deg_rows is not None:
         # degraded row of an image = mean + delta + rho_b * centre + rho_w * own part + v: least squares of the
         # two shares over the identities with 2+ clean images (their centre and own part are told apart)
@@ -229,7 +259,11 @@ def fit_params(X, y, *, groups=None, images=None, clean_group=None) -> SynthPara
             G = np.array([[(A * A).sum(), (A * B).sum()], [(A * B).sum(), (B * B).sum()]])
             r = np.array([(A * T).sum(), (B * T).sum()])
             keep_b, keep_w = (float(v) for v in np.clip(np.linalg.lstsq(G, r, rcond=None)[0], 0.0, 1.0))
-        R = Dc - keep_b * (Cb - Cb.mean(0)) - keep_w * (Cw - Cw.mean(0))
+            kb_dirs, kw_dirs = _fit_keep_dirs(A - A.mean(0), B - B.mean(0), T, Ub, Uw)
+        else:
+            kb_dirs, kw_dirs = np.full(d, keep_b), np.full(d, keep_w)
+        Kb, Kw = (Ub * kb_dirs) @ Ub.T, (Uw * kw_dirs) @ Uw.T
+        R = Dc - (Cb - Cb.mean(0)) @ Kb - (Cw - Cw.mean(0)) @ Kw
         lq, Uq = _eig_desc(np.cov(R, rowvar=False, bias=True))
         q_tail = _tail((R**2).sum(1), lq)
         ln_c = np.log(np.linalg.norm(Xcl, axis=1))
@@ -245,7 +279,8 @@ def fit_params(X, y, *, groups=None, images=None, clean_group=None) -> SynthPara
         log_norm_degraded=(float(ln_d.mean()), float(ln_d.std())),
         between_basis=Ub, within_basis=Uw, degrade_basis=Uq,
         sizes=counts.astype(np.int64), variants=variants, within_tail=w_tail, degrade_tail=q_tail,
-        keep_between=keep_b, keep_within=keep_w, noise_gain=1.0,
+        keep_between=keep_b, keep_within=keep_w, keep_between_dirs=kb_dirs, keep_within_dirs=kw_dirs,
+        noise_gain=1.0,
     )
 
 
@@ -295,7 +330,8 @@ def preset_params(dim: int = 512, preset: dict | None = None, blocks: dict | Non
         target_auroc=p.get("target_auroc"),
         blocks=blocks,
         source={"like": "raai2019", "fitted_on": p.get("fitted_on", "data/lfw-xq"), "copies": k,
-                "mean_norm": p["mean_norm"], "shift_norm": p["shift_norm"]},
+                "mean_norm": p["mean_norm"], "shift_norm": p["shift_norm"],
+                "shares_kept": "per direction" if "keep_between" in blocks else "scalar"},
     )
 
 
@@ -305,9 +341,11 @@ PRESET_BLOCKS = Path(__file__).resolve().parent / "data" / "synth-raai2019.npz"
 
 def preset_blocks(path=PRESET_BLOCKS) -> dict:
     """The preset's fitted 128-D model: ``between``, ``within``, ``degrade`` covariances (d0, d0),
-    ``mean`` and ``shift`` (d0,)."""
+    ``mean`` and ``shift`` (d0,), and where fitted the shares a degraded row keeps as matrices
+    ``keep_between``, ``keep_within`` (d0, d0)."""
     with np.load(path) as z:
-        return {k: np.asarray(z[k], dtype=np.float64) for k in ("between", "within", "degrade", "mean", "shift")}
+        keys = ("between", "within", "degrade", "mean", "shift", "keep_between", "keep_within")
+        return {k: np.asarray(z[k], dtype=np.float64) for k in keys if k in z.files}
 
 
 def blocks_from(params: SynthParams) -> dict:
@@ -321,6 +359,9 @@ def blocks_from(params: SynthParams) -> dict:
         "degrade": cov(params.degrade, params.degrade_basis),
         "mean": np.asarray(params.mean, dtype=np.float64),
         "shift": np.asarray(params.shift, dtype=np.float64),
+        **({"keep_between": cov(params.keep_between_dirs, params.between_basis),
+            "keep_within": cov(params.keep_within_dirs, params.within_basis)}
+           if params.keep_between_dirs is not None else {}),
     }
 
 
@@ -369,6 +410,8 @@ class _Model:
     q_tail: float = 0.0
     keep_b: float = 1.0
     keep_w: float = 1.0
+    Kb: np.ndarray | None = None  # (d, d) shares as matrices (per direction); None: the scalars
+    Kw: np.ndarray | None = None
     gain: float = 1.0  # scale of w and v (the image's own part and the degradation)
 
 
@@ -384,6 +427,7 @@ def _sqrt_factor(S):
 
 def _model(params: SynthParams, rng) -> _Model:
     d = params.dim
+    Kb = Kw = None
     if params.blocks is not None:
         b = params.blocks
         d0 = b["between"].shape[0]
@@ -396,6 +440,9 @@ def _model(params: SynthParams, rng) -> _Model:
 
         Fb, Fw, Fq = copies(b["between"]), copies(b["within"]), copies(b["degrade"])
         mean, shift = np.tile(b["mean"], k) @ P, np.tile(b["shift"], k) @ P
+        if "keep_between" in b:  # the shares in the same copies and projection: P' blockdiag(K) P
+            Kb = P.T @ np.kron(np.eye(k), b["keep_between"]) @ P
+            Kw = P.T @ np.kron(np.eye(k), b["keep_within"]) @ P
     else:
         if params.between_basis is None:
             Ub, Uw, Uq = _random_basis(rng, d), _random_basis(rng, d), _random_basis(rng, d)
@@ -405,8 +452,11 @@ def _model(params: SynthParams, rng) -> _Model:
             Ub, Uw, Uq = params.between_basis, params.within_basis, params.degrade_basis
             mean, shift = np.asarray(params.mean, float), np.asarray(params.shift, float)
         Fb, Fw, Fq = _factor(params.between, Ub), _factor(params.within, Uw), _factor(params.degrade, Uq)
+        if params.keep_between_dirs is not None:
+            Kb = (Ub * np.asarray(params.keep_between_dirs, float)) @ Ub.T
+            Kw = (Uw * np.asarray(params.keep_within_dirs, float)) @ Uw.T
     return _Model(mean, Fb, Fw, Fq, shift, params.log_norm_clean, params.log_norm_degraded, params.within_tail,
-                  params.degrade_tail, params.keep_between, params.keep_within,
+                  params.degrade_tail, params.keep_between, params.keep_within, Kb, Kw,
                   1.0 if params.noise_gain is None else float(params.noise_gain))
 
 
@@ -433,6 +483,10 @@ def _compose(model: _Model, centres, w, v, q, gain):
     """``mean + g_b(q) c + gain (g_w(q) w + (1 - q) v) + (1 - q) delta`` with ``g(q) = q + (1 - q) rho``:
     a degraded row keeps the share ``rho_b`` of its identity centre and ``rho_w`` of its own part."""
     q = q[:, None]
+    if model.Kb is not None:  # per-direction shares: g(q) = q + (1 - q) K, K a matrix
+        kept_c = q * centres + (1.0 - q) * (centres @ model.Kb)
+        kept_w = q * w + (1.0 - q) * (w @ model.Kw)
+        return model.mean + kept_c + (1.0 - q) * model.shift + gain * (kept_w + (1.0 - q) * v)
     gb = q + (1.0 - q) * model.keep_b
     gw = q + (1.0 - q) * model.keep_w
     return model.mean + gb * centres + (1.0 - q) * model.shift + gain * (gw * w + (1.0 - q) * v)

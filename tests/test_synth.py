@@ -196,6 +196,25 @@ def test_fit_recovers_the_shares_a_degraded_row_keeps():
     np.testing.assert_allclose(p.degrade.sum(), d * 0.04, rtol=0.15)
 
 
+def test_fit_recovers_shares_that_differ_by_direction():
+    # the degraded row keeps 0.6 of the centre along its 3 strongest directions, 0.1 along the others
+    rng = np.random.default_rng(2)
+    d, C, per = 6, 400, 4
+    sd = np.array([3.0, 2.6, 2.2, 1.8, 1.4, 1.0])
+    centres = rng.standard_normal((C, d)) * sd
+    y = np.repeat(np.arange(C), per)
+    own = 0.5 * rng.standard_normal((C * per, d))
+    clean = centres[y] + own
+    keep = np.array([0.6, 0.6, 0.6, 0.1, 0.1, 0.1])
+    degraded = keep * centres[y] + 0.1 * own + 0.2 * rng.standard_normal((C * per, d)) + 1.0
+    X = np.vstack([clean, degraded])
+    img = np.r_[np.arange(C * per), np.arange(C * per)]
+    g = np.r_[["clean"] * (C * per), ["xq"] * (C * per)]
+    p = fit_params(X, np.r_[y, y], groups=g, images=img, clean_group="clean")
+    np.testing.assert_allclose(p.keep_between_dirs, keep, atol=0.06)
+    np.testing.assert_allclose(p.keep_within_dirs, 0.1, atol=0.06)
+
+
 @pytest.mark.parametrize("dim", [32, 200])
 def test_preset_difficulty_is_calibrated_to_lfw_xq(tmp_path, dim):
     # the noise gain makes the plain cosine about as good on the test pairs as on lfw-xq (target_auroc),
