@@ -13,7 +13,8 @@ Then writes (``--out``, default ``docs/generated/synth_vs_lfw_xq.md``) (1) the s
 within-identity and degradation scatter refitted on the 128-D sets against lfw-xq's (trace ratio,
 Pearson correlation of the log eigenvalues over the top 64, top-3 eigenvalues), the shares of
 identity a degraded row keeps and the norms; (2) the test AUROC of every closed-form metric on each
-set and the Spearman correlation of the metric ranking with lfw-xq's.
+set and the Spearman correlation of the metric ranking with lfw-xq's; (3) the plain cosine's test AUROC with the
+rows as they are and centred on the train mean.
 
 Usage::
 
@@ -49,7 +50,8 @@ Written by ``python benchmarks/synth_vs_lfw_xq.py --fit`` (do not edit by hand):
 eigenvalues (largest first) of the between-identity covariance (corrected for the noise in the
 means of small identities), of the pooled within-identity covariance of clean rows and of the
 residual covariance of a degraded row given its clean original; the shares of the identity centre
-(``keep_between``) and of the image's own part (``keep_within``) that a degraded row keeps; the norms
+(``keep_between``) and of the image's own part (``keep_within``) that a degraded row keeps (overall: the
+per-direction shares are matrices in ``data/synth-raai2019.npz``); the norms
 of the mean row and of the mean degradation shift; mean and sd of log ||x|| of clean and of
 degraded rows; the cosine test AUROC of lfw-xq (``target_auroc``: the test-pair difficulty the
 generator's noise gain is calibrated to at any dimension).
@@ -78,6 +80,10 @@ def write_preset():
     print(f"wrote {path}")
 
 
+#: bands of between-identity directions (largest eigenvalue first) over which the per-direction shares are averaged
+KEEP_BANDS = ((0, 8), (8, 32), (32, 64))
+
+
 def spectra_rows(name, p, ref):
     """Markdown rows: trace ratio and correlation of log eigenvalues (top 64) of each scatter, refitted."""
     rows = []
@@ -90,6 +96,11 @@ def spectra_rows(name, p, ref):
                     f"{', '.join(f'{v:.4f}' for v in b[:3])} |")
     rows.append(f"| {name} | shares kept by a degraded row (centre, own part) | {p.keep_between:.3f}, {p.keep_within:.3f} "
                 f"| | lfw-xq: {ref.keep_between:.3f}, {ref.keep_within:.3f} | |")
+    if p.keep_between_dirs is not None and ref.keep_between_dirs is not None:
+        def bands(k):
+            return ", ".join(f"{np.mean(k[lo:hi]):.3f}" for lo, hi in KEEP_BANDS)
+        rows.append(f"| {name} | shares of the centre kept along S_b's directions 1-8, 9-32, 33-64 (mean) | "
+                    f"{bands(p.keep_between_dirs)} | | lfw-xq: {bands(ref.keep_between_dirs)} | |")
     rows.append(f"| {name} | log-norm clean / degraded (mean, sd) | {p.log_norm_clean[0]:.3f}, {p.log_norm_clean[1]:.3f} / "
                 f"{p.log_norm_degraded[0]:.3f}, {p.log_norm_degraded[1]:.3f} | | lfw-xq: {ref.log_norm_clean[0]:.3f}, "
                 f"{ref.log_norm_clean[1]:.3f} / {ref.log_norm_degraded[0]:.3f}, {ref.log_norm_degraded[1]:.3f} | |")
@@ -110,6 +121,24 @@ def aurocs(path, metrics):
         m.fit(comp.train_X, comp.train_y, **kw)
         out[name] = roc_auc(comp.solution, -m.pair_distance(comp.test_X, i1, i2))
     return out
+
+
+def centring(path):
+    """The plain cosine's test AUROC on the rows as they are and centred on the train rows' mean (what every
+    whitening, WCCN, LDA and PLDA metric does first)."""
+    from metricbench.evaluation.verification import auroc as roc_auc
+    from metricbench.io import load_competition
+
+    comp = load_competition(path)
+    X = np.asarray(comp.train_X, dtype=np.float64)
+    m = X.mean(0)
+    T = np.asarray(comp.test_X, dtype=np.float64)
+    i1, i2 = comp.pairs["index1"].to_numpy(), comp.pairs["index2"].to_numpy()
+
+    def cos(A, B):
+        return (A * B).sum(1) / (np.linalg.norm(A, axis=1) * np.linalg.norm(B, axis=1))
+
+    return roc_auc(comp.solution, cos(T[i1], T[i2])), roc_auc(comp.solution, cos(T[i1] - m, T[i2] - m))
 
 
 def main(argv=None):
@@ -153,6 +182,7 @@ def main(argv=None):
             spec += spectra_rows(name, fit_competition(sets[name]), ref)
         t0 = time.perf_counter()
         real = aurocs(LFW_XQ, metrics)
+        cent = {"lfw-xq": centring(LFW_XQ), **{name: centring(path) for name, path in sets.items()}}
         syn = {}
         for name, path in sets.items():
             syn[name] = aurocs(path, metrics)
@@ -190,6 +220,13 @@ def main(argv=None):
         "",
         *[f"- Spearman correlation of the {len(metrics)} metrics' AUROCs, synth {name} vs lfw-xq: {rho[name]:.3f}"
           for name in sets],
+        "",
+        "The plain cosine's test AUROC with the rows as they are and centred on the train rows' mean (the first "
+        "step of every whitening, WCCN, LDA and PLDA metric):",
+        "",
+        "| set | cosine | cosine, centred on the train mean |",
+        "|---|---|---|",
+        *[f"| {name} | {c[0]:.4f} | {c[1]:.4f} |" for name, c in cent.items()],
         "",
     ]
     text = "\n".join(lines)
