@@ -538,15 +538,12 @@ class LinearMetric(TransformerMixin, BaseMetric):
         self.check_is_fitted()
         X = self._check_width(X)
         mean = getattr(self, "mean_", None)
-        L = np.asarray(self.components_, dtype=np.float64)
-        out = np.empty((X.shape[0], L.shape[0]), dtype=np.float64)
-        step = get_chunk_n_rows(8 * max(1, X.shape[1] + L.shape[0]))  # float64 rows in and out
-        for s in range(0, X.shape[0], step):
-            blk = np.asarray(X[s : s + step], dtype=np.float64)
-            if mean is not None:
-                blk = blk - mean
-            out[s : s + step] = blk @ L.T
-        return out
+        LT = np.asarray(self.components_, dtype=np.float64).T
+
+        def f(blk):
+            return (blk if mean is None else blk - mean) @ LT
+
+        return map_rows(f, X, LT.shape[1])
 
     def get_mahalanobis_matrix(self) -> np.ndarray:
         """``M = L.T @ L`` (meaningful for a squared-Euclidean base metric)."""
@@ -572,6 +569,51 @@ class LinearMetric(TransformerMixin, BaseMetric):
             return paired_distances(ZX, j1, j2, metric=self.base_metric, **self._base_params())
         ZY, j2 = _transform_used(self, Y, index2)
         return paired_distances(ZX, j1, j2, metric=self.base_metric, Y=ZY, **self._base_params())
+
+
+#: row maps run on blocks of a multiple of this many rows (see :func:`map_rows`)
+ROW_TILE = 64
+
+
+def map_rows(fn, X, n_out: int, *, row_bytes: int | None = None) -> np.ndarray:
+    """``fn`` applied to the rows of ``X`` in chunks, each row's result independent of the others.
+
+    BLAS sums a matrix product's terms in an order that depends on the shape of the block it
+    is given (its edge kernels, its split over threads), so ``(X @ L.T)[i]`` and
+    ``(X[S] @ L.T)`` for a subset ``S`` holding ``i`` may differ in the last bit. Every row map
+    of a metric runs here on blocks whose row count is a multiple of :data:`ROW_TILE` (the last
+    block padded by repeating its last row), which makes a row's result the same bits whatever
+    rows it comes with: a pair scored alone, in a chunk out of core or in a Dask row block
+    equals the same pair among all pairs.
+
+    Parameters
+    ----------
+    fn : callable
+        Row-wise map: float64 array of shape (m, n_features) to array of shape (m, n_out).
+    X : array-like of shape (n_samples, n_features)
+        Rows (a memory map is read one chunk at a time).
+    n_out : int
+        Width of ``fn``'s result.
+    row_bytes : int, optional
+        Working bytes per row (default: float64 rows in and out); chunks follow the
+        working-memory setting.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_out), float64
+    """
+    n, d = X.shape
+    out = np.empty((n, n_out), dtype=np.float64)
+    step = get_chunk_n_rows(row_bytes or 8 * max(1, d + n_out))
+    step = max(ROW_TILE, step - step % ROW_TILE)
+    for s in range(0, n, step):
+        blk = np.asarray(X[s : s + step], dtype=np.float64)
+        m = blk.shape[0]
+        pad = -m % ROW_TILE
+        if pad:
+            blk = np.concatenate([blk, np.repeat(blk[-1:], pad, axis=0)])
+        out[s : s + m] = fn(blk)[:m]
+    return out
 
 
 def _transform_used(metric: LinearMetric, X, index: np.ndarray):

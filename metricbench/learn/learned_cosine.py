@@ -42,7 +42,7 @@ from metricbench.learn._pairutils import (
     pca_basis,
     unit_rows,
 )
-from metricbench.learn.base import LinearMetric
+from metricbench.learn.base import LinearMetric, map_rows
 from metricbench.learn.stats import class_codes
 from metricbench.model_selection import IdentityPairSplit, pair_auroc
 from metricbench.model_selection._split import _seed_int as seed_int
@@ -628,12 +628,12 @@ class LearnedCosine(LinearMetric):
         X = self._check_width(X)
         gate = QualityGate(self.gate_mu_, self.gate_sd_, self.gate_w_, self.gate_b_)
         params = {"A0": self.components_, "c0": self.offset0_, "A1": self.components1_, "c1": self.offset1_}
-        out = np.empty((X.shape[0], self.components_.shape[0]), dtype=np.float64)
-        step = get_chunk_n_rows(X.shape[1] * 8)
-        for s in range(0, X.shape[0], step):
-            blk = np.asarray(X[s : s + step], dtype=np.float64) - self.mean_
-            out[s : s + step] = _forward(params, blk, gate.proba(blk))
-        return out
+
+        def f(blk):
+            blk = blk - self.mean_
+            return _forward(params, blk, gate.proba(blk))
+
+        return map_rows(f, X, self.components_.shape[0])
 
     def get_mahalanobis_matrix(self) -> np.ndarray:
         if getattr(self, "gated_", False):

@@ -37,7 +37,7 @@ from sklearn.base import TransformerMixin
 from metricbench.learn import _constraints as dom
 from metricbench.config import get_chunk_n_rows
 from metricbench.errors import InputError, ParameterError
-from metricbench.learn.base import BaseMetric, StatsFitted, _transform_used, used_rows
+from metricbench.learn.base import BaseMetric, StatsFitted, _transform_used, map_rows, used_rows
 from metricbench.learn.linear import lda_directions
 from metricbench.learn.stats import RTOL_FLOAT64, ScatterStats, class_codes, clip_psd, one_thread, resolve_within, stats_chunk_rows, whitener
 from metricbench.model_selection._scorer import pair_auroc
@@ -353,12 +353,12 @@ class PLDA(StatsFitted, TransformerMixin, BaseMetric):
         self.check_is_fitted()
         X = self._check_width(X)
         white = self.whitening_ if self.whitening_.size else None
-        out = np.empty((X.shape[0], self.plda_transform_.shape[0]))
-        step = stats_chunk_rows(X.shape[1])
-        for a in range(0, X.shape[0], step):
-            Z = (np.asarray(X[a : a + step], dtype=np.float64) - self.mean_) @ self.projection_.T
-            out[a : a + step] = _to_u(Z, white, self.plda_mean_, self.plda_transform_)
-        return out
+        PT = self.projection_.T
+
+        def f(blk):
+            return _to_u((blk - self.mean_) @ PT, white, self.plda_mean_, self.plda_transform_)
+
+        return map_rows(f, X, self.plda_transform_.shape[0], row_bytes=8 * 3 * max(X.shape[1], PT.shape[1]))
 
     def pair_llr(self, X, index1=None, index2=None, *, Y=None) -> np.ndarray:
         """Log-likelihood ratio of each pair (same identity vs different); = pair_score."""

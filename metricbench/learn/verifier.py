@@ -37,7 +37,6 @@ import warnings
 
 import numpy as np
 
-from metricbench.config import get_chunk_n_rows
 from metricbench.learn import _constraints as dom
 from metricbench.errors import InputError
 from metricbench.learn._pairutils import check_groups, unit_rows
@@ -336,13 +335,17 @@ class Verifier(BaseMetric):
 
     def _scores(self, model, U, N, j1, j2, mu, sd):
         """Logits of pairs ``(j1, j2)`` of unit rows ``U``, features computed in chunks."""
-        out = np.empty(j1.size)
-        step = get_chunk_n_rows(8 * (2 * U.shape[1] + 3))
-        for s in range(0, j1.size, step):
-            F = pair_features(U, N, j1[s : s + step], j2[s : s + step])
-            out_blk = (F - mu) / sd
-            out[s : s + step] = self._logit(model, out_blk)
-        return out
+        from metricbench.learn.base import map_rows
+
+        # pairs as rows (j1, j2): the logits' products run on blocks of a fixed multiple of
+        # pairs, so that a pair's logit does not depend on which pairs are scored with it
+        J = np.stack([j1, j2], axis=1)
+
+        def f(blk):
+            b = blk.astype(np.int64)
+            return self._logit(model, (pair_features(U, N, b[:, 0], b[:, 1]) - mu) / sd)[:, None]
+
+        return map_rows(f, J, 1, row_bytes=8 * (2 * U.shape[1] + 3))[:, 0]
 
     # -- fit -----------------------------------------------------------------
     def _fit(self, X, y, groups=None, **fit_params):
