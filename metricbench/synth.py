@@ -808,7 +808,7 @@ def synth(
     Raises
     ------
     InputError
-        ``out`` exists (without ``overwrite``), impossible shapes, unknown preset.
+        ``out`` exists (without ``overwrite``), impossible shapes, a negative seed, unknown preset.
     """
     import pandas as pd
 
@@ -818,6 +818,8 @@ def synth(
     given = {"n_train": n_train, "n_classes": n_classes, "dim": dim, "n_test": n_test,
              "n_test_classes": n_test_classes, "n_pairs": n_pairs}
     _check_sizes(given, same_fraction)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be a whole number >= 0, got {seed!r}", param="seed")
     if str(like).lower() == "raai2019":
         shapes = dict(RAAI2019_SHAPES)
         d = int(dim if dim is not None else shapes["dim"])

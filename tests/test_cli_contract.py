@@ -338,3 +338,19 @@ def test_a_backend_that_cannot_serve_the_metric_fails_before_loading(tmp_path, m
         assert res.exit_code == 2, res.output
         assert_one_line_error(res, re.escape(words))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", sorted(c.name for c in app.registered_commands
+                                           if "seed" in __import__("inspect").signature(c.callback).parameters))
+def test_a_negative_seed_is_refused_by_every_command(command, tmp_path):
+    """Every --seed is a whole number >= 0 (numpy's seeds): -1 is exit 2, one line naming --seed."""
+    res = CliRunner().invoke(app, [command, "--seed", "-1"])
+    assert res.exit_code == 2, res.output
+    assert_one_line_error(res, "--seed.*greater than or equal to 0")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_required_option_is_named():
+    res = CliRunner().invoke(app, ["retrieve", "-m", "cosine"])
+    assert res.exit_code == 2
+    assert_one_line_error(res, "Missing option '--query'")

@@ -5,6 +5,7 @@ local engine's on a LocalCluster of 2 worker processes started by the tests and 
 
 from __future__ import annotations
 
+import re
 import sys
 
 import numpy as np
@@ -301,6 +302,68 @@ def test_cli_engine_flags_checked_first(tmp_path):
     res = runner.invoke(app, ["retrieve", "-m", "cosine", "-q", "q.npy", "-g", "g.npy", "--scheduler", "tcp://x:1"])
     assert_one_line_error(res, "scheduler address is for the dask engine \\(--scheduler\\)")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("address, words", [
+    ("not-an-address", "missing port number"),
+    ("http://127.0.0.1:1", "unknown scheme 'http'"),
+    ("tcp://host:notaport", "not a dask scheduler address"),
+])
+def test_cli_bad_scheduler_address_is_exit_2_before_connecting(tmp_path, address, words):
+    """A malformed --scheduler is refused as bad input (exit 2, one line naming the flag), before any
+    connection or cluster is tried."""
+    pytest.importorskip("distributed")
+    from typer.testing import CliRunner
+
+    from conftest import assert_one_line_error
+    from metricbench.cli.main import app
+
+    for cmd in (["score", "-m", "cosine", "--out", str(tmp_path / "s.csv")],
+                ["retrieve", "-m", "cosine", "-q", "q.npy", "-g", "g.npy", "--out", str(tmp_path / "r.csv")]):
+        res = CliRunner().invoke(app, [*cmd, "--engine", "dask", "--scheduler", address])
+        assert res.exit_code == 2, res.output
+        assert_one_line_error(res, f"{re.escape(words)}.*\\(--scheduler\\)")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_dask_engine_with_faiss_backend_is_refused_first(tmp_path):
+    """faiss searches on this machine and the Dask engine on its workers: the combination is refused
+    before any cluster starts; the library refuses it too."""
+    from typer.testing import CliRunner
+
+    from conftest import assert_one_line_error
+    from metricbench.cli.main import app
+    from metricbench.workflows import retrieve
+
+    res = CliRunner().invoke(app, ["retrieve", "-m", "cosine", "-q", "q.npy", "-g", "g.npy", "--engine", "dask",
+                                   "--backend", "faiss", "--out", str(tmp_path / "r.csv")])
+    assert res.exit_code == 2
+    assert_one_line_error(res, "--backend faiss .* --engine dask")
+
+    class FakeDask:
+        name = "dask"
+
+    with pytest.raises(InputError, match="faiss backend searches on this machine"):
+        retrieve("q.npy", "g.npy", metric="cosine", backend="faiss", engine=FakeDask())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_quiet_close_silences_distributed_logging(dask_engine):
+    """After an error or Ctrl-C the engine closes without distributed's and asyncio's tracebacks of the
+    tasks it cancels (what `metricbench ... --engine dask` prints on Ctrl-C: one line)."""
+    import logging
+
+    from metricbench.engines.dask import DaskEngine
+
+    names = ("distributed", "asyncio", "tornado")
+    before = {n: logging.getLogger(n).level for n in names}
+    try:
+        eng = DaskEngine(client=dask_engine.client)  # not its own client: close leaves the cluster up
+        eng.close(quiet=True)
+        assert all(logging.getLogger(n).getEffectiveLevel() > logging.CRITICAL for n in names)
+    finally:
+        for n, lvl in before.items():
+            logging.getLogger(n).setLevel(lvl)
 
 
 def test_score_competition_fits_from_dask_statistics(dask_engine, data, tmp_path):

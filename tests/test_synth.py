@@ -148,6 +148,7 @@ def test_cli(tmp_path):
     (["--n-test", "10", "--n-test-classes", "6"], "n_test=10 rows cannot hold n_test_classes=6.*--n-test-classes"),
     (["--n-test", "2"], "n_test=2 rows hold only 1 test identity.*--n-test"),
     (["--n-test-classes", "1"], "n_test_classes must be at least 2.*--n-test-classes"),
+    (["--seed", "-1"], "--seed.*greater than or equal to 0"),
 ])
 def test_cli_refuses_sizes_before_any_work(tmp_path, monkeypatch, args, pattern):
     """Every size option is checked before the model is built: 0 is not "the default" (it wrote a
@@ -176,6 +177,11 @@ def test_library_sizes_name_the_argument(tmp_path):
     with pytest.raises(InputError, match="cannot hold") as e:
         synth(tmp_path / "o", like=DATA, n_train=10, n_classes=6)
     assert e.value.param == "n_classes"
+    for seed in (-1, 1.5, True):
+        with pytest.raises(InputError, match="seed must be a whole number >= 0") as e:
+            synth(tmp_path / "o", seed=seed)
+        assert e.value.param == "seed"
+    assert not (tmp_path / "o").exists()
 
 
 def test_fit_recovers_the_shares_a_degraded_row_keeps():

@@ -26,7 +26,7 @@ def auto(
     out: Annotated[
         Path, typer.Option(help="Submission CSV; <stem>.config.json and <stem>.report.md are written beside it.")
     ] = Path("submissions/auto.csv"),
-    seed: Annotated[int, typer.Option(help="Seed of the splits, the pairs, the sampler and every metric.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the splits, the pairs, the sampler and every metric.")] = 0,
     trials: Annotated[
         Optional[int], typer.Option(help="Also stop after this many optuna trials (reproducible short runs).")
     ] = None,

@@ -60,9 +60,12 @@ def engine_from_options(engine: str, scheduler: str | None):
     eng = get_engine(engine, scheduler=scheduler) if (engine != "local" or scheduler) else None
     try:
         yield eng
-    finally:
+    except BaseException:  # an error or Ctrl-C: close without the engine's own noise
         if eng is not None:
-            eng.close()
+            eng.close(quiet=True)
+        raise
+    if eng is not None:
+        eng.close()
 
 
 def reports_errors(func):
@@ -249,6 +252,9 @@ class MetricbenchGroup(_CleanHelp, TyperGroup):
             return _report(str(e), e.code)
         except _cx.NoArgsIsHelpError:  # typer has printed the help
             return EXIT_OK
+        except _cx.MissingParameter as e:  # a BadParameter without a message of its own
+            where = f" (run '{e.ctx.command_path} -h' for the options)" if e.ctx is not None else ""
+            return _report(_one_line(e.format_message()) + where, EXIT_INPUT)
         except _cx.BadParameter as e:
             name = e.param.opts[0] if (e.param is not None and getattr(e.param, "opts", None)) else e.param_hint
             where = f" (run '{e.ctx.command_path} -h' for the options)" if e.ctx is not None else ""

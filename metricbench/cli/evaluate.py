@@ -102,7 +102,7 @@ def evaluate(
     ] = None,
     holdout: Annotated[float, typer.Option(help="Share of train identities held out for validation, in (0, 1).")] = 0.2,
     val_pairs: Annotated[int, typer.Option(min=2, help="Validation pairs (half same identity).")] = 20000,
-    seed: Annotated[int, typer.Option(help="Seed of the split, pairs, bootstrap and public/private split.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the split, pairs, bootstrap and public/private split.")] = 0,
     n_boot: Annotated[int, typer.Option(min=1, help="Bootstrap replicates of the AUROC interval.")] = 1000,
     test: Annotated[
         bool, typer.Option("--test/--no-test", help="Also evaluate on the test pairs when solution.csv exists.")

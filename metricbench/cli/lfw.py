@@ -31,7 +31,7 @@ def lfw(
         bool, typer.Option("--skip-missing", help="Drop pairs whose images have no embedding (default: error).")
     ] = False,
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates of the AUROC interval.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the bootstrap.")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """LFW protocol: per-fold accuracy (threshold chosen on the other folds), mean +- std, AUROC with a 95 %

@@ -25,7 +25,7 @@ def make_competition(
     cross: Annotated[
         Optional[str], typer.Option(help="Pair across variants LEFT,RIGHT, e.g. clean,xq40 (clean vs degraded).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of every random draw (written to manifest.json).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of every random draw (written to manifest.json).")] = 0,
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Split labelled embeddings by identity into train_set.npy, train_labels.csv, test_set.npy, test_pairs.csv and solution.csv (plus train_meta.csv and manifest.json).

@@ -86,6 +86,9 @@ def retrieve(
         raise UserError("--names needs --gallery-labels with a path column (index,class,path)")
     if info.kind == "learned" and data is None:
         raise UserError(f"metric {info.name!r} learns from labelled data: pass --data DIR (a competition with a train set)")
+    if backend == Backend.faiss and engine != "local":
+        raise UserError("--backend faiss searches on this machine, --engine dask on the workers with metricbench's "
+                        "exact top-k: give one of them")
     params = parse_metric_params(info.name, param)
     if out is None:
         out = default_submission_path(f"retrieve-{info.name}", params, ext=fmt, k=k if k != 10 else None,

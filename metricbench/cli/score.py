@@ -57,7 +57,7 @@ def score(
     ] = True,
     holdout: Annotated[float, typer.Option(help="Share of train identities held out for validation, in (0, 1).")] = 0.2,
     val_pairs: Annotated[int, typer.Option(min=2, help="Validation pairs (half same identity).")] = 20000,
-    seed: Annotated[int, typer.Option(help="Seed of the validation split and pair sampling.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the validation split and pair sampling.")] = 0,
     save_metric: Annotated[Optional[Path], typer.Option(help="Also save the fitted metric (.npz) here.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing submission or saved metric.")] = False,
     json_out: JsonOption = False,

@@ -26,7 +26,7 @@ def synth(
         Optional[int], typer.Option(help="Test identities (default: test rows / mean train identity size).")
     ] = None,
     n_pairs: Annotated[Optional[int], typer.Option(help="Test pairs (half same identity).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of every draw (same seed, same bytes).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of every draw (same seed, same bytes).")] = 0,
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Write a synthetic competition (train_set.npy, train_labels.csv, test_set.npy, test_pairs.csv,

@@ -26,6 +26,7 @@ Files given by path must be readable at the same path on every worker (a shared 
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -168,6 +169,33 @@ def _add(*parts):
 # --------------------------------------------------------------------------- the engine
 
 
+#: address schemes of distributed's comms that a remote scheduler listens on
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def check_scheduler_address(address: str) -> str:
+    """Check a scheduler address (``tcp://HOST:PORT``, or ``HOST:PORT``) before connecting.
+
+    Raises
+    ------
+    InputError
+        Not an address distributed can connect to (unknown scheme, no port).
+    """
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+
+    hint = "give the address the scheduler prints, e.g. tcp://HOST:8786"
+    try:
+        scheme, loc = parse_address(str(address))
+        if scheme not in SCHEDULER_SCHEMES:
+            raise ValueError(f"unknown scheme {scheme!r} (known: {', '.join(SCHEDULER_SCHEMES)})")
+        if scheme != "ucx":
+            parse_host_port(loc)
+    except ValueError as e:
+        raise InputError(f"{address!r} is not a dask scheduler address: {e}; {hint}", param="scheduler") from None
+    return str(address)
+
+
 class DaskEngine:
     """Operations of :class:`metricbench.engines.local.LocalEngine` on a Dask cluster.
 
@@ -201,24 +229,34 @@ class DaskEngine:
         if client is not None:
             self.client = client
         elif scheduler:
+            check_scheduler_address(scheduler)
             try:
                 self.client = Client(scheduler, timeout="20s")
             except (OSError, TimeoutError) as e:
                 raise InputError(f"cannot reach the dask scheduler at {scheduler} ({e})") from None
         else:
+            # the workers log errors only: their warnings (a task cancelled as the run stops) are noise
+            # on a command's stderr; a task's failure still reaches the client as its exception
             self._cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
-                                         processes=True, dashboard_address=":0")
+                                         processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self._cluster)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, *exc):
+        self.close(quiet=exc_type is not None)
         return False
 
-    def close(self):
-        """Close the client (and the local cluster this engine started)."""
+    def close(self, quiet: bool = False):
+        """Close the client (and the local cluster this engine started).
+
+        ``quiet``: the run stopped on an exception or an interrupt; the tasks it leaves cancelled
+        log nothing (distributed and asyncio would print a traceback per cancelled future).
+        """
+        if quiet:
+            for name in ("distributed", "asyncio", "tornado"):
+                logging.getLogger(name).setLevel(logging.CRITICAL + 1)
         if self._own:
             self.client.close()
             if self._cluster is not None:
@@ -228,6 +266,28 @@ class DaskEngine:
         info = self.client.scheduler_info()
         w = info.get("workers", {})
         return f"dask scheduler {info.get('address', '?')}, {len(w)} workers, {sum(v.get('nthreads', 0) for v in w.values())} threads"
+
+    def _array(self, X):
+        """:func:`as_dask_array` of ``X``; an in-memory matrix goes to the workers once, block by
+        block (``client.scatter``), instead of inside every task graph that uses it."""
+        if isinstance(X, (str, os.PathLike)) or not isinstance(X, np.ndarray):
+            try:
+                import dask.array as da
+
+                if isinstance(X, da.Array) or isinstance(X, (str, os.PathLike)):
+                    return as_dask_array(X, self.block_rows)
+            except ImportError:  # pragma: no cover - _need_dask reports it
+                pass
+        A = np.asarray(X)
+        if A.ndim != 2:
+            return as_dask_array(A, self.block_rows)
+        import dask
+        import dask.array as da
+
+        blocks = [A[s : s + self.block_rows] for s in range(0, A.shape[0], self.block_rows)]
+        futures = self.client.scatter(blocks, hash=False)
+        return da.concatenate([da.from_delayed(dask.delayed(f), shape=b.shape, dtype=A.dtype)
+                               for f, b in zip(futures, blocks)], axis=0)
 
     # -- pair scoring ------------------------------------------------------------------------
     def score_pairs(self, X, index1, index2, metric="cosine", *, Y=None, **params) -> np.ndarray:
@@ -239,8 +299,8 @@ class DaskEngine:
         import dask
 
         _distance_fn(metric, dict(params))  # bad metric / parameters fail here, before any work
-        XA = as_dask_array(X, self.block_rows)
-        YA = XA if Y is None else as_dask_array(Y, self.block_rows)
+        XA = self._array(X)
+        YA = XA if Y is None else self._array(Y)
         if XA.shape[1] != YA.shape[1]:
             raise InputError(f"X has {XA.shape[1]} columns but Y has {YA.shape[1]}")
         i1 = np.asarray(index1, dtype=np.int64)
@@ -285,8 +345,8 @@ class DaskEngine:
         from metricbench.distances.api import resolve_distance
 
         resolve_distance(metric)
-        QA = as_dask_array(Q, self.block_rows)
-        GA = QA if G is None else as_dask_array(G, self.block_rows)
+        QA = self._array(Q)
+        GA = QA if G is None else self._array(G)
         if QA.shape[1] != GA.shape[1]:
             raise InputError(f"query has {QA.shape[1]} columns but gallery has {GA.shape[1]}")
         if exclude_self and QA.shape[0] != GA.shape[0]:
@@ -331,7 +391,7 @@ class DaskEngine:
         """
         import dask
 
-        XA = as_dask_array(X, self.block_rows)
+        XA = self._array(X)
         n = XA.shape[0]
         y = np.asarray(y)
         if y.shape != (n,):

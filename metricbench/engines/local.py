@@ -545,7 +545,7 @@ class LocalEngine:
         needs the rows themselves."""
         return fit_on_engine(self, stats_metric(metric, **params), _load(X), y, variants=variants)[0]
 
-    def close(self):
+    def close(self, quiet: bool = False):
         pass
 
     def __enter__(self):

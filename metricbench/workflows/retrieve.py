@@ -194,7 +194,8 @@ def retrieve(
         says which ran (``backend``, ``exact``).
     engine : metricbench.engines engine, optional
         Search on this engine (for example a Dask cluster, :func:`metricbench.engines.get_engine`)
-        instead of ``backend``; fixed distances and linear learned metrics.
+        instead of ``backend``; fixed distances and linear learned metrics. A Dask engine with
+        ``backend="faiss"`` is refused (faiss runs on this machine only).
 
     Returns
     -------
@@ -212,6 +213,9 @@ def retrieve(
     check_params(name, typed)
     if backend not in ("metricbench", "faiss"):
         raise InputError(f"unknown top-k backend {backend!r}; valid: metricbench, faiss")
+    if backend == "faiss" and engine is not None and getattr(engine, "name", "local") != "local":
+        raise InputError(f"the faiss backend searches on this machine, the {engine.name} engine on its workers "
+                         "with metricbench's exact top-k: choose one", param="backend")
     if fmt not in FORMATS:
         raise InputError(f"unknown ranking format {fmt!r}; valid: {', '.join(FORMATS)}")
     if int(k) < 1:
