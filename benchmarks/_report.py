@@ -59,3 +59,8 @@ def shown_command(script: str, argv: list[str], hide: dict[str, str]) -> str:
                 v = f"{opt}={hide[opt]}"
         out.append(v)
     return f"PYTHONPATH=. python benchmarks/{script} " + " ".join(out)
+
+
+def loadavg() -> str:
+    """The 1, 5 and 15 minute load averages, 2 decimals each ("1.27, 0.87, 0.46")."""
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())

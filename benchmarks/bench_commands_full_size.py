@@ -86,7 +86,7 @@ def uptime() -> str:
     try:
         return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     except OSError:
-        return f"load average {os.getloadavg()}"
+        return f"load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}"
 
 
 def timed(label, cmd, log, timeout, lock=None):

@@ -95,7 +95,7 @@ def main(argv=None):
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
 
-    print(f"load average before: {os.getloadavg()}; cpus {os.cpu_count()}")
+    print(f"load average before: {', '.join(f'{v:.2f}' for v in os.getloadavg())}; cpus {os.cpu_count()}")
     t0 = time.perf_counter()
     X, y = make_synthetic(args.n, args.d, args.classes, seed=args.seed)
     print(f"synthetic {X.shape[0]} x {X.shape[1]} float32, {np.unique(y).size} identities "
@@ -134,7 +134,7 @@ def main(argv=None):
             print(f"  timings: {m.timings_}")
         rows.append((name, dt, cpu, load0, desc))
         del m
-    print(f"load average after: {os.getloadavg()}")
+    print(f"load average after: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if len(rows) > 1:
         print("\n| metric | fit wall (s) | fit CPU (s) | load at start | what was fitted |")
         print("|---|---|---|---|---|")

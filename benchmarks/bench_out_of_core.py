@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _report import commit, machine, shown_command, utc  # benchmarks/_report.py
+from _report import commit, loadavg, machine, shown_command, utc  # benchmarks/_report.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,7 +164,7 @@ def main(argv=None):
     work = Path(a.dir or tempfile.mkdtemp(prefix="metricbench-ooc-"))
     work.mkdir(parents=True, exist_ok=True)
     started, load0 = utc(), os.getloadavg()
-    print(f"{started}; load average before: {load0}; {machine()}; disk free "
+    print(f"{started}; load average before: {', '.join(f'{v:.2f}' for v in load0)}; {machine()}; disk free "
           f"{shutil.disk_usage(work).free / 2**30:.0f} GiB at {work}", flush=True)
     X, npy, csv = work / "X.npy", work / "pairs.npy", work / "pairs.csv"
     try:
@@ -191,7 +191,7 @@ def main(argv=None):
             out.unlink()
             if a.write is not None:
                 write_table(a.write, a, argv, started, info, rows, formats[k + 1 :])
-        print(f"load average after: {os.getloadavg()}")
+        print(f"load average after: {loadavg()}")
         print("\n| pairs file | pairs | matrix | blocks x chunks | wall | CPU (s) | peak RSS (GiB) | max abs diff (100k sampled) |")
         print("|---|---|---|---|---|---|---|---|")
         for fmt, wall, rss, cpu, err, res, load in rows:

@@ -110,7 +110,7 @@ def main(argv=None):
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(rows, fh, indent=1)
-    print(f"load average {os.getloadavg()}")
+    print(f"load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

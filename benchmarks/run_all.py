@@ -300,11 +300,30 @@ def _fmt(x, digits=3):
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def _load(v) -> str:
+    """1, 5 and 15 minute load averages as written ("1.27, 0.87, 0.46"), from a tuple or a JSON list."""
+    return ", ".join(f"{float(x):.2f}" for x in v)
+
+
+def _after_run(date: str | None, run: dict) -> bool:
+    """Whether a section's start (``_now()``'s minutes) is after the whole run ended."""
+    from datetime import datetime, timedelta
+
+    if not date:
+        return False
+    fmt = "%Y-%m-%d %H:%M UTC"
+    try:
+        end = datetime.strptime(run["date"], fmt) + timedelta(seconds=run["wall_s"] + 60)
+        return datetime.strptime(date, fmt) > end
+    except (ValueError, KeyError):
+        return False
+
+
 def _when(meta: dict | None) -> list[str]:
     if not meta:
         return []
-    return [f"_Ran {meta['date']} ({meta['wall_s']:.0f} s), load average before {meta['load_before']}, after "
-            f"{meta['load_after']}._", ""]
+    return [f"_Ran {meta['date']} ({meta['wall_s']:.0f} s), load average before {_load(meta['load_before'])}, after "
+            f"{_load(meta['load_after'])}._", ""]
 
 
 def markdown(results: dict, info: dict, command: str) -> str:
@@ -320,9 +339,11 @@ def markdown(results: dict, info: dict, command: str) -> str:
            f"- environment: {info['env'] or 'no OPENBLAS_* / thread variables set'}"]
     run = results.get("run")
     if run:
+        later = sorted(k for k, m in meta.items() if k in SECTIONS and _after_run(m.get("date"), run))
         out.append(f"- whole run (`{run['command']}`, every section): {run['wall_s']:.1f} s wall, {run['cpu_s']:.1f} s CPU "
                    f"(user + system), peak RSS {run['peak_rss_gib']:.2f} GiB; started {run['date']}, load average "
-                   f"before {run['load_before']}, after {run['load_after']}")
+                   f"before {_load(run['load_before'])}, after {_load(run['load_after'])}"
+                   + (f"; rerun alone since (`--only`, its own time in its header): {', '.join(later)}" if later else ""))
     out.append("")
     if results.get("paired"):
         r0 = results["paired"][0]
@@ -425,6 +446,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--only", help=f"comma-separated sections ({', '.join(SECTIONS)})")
     ap.add_argument("--out", help="markdown file to write (default docs/generated/benchmarks.md, "
                                   "benchmarks-full.md with --full); the raw rows go beside it as .json")
+    ap.add_argument("--render", action="store_true", help="run nothing: rewrite the markdown from the .json beside it")
     args = ap.parse_args(argv)
     mode = "full" if args.full else "quick" if args.quick else "default"
     cfg = SIZES[mode]
@@ -435,6 +457,14 @@ def main(argv=None) -> dict:
     if unknown:
         ap.error(f"unknown section(s) {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
     jpath = out.with_suffix(".json")
+    if args.render:
+        if not jpath.exists():
+            ap.error(f"--render needs {jpath} (written by an earlier run); run without --render first")
+        saved = json.loads(jpath.read_text())
+        info, command = saved.pop("machine"), saved.pop("command")
+        _write(out, markdown(saved, info, command))
+        print(f"wrote {out} from {jpath.name}")
+        return saved
     results: dict = {"meta": {}, "errors": {}}
     if args.only and jpath.exists():  # keep the sections not re-run
         try:

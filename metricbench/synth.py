@@ -678,7 +678,7 @@ def sample_pairs(row_class, n_pairs, rng, *, same_fraction=0.5, row_group=None, 
             B.append(b)
             got += a.size
         if got < m:
-            raise InputError(f"could not draw {m} distinct pairs from {n} test rows; ask for fewer pairs")
+            raise InputError(f"could not draw {m} distinct pairs from {n} test rows; ask for fewer pairs", param="n_pairs")
         return np.concatenate(A), np.concatenate(B), seen
 
     seen = np.empty(0, dtype=np.int64)

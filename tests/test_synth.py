@@ -131,6 +131,10 @@ def test_cli(tmp_path):
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["synth", "--out", str(tmp_path / "d"), "--n-train", "3", "--n-classes", "2"])
     assert_one_line_error(res, "cannot hold.*--n-classes")
+    res = runner.invoke(app, ["synth", "--out", str(tmp_path / "e"), "--n-train", "200", "--n-classes", "20",
+                              "--dim", "8", "--n-test", "20", "--n-pairs", "50000"])
+    assert_one_line_error(res, "could not draw 25000 distinct pairs from 20 test rows.*--n-pairs")
+    assert not (tmp_path / "e").exists()
 
 
 @pytest.mark.parametrize("args, pattern", [
