@@ -61,6 +61,7 @@ def shown_command(script: str, argv: list[str], hide: dict[str, str]) -> str:
     return f"PYTHONPATH=. python benchmarks/{script} " + " ".join(out)
 
 
-def loadavg() -> str:
-    """The 1, 5 and 15 minute load averages, 2 decimals each ("1.27, 0.87, 0.46")."""
-    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+def loadavg(values=None) -> str:
+    """The 1, 5 and 15 minute load averages, 2 decimals each ("1.27, 0.87, 0.46"): ``values`` as given (a
+    tuple from ``os.getloadavg()`` or a JSON list), or the current ones."""
+    return ", ".join(f"{float(v):.2f}" for v in (os.getloadavg() if values is None else values))

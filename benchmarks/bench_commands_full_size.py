@@ -42,6 +42,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
+from _report import loadavg  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 ITERATIVE = ["learned-cosine", "lmnn", "verifier", "fusion"]
 #: learned metrics fitted in closed form that are not statistics-based (StatsFitted) classes
@@ -86,7 +89,7 @@ def uptime() -> str:
     try:
         return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     except OSError:
-        return f"load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}"
+        return f"load average {loadavg()}"
 
 
 def timed(label, cmd, log, timeout, lock=None):

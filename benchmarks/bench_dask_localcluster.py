@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _report import commit, machine, shown_command, utc  # benchmarks/_report.py
+from _report import commit, loadavg, machine, shown_command, utc  # benchmarks/_report.py
 
 
 def clock(fn):
@@ -58,7 +58,7 @@ def main(argv=None):
     from metricbench.synth import synth
 
     started, load0 = utc(), os.getloadavg()
-    print(f"{started}; load average before: {', '.join(f'{v:.2f}' for v in load0)}; {machine()}", flush=True)
+    print(f"{started}; load average before: {loadavg(load0)}; {machine()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="metricbench-dask-") as tmp:
         d = Path(tmp) / "c"
         _, t = clock(lambda: synth(d, like="raai2019", n_train=a.n_train, n_classes=a.n_classes, seed=0))
@@ -95,7 +95,7 @@ def main(argv=None):
         finally:
             eng.close()
     load1 = os.getloadavg()
-    print(f"load average after: {', '.join(f'{v:.2f}' for v in load1)}")
+    print(f"load average after: {loadavg(load1)}")
     print(f"\n| operation | local engine (s) | dask, {a.workers} workers (s) | max abs difference |")
     print("|---|---|---|---|")
     for name, tl, td, diff in rows:

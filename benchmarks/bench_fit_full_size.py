@@ -23,9 +23,14 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
+from _report import loadavg  # noqa: E402
 
 N_FULL, D_FULL, C_FULL = 454_714, 512, 10_575
 
@@ -39,7 +44,6 @@ def make_synthetic(n: int = N_FULL, d: int = D_FULL, n_classes: int = C_FULL, *,
     (spectra fitted on ``data/lfw-xq``, quality-dependent norms, long-tailed identity sizes).
     """
     import tempfile
-    from pathlib import Path
 
     from metricbench.io import load_competition
     from metricbench.synth import synth
@@ -95,7 +99,7 @@ def main(argv=None):
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
 
-    print(f"load average before: {', '.join(f'{v:.2f}' for v in os.getloadavg())}; cpus {os.cpu_count()}")
+    print(f"load average before: {loadavg()}; cpus {os.cpu_count()}")
     t0 = time.perf_counter()
     X, y = make_synthetic(args.n, args.d, args.classes, seed=args.seed)
     print(f"synthetic {X.shape[0]} x {X.shape[1]} float32, {np.unique(y).size} identities "
@@ -134,7 +138,7 @@ def main(argv=None):
             print(f"  timings: {m.timings_}")
         rows.append((name, dt, cpu, load0, desc))
         del m
-    print(f"load average after: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"load average after: {loadavg()}")
     if len(rows) > 1:
         print("\n| metric | fit wall (s) | fit CPU (s) | load at start | what was fitted |")
         print("|---|---|---|---|---|")

@@ -35,10 +35,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
+from _report import loadavg  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -159,7 +163,7 @@ def main(argv=None):
         print(f"rows scaled by {scale:.4f} (median squared distance to the farthest target neighbour -> 1)")
     print(f"fit subset {X.shape[0]} x {X.shape[1]}, {np.unique(y).size} identities; "
           f"validation: {np.unique(yv).size} held-out identities, cross-quality pairs; "
-          f"load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+          f"load average {loadavg()}")
     print(f"  euclidean  val AUROC {val_auroc(Xv, yv, gv, args.seed):.4f}")
     print(f"  cosine     val AUROC {val_auroc(Xv, yv, gv, args.seed, 'cosine'):.4f}")
 
@@ -202,7 +206,7 @@ def main(argv=None):
     for label, (t_ours, c_ours, auc_ours) in natives.items():
         print(f"lmnn ({label}): speed-up {t_ml / t_ours:.1f}x wall, {c_ml / c_ours:.1f}x CPU; AUROC difference "
               f"(ours - metric-learn) {auc_ours - auc_ml:+.4f}")
-    print(f"load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"load average {loadavg()}")
 
 
 if __name__ == "__main__":

@@ -164,7 +164,7 @@ def main(argv=None):
     work = Path(a.dir or tempfile.mkdtemp(prefix="metricbench-ooc-"))
     work.mkdir(parents=True, exist_ok=True)
     started, load0 = utc(), os.getloadavg()
-    print(f"{started}; load average before: {', '.join(f'{v:.2f}' for v in load0)}; {machine()}; disk free "
+    print(f"{started}; load average before: {loadavg(load0)}; {machine()}; disk free "
           f"{shutil.disk_usage(work).free / 2**30:.0f} GiB at {work}", flush=True)
     X, npy, csv = work / "X.npy", work / "pairs.npy", work / "pairs.csv"
     try:

@@ -49,6 +49,7 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from _report import loadavg  # noqa: E402  (benchmarks/_report.py)
 
 SIZES = {
     "default": {
@@ -300,11 +301,6 @@ def _fmt(x, digits=3):
     return "-" if x is None else f"{x:.{digits}f}"
 
 
-def _load(v) -> str:
-    """1, 5 and 15 minute load averages as written ("1.27, 0.87, 0.46"), from a tuple or a JSON list."""
-    return ", ".join(f"{float(x):.2f}" for x in v)
-
-
 def _after_run(date: str | None, run: dict) -> bool:
     """Whether a section's start (``_now()``'s minutes) is after the whole run ended."""
     from datetime import datetime, timedelta
@@ -322,8 +318,8 @@ def _after_run(date: str | None, run: dict) -> bool:
 def _when(meta: dict | None) -> list[str]:
     if not meta:
         return []
-    return [f"_Ran {meta['date']} ({meta['wall_s']:.0f} s), load average before {_load(meta['load_before'])}, after "
-            f"{_load(meta['load_after'])}._", ""]
+    return [f"_Ran {meta['date']} ({meta['wall_s']:.0f} s), load average before {loadavg(meta['load_before'])}, after "
+            f"{loadavg(meta['load_after'])}._", ""]
 
 
 def markdown(results: dict, info: dict, command: str) -> str:
@@ -342,7 +338,7 @@ def markdown(results: dict, info: dict, command: str) -> str:
         later = sorted(k for k, m in meta.items() if k in SECTIONS and _after_run(m.get("date"), run))
         out.append(f"- whole run (`{run['command']}`, every section): {run['wall_s']:.1f} s wall, {run['cpu_s']:.1f} s CPU "
                    f"(user + system), peak RSS {run['peak_rss_gib']:.2f} GiB; started {run['date']}, load average "
-                   f"before {_load(run['load_before'])}, after {_load(run['load_after'])}"
+                   f"before {loadavg(run['load_before'])}, after {loadavg(run['load_after'])}"
                    + (f"; rerun alone since (`--only`, its own time in its header): {', '.join(later)}" if later else ""))
     out.append("")
     if results.get("paired"):
@@ -433,11 +429,6 @@ def _write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _loadavg() -> str:
-    """The 1, 5 and 15 minute load averages, 2 decimals each ("7.30, 6.85, 5.20")."""
-    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     size = ap.add_mutually_exclusive_group()
@@ -476,7 +467,7 @@ def main(argv=None) -> dict:
             pass
     info = machine()
     info["dim"] = cfg["dim"]
-    print(f"{info['cpu']}, {info['cores']} cores, load average {_loadavg()}, sizes: {mode}", flush=True)
+    print(f"{info['cpu']}, {info['cores']} cores, load average {loadavg()}, sizes: {mode}", flush=True)
     t_all = time.perf_counter()
     started, load_start = _now(), tuple(round(v, 2) for v in os.getloadavg())
     for name in names:
@@ -509,7 +500,7 @@ def main(argv=None) -> dict:
     command = "python benchmarks/run_all.py" + {"full": " --full", "quick": " --quick", "default": ""}[mode]
     _write(out, markdown(results, info, command))
     _write(jpath, json.dumps({"machine": info, "command": command, **results}, indent=1, default=float))
-    print(f"wrote {out} and {jpath.name} ({wall:.0f} s, load average after {_loadavg()})")
+    print(f"wrote {out} and {jpath.name} ({wall:.0f} s, load average after {loadavg()})")
     return results
 
 

@@ -42,5 +42,5 @@ def test_load_average_is_printed_with_two_decimals(monkeypatch):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     monkeypatch.setattr(mod.os, "getloadavg", lambda: (7.29931640625, 6.5, 12.0))
-    assert mod._loadavg() == "7.30, 6.50, 12.00"
+    assert mod.loadavg() == "7.30, 6.50, 12.00"
     assert "40 min" not in mod.__doc__ and not re.search(r"\d+ min", mod.__doc__)  # no unmeasured duration
